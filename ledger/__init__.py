@@ -1,0 +1,34 @@
+"""The relationship ledger's write side: event types, the rulebook, the store.
+
+A small public surface; everything else is private modules behind it.
+"""
+
+from ._chain import GENESIS, chain_hash
+from ._errors import BadInput, IntegrityFailure, LedgerError, NotFound, RuleViolation, StoreError
+from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
+from ._rules import RULE_IDS, RULEBOOK, Rule
+from ._store import DEFAULT_URL, Ledger, Receipt
+
+__all__ = [
+    "DEFAULT_URL",
+    "EVENT_TYPES",
+    "GENESIS",
+    "RULEBOOK",
+    "RULE_IDS",
+    "Actor",
+    "BadInput",
+    "Event",
+    "EventType",
+    "Field",
+    "IntegrityFailure",
+    "Ledger",
+    "LedgerError",
+    "NotFound",
+    "Receipt",
+    "Rule",
+    "RuleViolation",
+    "StoreError",
+    "chain_hash",
+    "parse_event",
+    "parse_event_json",
+]

@@ -1,0 +1,77 @@
+"""The ledger's errors: one class per answer of the contract (exit codes 1 to 4)."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to its users."""
+
+    code: str = "store"
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def at_line(self, line: int) -> LedgerError:
+        """Return this error, naming the input line it came from (``import``)."""
+        self.line = line
+        return self
+
+    def to_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code}
+        rule = getattr(self, "rule", None)
+        if rule is not None:
+            body["rule"] = rule
+        body["message"] = self.message
+        if self.line is not None:
+            body["line"] = self.line
+        return {"error": body}
+
+
+class BadInput(LedgerError):
+    """Malformed JSON, an unknown, missing or mistyped field, a bad value (exit 2)."""
+
+    code = "bad-input"
+    exit_code = 2
+
+    def __init__(self, field: str, message: str, *, line: int | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message, line=line)
+        self.field = field
+
+
+class RuleViolation(LedgerError):
+    """The rulebook rejected an event; nothing was stored (exit 3)."""
+
+    code = "rule-violation"
+    exit_code = 3
+
+    def __init__(self, rule: str, message: str, *, line: int | None = None) -> None:
+        super().__init__(message, line=line)
+        self.rule = rule
+
+
+class NotFound(LedgerError):
+    """An unknown subscription, customer or other id (exit 1)."""
+
+    code = "not-found"
+    exit_code = 1
+
+
+class StoreError(LedgerError):
+    """The store cannot be reached, or refused the operation (exit 1)."""
+
+    code = "store"
+    exit_code = 1
+
+
+class IntegrityFailure(LedgerError):
+    """The hash chain or a projection does not match what is stored (exit 4)."""
+
+    code = "integrity"
+    exit_code = 4
+
+    def __init__(self, message: str, *, position: int | None = None) -> None:
+        super().__init__(message)
+        self.position = position

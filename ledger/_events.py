@@ -1,0 +1,397 @@
+"""Every event type of the contract, defined once, and strict parsing of its JSON form.
+
+``EVENT_TYPES`` is the single definition of each event type's ``data`` fields. The parser,
+the ``ledger record TYPE`` options and the documentation are all derived from it. A parsed
+``Event`` is normalised (times in canonical UTC, absent optionals left out), so two
+spellings of the same event compare equal and hash the same.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from ._errors import BadInput
+from ._time import describe_kind, parse_time, to_us
+from ._time import format_time as _format_time
+
+CLOUDS = ("commercial", "us-gov", "germany", "china")
+PROGRAMS = (
+    "csp-direct",
+    "csp-indirect-provider",
+    "csp-indirect-reseller",
+    "advisor",
+    "syndication",
+    "none",
+)
+CSP_PROGRAMS = frozenset({"csp-direct", "csp-indirect-provider", "csp-indirect-reseller"})
+CHANNELS = ("microsoft", "advisor", "open", "ea", "third-party", "syndication", "21vianet", "csp")
+SERVICES = ("license", "usage")
+KINDS = ("dap", "gdap")
+ROLES = (
+    "global-admin",
+    "user-management-admin",
+    "admin-agent",
+    "sales-agent",
+    "customer-global-admin",
+)
+# Channels whose sale names the selling partner (contract: ``seller_id`` required).
+CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"})
+
+_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_MAX_TEXT = 1024
+_MAX_NOTE = 4096
+
+Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an event's ``data``."""
+
+    name: str
+    kind: Kind
+    help: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One event type: its name, what it means, its ``data`` fields."""
+
+    name: str
+    help: str
+    fields: tuple[Field, ...]
+    # Checks across fields of the same event (no store needed): bad input when broken.
+    cross_checks: tuple[Callable[[dict[str, Any]], None], ...] = field(default=())
+
+
+def _seller_for_channel(data: dict[str, Any]) -> None:
+    if data["channel"] in CHANNELS_WITH_SELLER and "seller_id" not in data:
+        raise BadInput("data.seller_id", f"is required for a purchase through {data['channel']}")
+    if "reseller_id" in data and data["channel"] != "csp":
+        raise BadInput("data.reseller_id", "is only for a purchase through csp")
+
+
+def _term_end_for_license(data: dict[str, Any]) -> None:
+    if data["service"] == "license" and "term_end" not in data:
+        raise BadInput("data.term_end", "is required for a license subscription")
+
+
+def _expiry_for_gdap(data: dict[str, Any]) -> None:
+    if data["kind"] == "gdap" and "expires_at" not in data:
+        raise BadInput("data.expires_at", "is required for a gdap delegation")
+
+
+def _providers_for_resellers(data: dict[str, Any]) -> None:
+    if "provider_ids" in data and data["program"] != "csp-indirect-reseller":
+        raise BadInput("data.provider_ids", "is only for a partner in csp-indirect-reseller")
+
+
+def _f(name: str, kind: Kind, help: str, *, required: bool = True, choices: tuple[str, ...] = ()) -> Field:
+    return Field(name, kind, help, required, choices)
+
+
+EVENT_TYPES: Mapping[str, EventType] = {
+    t.name: t
+    for t in (
+        EventType(
+            "partner.registered",
+            "A partner tenant joins the ledger, in one program and one cloud.",
+            (
+                _f("partner_id", "id", "the partner's tenant id"),
+                _f("name", "text", "the partner's name"),
+                _f("cloud", "choice", "the partner's cloud", choices=CLOUDS),
+                _f("program", "choice", "the partner's program", choices=PROGRAMS),
+                _f("provider_ids", "ids", "indirect providers of an indirect reseller", required=False),
+            ),
+            (_providers_for_resellers,),
+        ),
+        EventType(
+            "partner.program-changed",
+            "A partner moves to another program.",
+            (
+                _f("partner_id", "id", "the partner's tenant id"),
+                _f("program", "choice", "the new program", choices=PROGRAMS),
+                _f("provider_ids", "ids", "indirect providers of an indirect reseller", required=False),
+            ),
+            (_providers_for_resellers,),
+        ),
+        EventType(
+            "customer.registered",
+            "A customer tenant joins the ledger, in one cloud.",
+            (
+                _f("customer_id", "id", "the customer's tenant id"),
+                _f("name", "text", "the customer's name"),
+                _f("cloud", "choice", "the customer's cloud", choices=CLOUDS),
+            ),
+        ),
+        EventType(
+            "subscription.purchased",
+            "A customer buys a subscription through a channel.",
+            (
+                _f("subscription_id", "id", "the new subscription's id"),
+                _f("customer_id", "id", "the buying customer"),
+                _f("offer", "text", "the offer bought, e.g. 'Office 365 E3'"),
+                _f("service", "choice", "license (seat-based) or usage (Azure)", choices=SERVICES),
+                _f("channel", "choice", "the purchase channel", choices=CHANNELS),
+                _f("seller_id", "id", "the selling partner (csp, advisor, syndication, third-party)", required=False),
+                _f("reseller_id", "id", "csp sale by an indirect provider: the reseller of record", required=False),
+                _f("term_end", "time", "end of the term (required for license)", required=False),
+                _f("migrated_from", "id", "the subscription this one replaces (Azure migration)", required=False),
+            ),
+            (_seller_for_channel, _term_end_for_license),
+        ),
+        EventType(
+            "relationship.requested",
+            "A partner invites a customer into a reseller relationship.",
+            (
+                _f("request_id", "id", "the invitation's id"),
+                _f("partner_id", "id", "the inviting partner (direct-bill or indirect provider)"),
+                _f("customer_id", "id", "the invited customer"),
+                _f("reseller_id", "id", "the indirect reseller invited on behalf of", required=False),
+            ),
+        ),
+        EventType(
+            "relationship.accepted",
+            "The customer accepts an invitation.",
+            (_f("request_id", "id", "the accepted invitation"),),
+        ),
+        EventType(
+            "relationship.removed",
+            "A reseller relationship ends.",
+            (
+                _f("partner_id", "id", "the partner that owns the relationship"),
+                _f("customer_id", "id", "the customer"),
+            ),
+        ),
+        EventType(
+            "delegation.granted",
+            "A customer grants a partner delegated admin privileges (DAP or GDAP).",
+            (
+                _f("delegation_id", "id", "the delegation's id"),
+                _f("customer_id", "id", "the granting customer"),
+                _f("partner_id", "id", "the partner receiving the privileges"),
+                _f("kind", "choice", "dap or gdap", choices=KINDS),
+                _f("roles", "texts", "the roles granted (at least one)"),
+                _f("expires_at", "time", "when a gdap delegation ends (required for gdap)", required=False),
+            ),
+            (_expiry_for_gdap,),
+        ),
+        EventType(
+            "delegation.revoked",
+            "Delegated admin privileges are revoked.",
+            (_f("delegation_id", "id", "the revoked delegation"),),
+        ),
+        EventType(
+            "subscription.switched",
+            "An Azure (usage) subscription moves to another CSP partner.",
+            (
+                _f("subscription_id", "id", "the switched subscription"),
+                _f("from_partner_id", "id", "its current partner of record"),
+                _f("to_partner_id", "id", "the new (billing) CSP partner"),
+                _f("to_reseller_id", "id", "the new indirect reseller of record", required=False),
+            ),
+        ),
+        EventType(
+            "subscription.cancelled",
+            "A subscription is cancelled; its last partner of record stays on record.",
+            (_f("subscription_id", "id", "the cancelled subscription"),),
+        ),
+    )
+}
+
+_TOP_REQUIRED = ("type", "effective_at", "actor", "data")
+_TOP_OPTIONAL = ("event_id", "note")
+_ACTOR_FIELDS = ("id", "role", "tenant_id")
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    role: str
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event in its normalised form."""
+
+    event_id: str
+    type: str
+    effective_at: str
+    actor: Actor
+    data: Mapping[str, Any]
+    note: str | None = None
+
+    @property
+    def effective_us(self) -> int:
+        return to_us(parse_time(self.effective_at, "effective_at"))
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's JSON object, keys in a fixed order, absent optionals left out."""
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "type": self.type,
+            "effective_at": self.effective_at,
+            "actor": {"id": self.actor.id, "role": self.actor.role, "tenant_id": self.actor.tenant_id},
+            "data": dict(self.data),
+        }
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+
+def parse_event_json(text: str | bytes) -> Event:
+    """Parse one event from JSON text; bad input naming the field otherwise."""
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput("event", f"is not valid JSON ({exc})") from None
+    return parse_event(obj)
+
+
+def parse_event(obj: object) -> Event:
+    """Validate and normalise one event given as a decoded JSON object."""
+    if not isinstance(obj, dict):
+        raise BadInput("event", f"must be a JSON object, got {describe_kind(obj)}")
+    _no_unknown(obj, _TOP_REQUIRED + _TOP_OPTIONAL, "", extra=("position", "recorded_at", "hash", "prev_hash"))
+    for name in _TOP_REQUIRED:
+        if name not in obj:
+            raise BadInput(name, "is missing")
+    type_name = obj["type"]
+    if not isinstance(type_name, str):
+        raise BadInput("type", f"must be a string, got {describe_kind(type_name)}")
+    event_type = EVENT_TYPES.get(type_name)
+    if event_type is None:
+        raise BadInput("type", f"{type_name[:64]!r} is not an event type (one of {', '.join(EVENT_TYPES)})")
+    event_id = _event_id(obj.get("event_id"))
+    effective_at = _format_time(parse_time(obj["effective_at"], "effective_at"))
+    actor = _actor(obj["actor"])
+    data = _data(event_type, obj["data"])
+    note = obj.get("note")
+    if note is not None:
+        note = _text(note, "note", _MAX_NOTE)
+    return Event(event_id, type_name, effective_at, actor, data, note)
+
+
+def _event_id(value: object) -> str:
+    if value is None:
+        return str(uuid.uuid4())
+    if not isinstance(value, str):
+        raise BadInput("event_id", f"must be a UUID string, got {describe_kind(value)}")
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise BadInput("event_id", f"{value[:64]!r} is not a UUID") from None
+    if len(value) != 36:
+        raise BadInput("event_id", f"{value[:64]!r} is not a UUID in its 8-4-4-4-12 form")
+    return str(parsed)
+
+
+def _actor(value: object) -> Actor:
+    if not isinstance(value, dict):
+        raise BadInput("actor", f"must be an object, got {describe_kind(value)}")
+    _no_unknown(value, _ACTOR_FIELDS, "actor.")
+    for name in _ACTOR_FIELDS:
+        if name not in value or value[name] is None:
+            raise BadInput(f"actor.{name}", "is missing")
+    return Actor(
+        id=_text(value["id"], "actor.id", 256),
+        role=_choice(value["role"], "actor.role", ROLES),
+        tenant_id=_ident(value["tenant_id"], "actor.tenant_id"),
+    )
+
+
+def _data(event_type: EventType, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadInput("data", f"must be an object, got {describe_kind(value)}")
+    known = tuple(f.name for f in event_type.fields)
+    _no_unknown(value, known, "data.", for_type=event_type.name)
+    data: dict[str, Any] = {}
+    for f in event_type.fields:
+        raw = value.get(f.name)
+        name = f"data.{f.name}"
+        if raw is None:
+            if f.required:
+                raise BadInput(name, f"is missing (required for {event_type.name})")
+            continue
+        data[f.name] = _VALIDATORS[f.kind](raw, name, f)
+    for check in event_type.cross_checks:
+        check(data)
+    return data
+
+
+def _no_unknown(
+    obj: dict[str, Any],
+    known: tuple[str, ...],
+    prefix: str,
+    *,
+    extra: tuple[str, ...] = (),
+    for_type: str | None = None,
+) -> None:
+    for key in obj:
+        if key not in known and key not in extra:
+            where = f" for {for_type}" if for_type else ""
+            shown = key if isinstance(key, str) else repr(key)
+            raise BadInput(f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)})")
+
+
+def _text(value: object, name: str, limit: int = _MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise BadInput(name, f"must be a string, got {describe_kind(value)}")
+    if not value.strip():
+        raise BadInput(name, "must not be empty")
+    if len(value) > limit:
+        raise BadInput(name, f"is {len(value)} characters long; at most {limit} are allowed")
+    if "\x00" in value:
+        raise BadInput(name, "must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(name, "is not valid Unicode text (lone surrogate)") from None
+    return value
+
+
+def _ident(value: object, name: str, _field: Field | None = None) -> str:
+    if not isinstance(value, str):
+        raise BadInput(name, f"must be a string id, got {describe_kind(value)}")
+    if not _ID.fullmatch(value):
+        raise BadInput(name, f"{value[:64]!r} is not an id (1 to 128 of A-Z a-z 0-9 . _ : -)")
+    return value
+
+
+def _choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        shown = repr(value[:64]) if isinstance(value, str) else describe_kind(value)
+        raise BadInput(name, f"{shown} is not one of {', '.join(choices)}")
+    return value
+
+
+def _list(value: object, name: str, item: Callable[[object, str], str]) -> list[str]:
+    if not isinstance(value, list):
+        raise BadInput(name, f"must be a list, got {describe_kind(value)}")
+    if not value:
+        raise BadInput(name, "must not be empty")
+    if len(value) > 64:
+        raise BadInput(name, f"has {len(value)} items; at most 64 are allowed")
+    items = [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    if len(set(items)) != len(items):
+        raise BadInput(name, "must not repeat an item")
+    return items
+
+
+_VALIDATORS: dict[Kind, Callable[[object, str, Field], Any]] = {
+    "id": _ident,
+    "text": lambda v, n, f: _text(v, n),
+    "time": lambda v, n, f: _format_time(parse_time(v, n)),
+    "choice": lambda v, n, f: _choice(v, n, f.choices),
+    "ids": lambda v, n, f: _list(v, n, lambda x, m: _ident(x, m)),
+    "texts": lambda v, n, f: _list(v, n, lambda x, m: _text(x, m, 128)),
+}

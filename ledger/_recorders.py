@@ -1,0 +1,163 @@
+"""eventsourcing's application recorders, extended by what the ledger keeps beside its events.
+
+One subclass per backend (the library's pattern). Each adds, in the same database:
+- the ``ledger_chain`` table (position, event id, ``recorded_at``, ``prev_hash``, ``hash``);
+- the projection tables;
+- triggers that refuse any UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) of a stored
+  event or chain row, so the log is append-only in the database itself.
+
+``insert_events(stored_events, ledger_work=fn)`` runs ``fn(db)`` inside the transaction that
+inserts the events, after them: the rulebook, the chain and the projections commit or roll
+back together with the events. Without ``ledger_work`` the recorders behave exactly as the
+library's (they pass its recorder test suites).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+import projections
+
+from ._sql import PostgresDb, SqliteDb
+
+Work = Callable[[projections.Db], None]
+
+CHAIN_DDL = [
+    "CREATE TABLE IF NOT EXISTS ledger_chain ("
+    "position BIGINT PRIMARY KEY, "
+    "event_id TEXT NOT NULL UNIQUE, "
+    "recorded_at TEXT NOT NULL, "
+    "recorded_us BIGINT NOT NULL, "
+    "prev_hash TEXT NOT NULL, "
+    "hash TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ledger_chain_recorded ON ledger_chain (recorded_us)",
+]
+
+APPEND_ONLY_MESSAGE = "the ledger is append-only"
+
+
+def _sqlite_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {op} on {table} refused'); END"
+        for op in ("UPDATE", "DELETE")
+    ]
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        db = SqliteDb(c)
+        for statement in [
+            *CHAIN_DDL,
+            *projections.schema_statements(),
+            *_sqlite_triggers(self.events_table_name),
+            *_sqlite_triggers("ledger_chain"),
+        ]:
+            db.execute(statement)
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        work: Work | None = kwargs.get("ledger_work")
+        if work is not None:
+            work(SqliteDb(c))
+        return ids
+
+
+_PG_FUNCTION = """
+CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%: % on % refused', '{message}', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+""".format(message=APPEND_ONLY_MESSAGE)
+
+
+def _pg_triggers(table: str) -> list[str]:
+    return [
+        f'CREATE OR REPLACE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+        "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()",
+        f'CREATE OR REPLACE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
+        "FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()",
+    ]
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    def create_table(self) -> None:
+        # Many processes may open a fresh database at once: create under an advisory lock,
+        # and skip the DDL entirely once the ledger's tables exist.
+        if self._ledger_tables_exist():
+            self.datastore.register_type_adapters()
+            return
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('relationship-ledger-ddl'))")
+            try:
+                if self._ledger_tables_exist():
+                    self.datastore.register_type_adapters()
+                else:
+                    super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('relationship-ledger-ddl'))")
+
+    def _ledger_tables_exist(self) -> bool:
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS ok",
+                [f'"{self.datastore.schema}".ledger_chain'],
+            ).fetchone()
+            return bool(row and row["ok"])
+
+    def _create_table(self, curs: psycopg.Cursor[Any]) -> None:
+        super()._create_table(curs)
+        db = PostgresDb(curs, self.datastore.schema)
+        for statement in [
+            *CHAIN_DDL,
+            *projections.schema_statements(),
+            _PG_FUNCTION,
+            *_pg_triggers(self.events_table_name),
+            *_pg_triggers("ledger_chain"),
+        ]:
+            db.execute(statement)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        work: Work | None = kwargs.get("ledger_work")
+        if work is None:
+            return super().insert_events(stored_events, **kwargs)
+        with self.datastore.transaction(commit=True) as curs:
+            # Takes the library's EXCLUSIVE table lock first, so appends are serialised
+            # and the rulebook below reads everything committed before this one.
+            self._insert_stored_events(curs, stored_events)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events)
+            work(PostgresDb(curs, self.datastore.schema))
+        return ids
+
+
+def drop_triggers_statements(dialect: str, events_table: str) -> list[str]:
+    """What an attacker with DDL rights would run first (used by the tamper tests)."""
+    if dialect == "sqlite":
+        return [
+            f"DROP TRIGGER IF EXISTS {t}_no_{op}"
+            for t in (events_table, "ledger_chain")
+            for op in ("update", "delete")
+        ]
+    return [
+        f'DROP TRIGGER IF EXISTS "{t}_{name}" ON "{t}"'
+        for t in (events_table, "ledger_chain")
+        for name in ("append_only", "no_truncate")
+    ]
+
+
+__all__ = [
+    "PostgresLedgerRecorder",
+    "SQLiteLedgerRecorder",
+    "drop_triggers_statements",
+]

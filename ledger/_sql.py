@@ -1,0 +1,50 @@
+"""A cursor with one SQL spelling for both stores: ``?`` placeholders, rows as mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from psycopg import sql as pgsql
+
+
+class SqliteDb:
+    """Wraps eventsourcing's SQLite cursor (rows are ``sqlite3.Row``)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, cursor: Any) -> None:
+        self._c = cursor
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
+        self._c.execute(statement, params)
+
+    def fetchone(self) -> Mapping[str, Any] | None:
+        row = self._c.fetchone()
+        return None if row is None else dict(row)
+
+    def fetchall(self) -> list[Mapping[str, Any]]:
+        return [dict(r) for r in self._c.fetchall()]
+
+
+class PostgresDb:
+    """Wraps a psycopg cursor (``dict_row``) inside a transaction, in the ledger's schema."""
+
+    dialect = "postgresql"
+
+    def __init__(self, cursor: Any, schema: str) -> None:
+        self._c = cursor
+        cursor.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(schema)))
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> None:
+        if params:
+            self._c.execute(statement.replace("?", "%s"), params)
+        else:  # no placeholders to translate: the statement may hold a literal % or ?
+            self._c.execute(statement)
+
+    def fetchone(self) -> Mapping[str, Any] | None:
+        row: Mapping[str, Any] | None = self._c.fetchone()
+        return row
+
+    def fetchall(self) -> list[Mapping[str, Any]]:
+        return list(self._c.fetchall())

@@ -1,0 +1,350 @@
+"""The store: appends events through eventsourcing, judged by the rulebook, chained, projected.
+
+``Ledger`` is the write side's one entry point. An append reads the head position, builds
+the stream's next versions, and hands eventsourcing's recorder a unit of work that runs
+inside the inserting transaction: the rulebook (reading the projections as they stand,
+including earlier events of the same batch), the projection fold and the chain row. Any
+failure rolls back everything; a concurrent append that took the same position makes this
+one retry from the start, to be judged again against the new state.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+import projections
+
+from . import _rules
+from ._chain import GENESIS, canonical, chain_hash
+from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
+from ._events import Event
+from ._recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
+from ._sql import PostgresDb, SqliteDb
+from ._stream import STREAM_ID, recorded
+from ._time import format_time, from_us, now, to_us
+
+DEFAULT_URL = "sqlite:///ledger.db"
+MAX_ATTEMPTS = 200
+_LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the ledger says of one recorded event."""
+
+    event_id: str
+    position: int
+    recorded_at: str
+    hash: str
+    duplicate: bool  # already stored with the same content: nothing was written
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "position": self.position,
+            "recorded_at": self.recorded_at,
+            "hash": self.hash,
+            "duplicate": self.duplicate,
+        }
+
+
+class LedgerApplication(Application[Any]):
+    """eventsourcing's application, configured for the ledger's recorders."""
+
+    name = "RelationshipLedger"
+
+
+def store_env(url: str) -> dict[str, str]:
+    """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise BadInput("db", f"{url!r} names no file (use sqlite:///path/to/ledger.db)")
+        if path != ":memory:" and not Path(path).parent.is_dir():
+            raise StoreError(f"cannot open the store {url}: folder {Path(path).parent} does not exist")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "ledger._recorders:SQLiteLedgerRecorder",
+        }
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "localhost",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_LOCK_TIMEOUT": "60",
+            "APPLICATION_RECORDER_TOPIC": "ledger._recorders:PostgresLedgerRecorder",
+        }
+    raise BadInput("db", f"{url!r} is not a sqlite:///… or postgresql://… URL")
+
+
+@contextmanager
+def _store_errors(url: str) -> Iterator[None]:
+    """Turn whatever the database driver raises into the contract's ``store`` error."""
+    try:
+        yield
+    except LedgerError:
+        raise
+    except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"the store {_redact(url)} failed: {reason}") from exc
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+class Ledger:
+    """The relationship ledger on one store (SQLite file or PostgreSQL database)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or os.environ.get("LEDGER_DB") or DEFAULT_URL
+        env = store_env(self.url)
+        self._schema = env.get("POSTGRES_SCHEMA", "")
+        with _store_errors(self.url):
+            self.app = LedgerApplication(env=env)
+        recorder = self.app.recorder
+        assert isinstance(recorder, SQLiteLedgerRecorder | PostgresLedgerRecorder)
+        self._recorder = recorder
+        self.dialect = "sqlite" if isinstance(recorder, SQLiteLedgerRecorder) else "postgresql"
+        self.events_table = recorder.events_table_name
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self) -> AbstractContextManager[projections.Db]:
+        """A read-only transaction on the store, for queries."""
+        return self._transaction(commit=False)
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[projections.Db]:
+        with _store_errors(self.url), self._recorder.datastore.transaction(commit=commit) as cursor:
+            if self.dialect == "sqlite":
+                yield SqliteDb(cursor)
+            else:
+                yield PostgresDb(cursor, self._schema)
+
+    def head(self) -> int:
+        """The position of the newest stored event (0 when empty)."""
+        with self.read() as db:
+            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
+            row = db.fetchone()
+        return int(row["head"]) if row and row["head"] is not None else 0
+
+    def stored(self, start: int = 1, stop: int | None = None, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Stored events in position order, as ``export`` writes them, in bounded memory."""
+        position = start - 1
+        while True:
+            with _store_errors(self.url):
+                rows = self._recorder.select_events(STREAM_ID, gt=position, lte=stop, limit=batch)
+            if not rows:
+                return
+            chain = self._chain_rows(rows[0].originator_version, rows[-1].originator_version)
+            for stored_event in rows:
+                position = stored_event.originator_version
+                event = dict(self.app.mapper.to_domain_event(stored_event).event)  # type: ignore[attr-defined]
+                link = chain.get(position)
+                if link is None:
+                    raise IntegrityFailure(f"position {position} has no chain row", position=position)
+                event["position"] = position
+                event["recorded_at"] = link["recorded_at"]
+                event["prev_hash"] = link["prev_hash"]
+                event["hash"] = link["hash"]
+                yield event
+
+    def _chain_rows(self, first: int, last: int) -> dict[int, dict[str, Any]]:
+        with self.read() as db:
+            db.execute(
+                "SELECT position, event_id, recorded_at, prev_hash, hash FROM ledger_chain "
+                "WHERE position >= ? AND position <= ? ORDER BY position",
+                [first, last],
+            )
+            return {int(r["position"]): dict(r) for r in db.fetchall()}
+
+    def verify_chain(self) -> int:
+        """Recompute every hash from the stored events; return the count verified.
+
+        Raises ``IntegrityFailure`` naming the first position that does not verify."""
+        prev_hash, expected = GENESIS, 1
+        with self.read() as db:
+            db.execute("SELECT COUNT(*) AS n, MAX(position) AS head FROM ledger_chain")
+            counts = db.fetchone() or {}
+        for event in self.stored():
+            position = event["position"]
+            if position != expected:
+                raise IntegrityFailure(f"position {expected} is missing from the log", position=expected)
+            body = {k: v for k, v in event.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
+            if event["prev_hash"] != prev_hash or chain_hash(
+                body, position, event["recorded_at"], prev_hash
+            ) != event["hash"]:
+                raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
+            prev_hash, expected = event["hash"], expected + 1
+        if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
+            raise IntegrityFailure(
+                f"the chain has rows past position {expected - 1} with no stored event", position=expected
+            )
+        return expected - 1
+
+    # --- writing ------------------------------------------------------------------------
+
+    def record(self, event: Event) -> Receipt:
+        """Record one event (idempotent by ``event_id``)."""
+        return self.record_many([(0, event)])[0]
+
+    def record_many(self, lines: Iterable[tuple[int, Event]]) -> list[Receipt]:
+        """Record events in one transaction, all or nothing.
+
+        ``lines`` pairs each event with its input line number (0: none), which errors name."""
+        batch = list(lines)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with _store_errors(self.url):
+                    return self._try_append(batch)
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+                # Another writer took the positions (or stored the same event_id) first.
+                time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
+        raise StoreError(f"the store {_redact(self.url)} is too busy: gave up after {MAX_ATTEMPTS} attempts")
+
+    def _try_append(self, batch: list[tuple[int, Event]]) -> list[Receipt]:
+        receipts: dict[int, Receipt] = {}
+        known = self._stored_receipts([e.event_id for _, e in batch])
+        new: list[tuple[int, int, Event]] = []  # (index in batch, line, event)
+        first_seen: dict[str, tuple[int, Event]] = {}
+        for index, (line, event) in enumerate(batch):
+            stored = known.get(event.event_id)
+            if stored is not None:
+                receipt, stored_event = stored
+                if canonical(stored_event) != canonical(event.to_json()):
+                    raise BadInput(
+                        "event_id",
+                        f"{event.event_id} is already stored at position {receipt.position} "
+                        "with different content",
+                        line=line or None,
+                    )
+                receipts[index] = receipt
+                continue
+            earlier = first_seen.get(event.event_id)
+            if earlier is not None:
+                if canonical(earlier[1].to_json()) != canonical(event.to_json()):
+                    raise BadInput(
+                        "event_id",
+                        f"{event.event_id} appears earlier in this input (line {earlier[0]}) "
+                        "with different content",
+                        line=line or None,
+                    )
+                continue  # the same event twice in one input: stored once
+            first_seen[event.event_id] = (line, event)
+            new.append((index, line, event))
+        if new:
+            head = self.head()
+            payloads = [event.to_json() for _, _, event in new]
+            domain_events = [recorded(head + 1 + i, p) for i, p in enumerate(payloads)]
+            written: list[Receipt] = []
+
+            def work(db: projections.Db) -> None:
+                written.clear()
+                written.extend(self._judge_chain_project(db, head, new, payloads))
+
+            self.app.save(*domain_events, ledger_work=work)
+            for (index, _, _), receipt in zip(new, written, strict=True):
+                receipts[index] = receipt
+        by_id = {r.event_id: r for r in receipts.values()}
+        return [
+            receipts.get(i) or _as_duplicate(by_id[event.event_id]) for i, (_, event) in enumerate(batch)
+        ]
+
+    def _judge_chain_project(
+        self,
+        db: projections.Db,
+        head: int,
+        new: list[tuple[int, int, Event]],
+        payloads: list[dict[str, Any]],
+    ) -> list[Receipt]:
+        """Inside the appending transaction: rulebook, projections, chain, for each event."""
+        db.execute("SELECT position, hash, recorded_us FROM ledger_chain ORDER BY position DESC LIMIT 1")
+        last = db.fetchone()
+        if (int(last["position"]) if last else 0) != head:
+            raise IntegrityFailure("the chain's head does not match the stored events", position=head)
+        prev_hash = str(last["hash"]) if last else GENESIS
+        recorded_us = max(to_us(now()), int(last["recorded_us"]) if last else 0)
+        recorded_at = format_time(from_us(recorded_us))
+        view = projections.StateView(db)
+        out: list[Receipt] = []
+        for offset, ((_, line, event), payload) in enumerate(zip(new, payloads, strict=True)):
+            position = head + 1 + offset
+            try:
+                _rules.check(event, view)
+                touched = projections.apply(db, payload, position)
+                _rules.check_effects(event, touched)
+            except RuleViolation as violation:
+                raise violation.at_line(line) if line else violation
+            digest = chain_hash(payload, position, recorded_at, prev_hash)
+            db.execute(
+                "INSERT INTO ledger_chain (position, event_id, recorded_at, recorded_us, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [position, event.event_id, recorded_at, recorded_us, prev_hash, digest],
+            )
+            out.append(Receipt(event.event_id, position, recorded_at, digest, duplicate=False))
+            prev_hash = digest
+        return out
+
+    def _stored_receipts(self, event_ids: list[str]) -> dict[str, tuple[Receipt, dict[str, Any]]]:
+        """The stored events among ``event_ids``, with their receipts."""
+        found: dict[str, tuple[Receipt, dict[str, Any]]] = {}
+        unique = sorted(set(event_ids))
+        for i in range(0, len(unique), _LOOKUP_CHUNK):
+            chunk = unique[i : i + _LOOKUP_CHUNK]
+            with self.read() as db:
+                db.execute(
+                    "SELECT position, event_id, recorded_at, hash FROM ledger_chain "
+                    f"WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                rows = db.fetchall()
+            for row in rows:
+                position = int(row["position"])
+                stored = next(self.stored(position, position))
+                body = {k: v for k, v in stored.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
+                receipt = Receipt(row["event_id"], position, row["recorded_at"], row["hash"], duplicate=True)
+                found[row["event_id"]] = (receipt, body)
+        return found
+
+    def close(self) -> None:
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _as_duplicate(receipt: Receipt) -> Receipt:
+    return Receipt(receipt.event_id, receipt.position, receipt.recorded_at, receipt.hash, duplicate=True)
+

@@ -1,0 +1,39 @@
+"""The ledger's one aggregate.
+
+Every rule of the rulebook may span customers, partners and subscriptions (a purchase is
+judged by the customer's program as a partner, a delegation by the customer's accepted
+invitations), so the consistency boundary is the whole ledger: one event stream whose
+versions are the gap-free positions. Two writers that both read position N and both try
+to append N+1 conflict on the stream's version; the loser re-reads and is judged again.
+
+The stream is never replayed into an object: appends need only its head position, and
+the read side is the projections. So the stored events are built directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+# Fixed: it names the one stream in every ledger database.
+STREAM_ID = uuid.UUID("5b1a2f3e-6c8d-4e0f-9a1b-2c3d4e5f6a7b")
+
+
+class LedgerStream(Aggregate):
+    """The ledger (never instantiated: see the module doc)."""
+
+    class Recorded(Aggregate.Event):
+        """One customer or partner event, in its contract JSON form."""
+
+        event: dict[str, Any]
+
+
+def recorded(position: int, event: dict[str, Any]) -> LedgerStream.Recorded:
+    return LedgerStream.Recorded(
+        originator_id=STREAM_ID,
+        originator_version=position,
+        timestamp=LedgerStream.Recorded.create_timestamp(),
+        event=event,
+    )

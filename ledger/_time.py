@@ -1,0 +1,67 @@
+"""RFC 3339 timestamps: strict parsing, one canonical UTC spelling, integer microseconds.
+
+Stored events spell every time in UTC with a ``Z`` (``2019-03-01T09:00:00Z``, with six
+fraction digits only when there is a fraction). Tables keep integer microseconds since
+the epoch, which sort and compare the same way in SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from projections._time import format_time, format_us, from_us, to_us
+
+from ._errors import BadInput
+
+__all__ = ["format_time", "format_us", "from_us", "now", "parse_time", "to_us"]
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+# The range every store and every output format handles without surprises.
+_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+_MAX = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def parse_time(value: object, field: str) -> datetime:
+    """Parse an RFC 3339 timestamp with an offset; bad input naming ``field`` otherwise."""
+    if not isinstance(value, str):
+        raise BadInput(field, f"must be an RFC 3339 timestamp string, got {_kind(value)}")
+    if not _RFC3339.fullmatch(value):
+        raise BadInput(
+            field,
+            f"{value[:64]!r} is not an RFC 3339 timestamp with an offset "
+            "(like 2019-03-01T09:00:00Z or 2019-03-01T10:00:00+01:00)",
+        )
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadInput(field, f"{value!r} is not a valid time: {exc}") from None
+    parsed = parsed.astimezone(UTC)
+    if not _MIN <= parsed < _MAX:
+        raise BadInput(field, f"{value!r} is outside the years 1900 to 8999")
+    return parsed
+
+
+def normalize_time(value: object, field: str) -> str:
+    return format_time(parse_time(value, field))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _kind(value: object) -> str:
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+describe_kind = _kind

@@ -1,0 +1,164 @@
+"""The fold: one stored event into the projection tables.
+
+``apply`` is the only code that writes projection rows. The store calls it inside the
+transaction that appends the event (live updates), and a rebuild calls it for every stored
+event from position 1: the same code for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from ._tables import (
+    CUSTOMERS,
+    DELEGATIONS,
+    PARTNERS,
+    RELATIONSHIPS,
+    REQUESTS,
+    SUBSCRIPTIONS,
+    Db,
+    change,
+    current,
+    insert,
+)
+from ._time import canonical_to_us
+
+Event = Mapping[str, Any]
+Fold = Callable[[Db, Mapping[str, Any], int, int], set[str]]
+
+
+def _json_list(items: list[str] | None) -> str | None:
+    return orjson.dumps(items).decode() if items is not None else None
+
+
+def _partner_registered(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(db, PARTNERS, {**d, "provider_ids": _json_list(d.get("provider_ids", []))}, at, None, pos)
+    return {"partners"}
+
+
+def _partner_program_changed(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    updates = {"program": d["program"], "provider_ids": _json_list(d.get("provider_ids", []))}
+    change(db, PARTNERS, {"partner_id": d["partner_id"]}, at, pos, updates)
+    return {"partners"}
+
+
+def _customer_registered(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(db, CUSTOMERS, d, at, None, pos)
+    return {"customers"}
+
+
+def _subscription_purchased(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    csp = d["channel"] == "csp"
+    row = {
+        **d,
+        "term_end": canonical_to_us(d["term_end"]) if "term_end" in d else None,
+        "status": "active",
+        "partner_of_record": d.get("reseller_id", d.get("seller_id")) if csp else None,
+        "billing_partner": d.get("seller_id") if csp else None,
+        "since": at,
+    }
+    insert(db, SUBSCRIPTIONS, row, at, None, pos)
+    return {"subscriptions"}
+
+
+def _subscription_switched(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    updates = {
+        "partner_of_record": d.get("to_reseller_id", d["to_partner_id"]),
+        "billing_partner": d["to_partner_id"],
+        "since": at,
+    }
+    change(db, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, updates)
+    return {"subscriptions"}
+
+
+def _subscription_cancelled(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    change(db, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, {"status": "cancelled"})
+    return {"subscriptions"}
+
+
+def _relationship_requested(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(db, REQUESTS, {**d, "status": "open"}, at, None, pos)
+    return {"requests"}
+
+
+def _relationship_accepted(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    for req in change(db, REQUESTS, {"request_id": d["request_id"]}, at, pos, {"status": "accepted"}):
+        insert(db, RELATIONSHIPS, {**req, "accepted_at": at}, at, None, pos)
+    return {"requests", "relationships"}
+
+
+def _relationship_removed(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    where = {"partner_id": d["partner_id"], "customer_id": d["customer_id"]}
+    change(db, RELATIONSHIPS, where, at, pos, None)
+    return {"relationships"}
+
+
+def _delegation_granted(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    expires = canonical_to_us(d["expires_at"]) if "expires_at" in d else None
+    row = {**d, "roles": _json_list(d["roles"]), "granted_at": at, "expires_at": expires}
+    insert(db, DELEGATIONS, row, at, expires, pos)
+    return {"delegations"}
+
+
+def _delegation_revoked(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    change(db, DELEGATIONS, {"delegation_id": d["delegation_id"]}, at, pos, None)
+    return {"delegations"}
+
+
+FOLDS: dict[str, Fold] = {
+    "partner.registered": _partner_registered,
+    "partner.program-changed": _partner_program_changed,
+    "customer.registered": _customer_registered,
+    "subscription.purchased": _subscription_purchased,
+    "subscription.switched": _subscription_switched,
+    "subscription.cancelled": _subscription_cancelled,
+    "relationship.requested": _relationship_requested,
+    "relationship.accepted": _relationship_accepted,
+    "relationship.removed": _relationship_removed,
+    "delegation.granted": _delegation_granted,
+    "delegation.revoked": _delegation_revoked,
+}
+
+_PARTNER_FIELDS = ("partner_id", "seller_id", "reseller_id", "from_partner_id", "to_partner_id", "to_reseller_id")
+
+
+def refs(db: Db, event: Event, at: int) -> list[str]:
+    """What one event concerns: ``customer:ID``, ``subscription:ID``, ``partner:ID``."""
+    d, t = event["data"], event["type"]
+    out: list[str] = []
+    customer = d.get("customer_id")
+    if customer is None:
+        # The customer an event belongs to through the subscription, request or delegation it names.
+        for table, key in ((SUBSCRIPTIONS, "subscription_id"), (REQUESTS, "request_id"), (DELEGATIONS, "delegation_id")):
+            if key in d and not t.startswith("partner."):
+                db.execute(f"SELECT customer_id FROM {table.sql_name} WHERE {key} = ? LIMIT 1", [d[key]])
+                row = db.fetchone()
+                customer = row["customer_id"] if row else None
+                break
+    if customer is not None:
+        out.append(f"customer:{customer}")
+    for key in ("subscription_id", "migrated_from"):
+        if key in d:
+            out.append(f"subscription:{d[key]}")
+    for key in _PARTNER_FIELDS:
+        if key in d:
+            out.append(f"partner:{d[key]}")
+    out += [f"partner:{p}" for p in d.get("provider_ids", ())]
+    return sorted(set(out))
+
+
+def apply(db: Db, event: Event, position: int) -> frozenset[str]:
+    """Fold one stored event (its contract JSON form) into the projections.
+
+    Returns the short names of the tables it wrote, for the rulebook's structural checks."""
+    at = canonical_to_us(event["effective_at"])
+    for ref in refs(db, event, at):
+        db.execute("INSERT INTO prj_event_refs (ref, position, effective_us) VALUES (?, ?, ?)", [ref, position, at])
+    touched = FOLDS[event["type"]](db, event["data"], at, position)
+    return frozenset(touched | {"event_refs"})
+
+
+__all__ = ["FOLDS", "apply", "current", "refs"]

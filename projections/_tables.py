@@ -1,0 +1,171 @@
+"""The projection tables and the one temporal operation they all share.
+
+Every projection row is a version of one thing, valid over an effective-time interval
+``[valid_from, valid_to)`` (``valid_to`` NULL: open) and believed from the event at
+``created_pos`` until the event at ``superseded_pos`` (NULL: still believed). Rows are never
+changed except to set ``superseded_pos`` once; a change at time ``t`` supersedes the
+version valid at ``t`` and writes its two halves. So the state as of effective time T,
+as known after position P, is an index lookup:
+
+    created_pos <= P AND (superseded_pos IS NULL OR superseded_pos > P)
+    AND valid_from <= T AND (valid_to IS NULL OR valid_to > T)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Db(Protocol):
+    """A cursor inside one transaction; SQL uses ``?`` placeholders on every backend."""
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> None: ...
+
+    def fetchone(self) -> Mapping[str, Any] | None: ...
+
+    def fetchall(self) -> list[Mapping[str, Any]]: ...
+
+
+_TEMPORAL = (
+    "valid_from BIGINT NOT NULL, valid_to BIGINT, "
+    "created_pos BIGINT NOT NULL, superseded_pos BIGINT"
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One temporal projection table: its short name, key column and data columns."""
+
+    name: str
+    key: str
+    columns: tuple[str, ...]
+    indexed: tuple[str, ...] = ()
+
+    @property
+    def sql_name(self) -> str:
+        return f"prj_{self.name}"
+
+    def ddl(self) -> list[str]:
+        cols = ", ".join(f"{c} {'BIGINT' if c in _BIGINT else 'TEXT'}" for c in self.columns)
+        t = self.sql_name
+        out = [
+            f"CREATE TABLE IF NOT EXISTS {t} ({cols}, {_TEMPORAL}, "
+            f"PRIMARY KEY ({self.key}, created_pos, valid_from))",
+            f"CREATE INDEX IF NOT EXISTS {t}_current ON {t} ({self.key}, superseded_pos, valid_from)",
+        ]
+        for col in self.indexed:
+            out.append(f"CREATE INDEX IF NOT EXISTS {t}_{col} ON {t} ({col}, valid_from)")
+        return out
+
+
+_BIGINT = {"term_end", "since", "accepted_at", "granted_at", "expires_at"}
+
+PARTNERS = Table("partners", "partner_id", ("partner_id", "name", "cloud", "program", "provider_ids"))
+CUSTOMERS = Table("customers", "customer_id", ("customer_id", "name", "cloud"))
+SUBSCRIPTIONS = Table(
+    "subscriptions",
+    "subscription_id",
+    (
+        "subscription_id",
+        "customer_id",
+        "offer",
+        "service",
+        "channel",
+        "seller_id",
+        "reseller_id",
+        "term_end",
+        "migrated_from",
+        "status",
+        "partner_of_record",
+        "billing_partner",
+        "since",
+    ),
+    indexed=("customer_id", "partner_of_record"),
+)
+REQUESTS = Table("requests", "request_id", ("request_id", "partner_id", "customer_id", "reseller_id", "status"))
+RELATIONSHIPS = Table(
+    "relationships",
+    "request_id",
+    ("request_id", "partner_id", "customer_id", "reseller_id", "accepted_at"),
+    indexed=("customer_id",),
+)
+DELEGATIONS = Table(
+    "delegations",
+    "delegation_id",
+    ("delegation_id", "customer_id", "partner_id", "kind", "roles", "granted_at", "expires_at"),
+    indexed=("customer_id",),
+)
+TABLES: tuple[Table, ...] = (PARTNERS, CUSTOMERS, SUBSCRIPTIONS, REQUESTS, RELATIONSHIPS, DELEGATIONS)
+
+# Which events concern which customer, subscription or partner (history filters, time-order).
+EVENT_REFS_DDL = [
+    "CREATE TABLE IF NOT EXISTS prj_event_refs ("
+    "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
+    "PRIMARY KEY (ref, position))",
+    "CREATE INDEX IF NOT EXISTS prj_event_refs_effective ON prj_event_refs (ref, effective_us)",
+]
+
+
+def schema_statements() -> list[str]:
+    """Every statement that creates the projection tables (idempotent)."""
+    out: list[str] = []
+    for table in TABLES:
+        out += table.ddl()
+    return out + EVENT_REFS_DDL
+
+
+AS_OF = (
+    "superseded_pos IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+)
+
+
+def current(db: Db, table: Table, where: Mapping[str, object], at: int) -> list[dict[str, Any]]:
+    """The versions matching ``where`` valid at effective time ``at``, as known now."""
+    cond = " AND ".join(f"{k} = ?" for k in where)
+    db.execute(
+        f"SELECT * FROM {table.sql_name} WHERE {cond} AND {AS_OF} ORDER BY {table.key}",
+        [*where.values(), at, at],
+    )
+    return [dict(r) for r in db.fetchall()]
+
+
+def insert(
+    db: Db, table: Table, values: Mapping[str, object], valid_from: int, valid_to: int | None, pos: int
+) -> None:
+    """Write one version, believed from ``pos``."""
+    cols = [c for c in table.columns if c in values]
+    names = ", ".join([*cols, "valid_from", "valid_to", "created_pos"])
+    marks = ", ".join("?" * (len(cols) + 3))
+    db.execute(
+        f"INSERT INTO {table.sql_name} ({names}) VALUES ({marks})",
+        [*(values[c] for c in cols), valid_from, valid_to, pos],
+    )
+
+
+def change(
+    db: Db,
+    table: Table,
+    where: Mapping[str, object],
+    at: int,
+    pos: int,
+    updates: Mapping[str, object] | None,
+) -> list[dict[str, Any]]:
+    """From effective time ``at`` on, the matching versions end (``updates`` None) or
+    take ``updates``; the event at ``pos`` supersedes what was believed before.
+
+    Returns the versions that were valid at ``at``."""
+    rows = current(db, table, where, at)
+    for row in rows:
+        db.execute(
+            f"UPDATE {table.sql_name} SET superseded_pos = ? WHERE {table.key} = ? "
+            "AND created_pos = ? AND valid_from = ? AND superseded_pos IS NULL",
+            [pos, row[table.key], row["created_pos"], row["valid_from"]],
+        )
+        data = {c: row[c] for c in table.columns}
+        if at > row["valid_from"]:
+            insert(db, table, data, row["valid_from"], at, pos)
+        if updates is not None:
+            insert(db, table, {**data, **updates}, at, row["valid_to"], pos)
+    return rows
