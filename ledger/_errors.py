@@ -30,6 +30,9 @@ class LedgerError(Exception):
         return {"error": body}
 
 
+_VERBS = {"is", "must", "has", "appears", "names"}
+
+
 class BadInput(LedgerError):
     """Malformed JSON, an unknown, missing or mistyped field, a bad value (exit 2)."""
 
@@ -37,7 +40,8 @@ class BadInput(LedgerError):
     exit_code = 2
 
     def __init__(self, field: str, message: str, *, line: int | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message, line=line)
+        joined = f"{field} {message}" if message.split(" ")[0] in _VERBS else f"{field}: {message}"
+        super().__init__(joined if field else message, line=line)
         self.field = field
 
 

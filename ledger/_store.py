@@ -109,7 +109,7 @@ def _store_errors(url: str) -> Iterator[None]:
         raise
     except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"the store {_redact(url)} failed: {reason}") from exc
+        raise StoreError(f"cannot use the store {_redact(url)}: {reason}") from exc
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,49 @@
+"""Rendering: plain sentences and tables for people, JSON for scripts, errors for both."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from ledger import LedgerError
+
+T = TypeVar("T")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value) + b"\n")
+    sys.stdout.flush()
+
+
+def fail(error: LedgerError, as_json: bool) -> typer.Exit:
+    """Report ``error`` as the contract says and return the exit to raise."""
+    if as_json:
+        emit_json(error.to_json())
+    else:
+        where = f" (line {error.line})" if error.line is not None else ""
+        rule = f" [rule {error.rule}]" if getattr(error, "rule", None) else ""
+        err.print(f"error: {error.message}{where}{rule}", markup=False)
+    return typer.Exit(error.exit_code)
+
+
+@contextmanager
+def reporting(as_json: bool) -> Iterator[None]:
+    """Run a command body; a ``LedgerError`` becomes its message and exit code."""
+    try:
+        yield
+    except LedgerError as error:
+        raise fail(error, as_json) from None
+
+
+def guarded(as_json: bool, body: Callable[[], T]) -> T:
+    with reporting(as_json):
+        return body()

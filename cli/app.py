@@ -1,0 +1,148 @@
+"""The ``ledger`` command: parse, call the ledger, render. No domain logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import orjson
+import typer
+
+from ledger import BadInput, Ledger, LedgerError, parse_event
+
+from ._output import emit_json, err, out, reporting
+from ._record import JsonOption, record_app
+
+app = typer.Typer(
+    name="ledger",
+    help=(
+        "The relationship ledger: an append-only, tamper-evident record of who may sell, "
+        "manage and support a customer's Microsoft cloud subscriptions."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(record_app)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="LEDGER_DB",
+            help=(
+                "The store: sqlite:///path/to/file.db or "
+                "postgresql://user:password@host:port/dbname[?schema=NAME]. "
+                "Default: sqlite:///ledger.db in the working directory."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"db": db}
+
+
+def _read_lines(source: BinaryIO) -> list[tuple[int, bytes]]:
+    return [(n, raw) for n, raw in enumerate(source, start=1) if raw.strip()]
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="A JSON Lines file of events; - reads standard input.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Record every event of a JSON Lines file in one transaction: all or nothing.
+
+    An error names the line. Events whose event_id is already stored with the same content
+    are skipped, so importing the same file twice stores it once.
+    """
+    with reporting(as_json):
+        if file == "-":
+            lines = _read_lines(sys.stdin.buffer)
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise BadInput("file", f"{file} is not a readable file")
+            with path.open("rb") as handle:
+                lines = _read_lines(handle)
+        events = []
+        for number, raw in lines:
+            try:
+                events.append((number, parse_event(orjson.loads(raw))))
+            except orjson.JSONDecodeError as exc:
+                raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+            except LedgerError as exc:
+                raise exc.at_line(number) from None
+        with Ledger(ctx.obj["db"]) as ledger:
+            receipts = ledger.record_many(events)
+            head = ledger.head()
+        written = [r.position for r in receipts if not r.duplicate]
+        summary = {
+            "imported": len(written),
+            "duplicates": len(receipts) - len(written),
+            "first_position": min(written) if written else None,
+            "last_position": max(written) if written else None,
+            "head": head,
+        }
+        if as_json:
+            emit_json(summary)
+        elif written:
+            out.print(
+                f"Imported {len(written)} events at positions {min(written)} to {max(written)}"
+                f"{_dupes(summary['duplicates'])}."
+            )
+        else:
+            out.print(f"Nothing new to import{_dupes(summary['duplicates'])}.")
+
+
+def _dupes(count: object) -> str:
+    return f"; {count} already stored" if count else ""
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None, typer.Argument(help="Write here instead of standard output (- is standard output).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write every stored event as JSON Lines in position order, with its chain fields.
+
+    Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
+    """
+    with reporting(as_json):
+        with Ledger(ctx.obj["db"]) as ledger:
+            if file in (None, "-"):
+                count = _write_events(ledger, sys.stdout.buffer)
+                return
+            target = Path(file)
+            if not target.parent.is_dir():
+                raise BadInput("file", f"folder {target.parent} does not exist")
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("wb") as handle:
+                count = _write_events(ledger, handle)
+            partial.replace(target)
+        if as_json:
+            emit_json({"exported": count, "file": str(target)})
+        else:
+            err.print(f"Exported {count} events to {target}.")
+
+
+def _write_events(ledger: Ledger, handle: BinaryIO) -> int:
+    count = 0
+    for event in ledger.stored():
+        handle.write(orjson.dumps(event) + b"\n")
+        count += 1
+    handle.flush()
+    return count
+
+
+def main() -> None:
+    app()
