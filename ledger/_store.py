@@ -166,10 +166,19 @@ class Ledger:
             chain = self._chain_rows(rows[0].originator_version, rows[-1].originator_version)
             for stored_event in rows:
                 position = stored_event.originator_version
-                event = dict(self.app.mapper.to_domain_event(stored_event).event)  # type: ignore[attr-defined]
+                try:
+                    domain_event = self.app.mapper.to_domain_event(stored_event)
+                    event = dict(domain_event.event)  # type: ignore[attr-defined]
+                except Exception as exc:  # any decoding failure of stored bytes is tampering
+                    raise IntegrityFailure(
+                        f"the stored event at position {position} cannot be decoded ({exc})",
+                        position=stored_event.originator_version,
+                    ) from None
                 link = chain.get(position)
-                if link is None:
-                    raise IntegrityFailure(f"position {position} has no chain row", position=position)
+                if link is None or link["event_id"] != event.get("event_id"):
+                    raise IntegrityFailure(
+                        f"position {position} has no matching chain row", position=position
+                    )
                 event["position"] = position
                 event["recorded_at"] = link["recorded_at"]
                 event["prev_hash"] = link["prev_hash"]

@@ -1,0 +1,42 @@
+"""Direct access to a ledger's database, bypassing the ledger: what an attacker or a DBA has."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+
+from ledger import Ledger
+from ledger._recorders import drop_triggers_statements
+
+
+def execute(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement (``?`` placeholders) in its own transaction; return the rows."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        conn = sqlite3.connect(parts.path[1:])
+        try:
+            with conn:
+                rows = conn.execute(statement, params).fetchall()
+            return rows
+        finally:
+            conn.close()
+    schema = parse_qs(parts.query)["schema"][0]
+    dsn = url.split("?")[0]
+    with psycopg.connect(dsn) as pg:
+        pg.execute(f'SET search_path TO "{schema}"')
+        cur = pg.execute(statement.replace("?", "%s"), params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def events_table(url: str) -> str:
+    with Ledger(url) as ledger:
+        return ledger.events_table
+
+
+def drop_triggers(url: str) -> None:
+    dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+    for statement in drop_triggers_statements(dialect, events_table(url)):
+        execute(url, statement)
