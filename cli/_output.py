@@ -30,7 +30,7 @@ def fail(error: LedgerError, as_json: bool) -> typer.Exit:
         emit_json(error.to_json())
     else:
         where = f" (line {error.line})" if error.line is not None else ""
-        rule = f" [rule {error.rule}]" if getattr(error, "rule", None) else ""
+        rule = f" [rule {error.rule}]" if error.rule else ""
         err.print(f"error: {error.message}{where}{rule}", markup=False)
     return typer.Exit(error.exit_code)
 

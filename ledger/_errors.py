@@ -8,6 +8,7 @@ class LedgerError(Exception):
 
     code: str = "store"
     exit_code: int = 1
+    rule: str | None = None  # the rulebook's id, for a rule violation
 
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(message)
@@ -21,9 +22,8 @@ class LedgerError(Exception):
 
     def to_json(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.code}
-        rule = getattr(self, "rule", None)
-        if rule is not None:
-            body["rule"] = rule
+        if self.rule is not None:
+            body["rule"] = self.rule
         body["message"] = self.message
         if self.line is not None:
             body["line"] = self.line

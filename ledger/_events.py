@@ -141,10 +141,25 @@ EVENT_TYPES: Mapping[str, EventType] = {
                 _f("offer", "text", "the offer bought, e.g. 'Office 365 E3'"),
                 _f("service", "choice", "license (seat-based) or usage (Azure)", choices=SERVICES),
                 _f("channel", "choice", "the purchase channel", choices=CHANNELS),
-                _f("seller_id", "id", "the selling partner (csp, advisor, syndication, third-party)", required=False),
-                _f("reseller_id", "id", "csp sale by an indirect provider: the reseller of record", required=False),
+                _f(
+                    "seller_id",
+                    "id",
+                    "the selling partner (csp, advisor, syndication, third-party)",
+                    required=False,
+                ),
+                _f(
+                    "reseller_id",
+                    "id",
+                    "csp sale by an indirect provider: the reseller of record",
+                    required=False,
+                ),
                 _f("term_end", "time", "end of the term (required for license)", required=False),
-                _f("migrated_from", "id", "the subscription this one replaces (Azure migration)", required=False),
+                _f(
+                    "migrated_from",
+                    "id",
+                    "the subscription this one replaces (Azure migration)",
+                    required=False,
+                ),
             ),
             (_seller_for_channel, _term_end_for_license),
         ),
@@ -261,7 +276,9 @@ def parse_event(obj: object) -> Event:
     """Validate and normalise one event given as a decoded JSON object."""
     if not isinstance(obj, dict):
         raise BadInput("event", f"must be a JSON object, got {describe_kind(obj)}")
-    _no_unknown(obj, _TOP_REQUIRED + _TOP_OPTIONAL, "", extra=("position", "recorded_at", "hash", "prev_hash"))
+    _no_unknown(
+        obj, _TOP_REQUIRED + _TOP_OPTIONAL, "", extra=("position", "recorded_at", "hash", "prev_hash")
+    )
     for name in _TOP_REQUIRED:
         if name not in obj:
             raise BadInput(name, "is missing")
@@ -340,7 +357,9 @@ def _no_unknown(
         if key not in known and key not in extra:
             where = f" for {for_type}" if for_type else ""
             shown = key if isinstance(key, str) else repr(key)
-            raise BadInput(f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)})")
+            raise BadInput(
+                f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)})"
+            )
 
 
 def _text(value: object, name: str, limit: int = _MAX_TEXT) -> str:

@@ -72,14 +72,14 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         return ids
 
 
-_PG_FUNCTION = """
+_PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION '%: % on % refused', '{message}', TG_OP, TG_TABLE_NAME
+    RAISE EXCEPTION '%: % on % refused', '{APPEND_ONLY_MESSAGE}', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$
-""".format(message=APPEND_ONLY_MESSAGE)
+"""
 
 
 def _pg_triggers(table: str) -> list[str]:
@@ -131,7 +131,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         work: Work | None = kwargs.get("ledger_work")
         if work is None:
-            return super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
         with self.datastore.transaction(commit=True) as curs:
             # Takes the library's EXCLUSIVE table lock first, so appends are serialised
             # and the rulebook below reads everything committed before this one.

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+from projections import PartnerState, SubscriptionState
+
 from ._errors import RuleViolation
 from ._events import CSP_PROGRAMS, Event
 from ._time import format_us, to_us
-from projections import PartnerState, SubscriptionState
-
 from ._world import World
 
 GDAP_MAX = timedelta(days=730)
@@ -147,7 +147,7 @@ def _eligible_role(f: Facts) -> str | None:
     return None
 
 
-def _known_references(f: Facts) -> str | None:  # noqa: C901 - one branch per event type
+def _known_references(f: Facts) -> str | None:
     d, w, at = f.data, f.world, f.at
     when = format_us(at)
     missing: list[str] = []
@@ -258,15 +258,17 @@ def _same_cloud(f: Facts) -> str | None:
 
 def _csp_cannot_resell_to_csp(f: Facts) -> str | None:
     d = f.data
-    if f.type == "subscription.purchased" and d["channel"] == "csp":
-        if f.is_csp_partner(d["customer_id"]):
-            return f"customer {d['customer_id']} is itself a CSP partner: CSP partners cannot resell to it"
-    if f.type == "relationship.requested":
-        if f.is_csp_partner(d["partner_id"]) and f.is_csp_partner(d["customer_id"]):
-            return (
-                f"CSP partner {d['partner_id']} cannot invite {d['customer_id']}, "
-                "itself a CSP partner, into a reseller relationship"
-            )
+    if f.type == "subscription.purchased" and d["channel"] == "csp" and f.is_csp_partner(d["customer_id"]):
+        return f"customer {d['customer_id']} is itself a CSP partner: CSP partners cannot resell to it"
+    if (
+        f.type == "relationship.requested"
+        and f.is_csp_partner(d["partner_id"])
+        and f.is_csp_partner(d["customer_id"])
+    ):
+        return (
+            f"CSP partner {d['partner_id']} cannot invite {d['customer_id']}, "
+            "itself a CSP partner, into a reseller relationship"
+        )
     return None
 
 
@@ -407,16 +409,28 @@ def _dap_retired(f: Facts) -> str | None:
 
 RULEBOOK: tuple[Rule, ...] = (
     Rule("eligible-role", "Each event type has a set of roles allowed to record it.", _eligible_role),
-    Rule("known-references", "An event refers only to things that exist at its effective time.", _known_references),
+    Rule(
+        "known-references",
+        "An event refers only to things that exist at its effective time.",
+        _known_references,
+    ),
     Rule("time-order", "A customer's events are recorded in non-decreasing effective_at order.", _time_order),
     Rule("same-cloud", "Partner and customer are in the same cloud.", _same_cloud),
-    Rule("csp-cannot-resell-to-csp", "A CSP partner cannot resell to another CSP partner.", _csp_cannot_resell_to_csp),
+    Rule(
+        "csp-cannot-resell-to-csp",
+        "A CSP partner cannot resell to another CSP partner.",
+        _csp_cannot_resell_to_csp,
+    ),
     Rule(
         "multi-partner-changes-nothing",
         "Delegations never change a subscription or its partner of record.",
         check_effects=_multi_partner_changes_nothing,
     ),
-    Rule("license-switch-needs-term-end", "A license subscription is never switched.", _license_switch_needs_term_end),
+    Rule(
+        "license-switch-needs-term-end",
+        "A license subscription is never switched.",
+        _license_switch_needs_term_end,
+    ),
     Rule(
         "azure-switch-between-csp-partners",
         "A csp usage subscription is switched from its PoR to a related CSP partner.",
@@ -437,7 +451,11 @@ RULEBOOK: tuple[Rule, ...] = (
         "Only direct-bill partners and indirect providers invite.",
         _indirect_reseller_cannot_invite,
     ),
-    Rule("syndication-is-exclusive", "Syndication subscriptions are never switched or migrated.", _syndication_is_exclusive),
+    Rule(
+        "syndication-is-exclusive",
+        "Syndication subscriptions are never switched or migrated.",
+        _syndication_is_exclusive,
+    ),
     Rule("gdap-duration", "GDAP expires within 730 days; DAP has no expiry.", _gdap_duration),
     Rule("dap-retired", "No DAP grants from 2023-10-09.", _dap_retired, in_force_from=DAP_RETIRED_ON),
 )

@@ -206,10 +206,13 @@ class Ledger:
             position = event["position"]
             if position != expected:
                 raise IntegrityFailure(f"position {expected} is missing from the log", position=expected)
-            body = {k: v for k, v in event.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
-            if event["prev_hash"] != prev_hash or chain_hash(
-                body, position, event["recorded_at"], prev_hash
-            ) != event["hash"]:
+            body = {
+                k: v for k, v in event.items() if k not in ("position", "recorded_at", "prev_hash", "hash")
+            }
+            if (
+                event["prev_hash"] != prev_hash
+                or chain_hash(body, position, event["recorded_at"], prev_hash) != event["hash"]
+            ):
                 raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
             prev_hash, expected = event["hash"], expected + 1
         if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
@@ -284,9 +287,7 @@ class Ledger:
             for (index, _, _), receipt in zip(new, written, strict=True):
                 receipts[index] = receipt
         by_id = {r.event_id: r for r in receipts.values()}
-        return [
-            receipts.get(i) or _as_duplicate(by_id[event.event_id]) for i, (_, event) in enumerate(batch)
-        ]
+        return [receipts.get(i) or _as_duplicate(by_id[event.event_id]) for i, (_, event) in enumerate(batch)]
 
     def _judge_chain_project(
         self,
@@ -312,7 +313,7 @@ class Ledger:
                 touched = projections.apply(db, payload, position)
                 _rules.check_effects(event, touched)
             except RuleViolation as violation:
-                raise violation.at_line(line) if line else violation
+                raise (violation.at_line(line) if line else violation) from None
             digest = chain_hash(payload, position, recorded_at, prev_hash)
             db.execute(
                 "INSERT INTO ledger_chain (position, event_id, recorded_at, recorded_us, prev_hash, hash) "
@@ -339,7 +340,11 @@ class Ledger:
             for row in rows:
                 position = int(row["position"])
                 stored = next(self.stored(position, position))
-                body = {k: v for k, v in stored.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
+                body = {
+                    k: v
+                    for k, v in stored.items()
+                    if k not in ("position", "recorded_at", "prev_hash", "hash")
+                }
                 receipt = Receipt(row["event_id"], position, row["recorded_at"], row["hash"], duplicate=True)
                 found[row["event_id"]] = (receipt, body)
         return found
@@ -356,4 +361,3 @@ class Ledger:
 
 def _as_duplicate(receipt: Receipt) -> Receipt:
     return Receipt(receipt.event_id, receipt.position, receipt.recorded_at, receipt.hash, duplicate=True)
-

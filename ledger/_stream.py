@@ -31,7 +31,8 @@ class LedgerStream(Aggregate):
 
 
 def recorded(position: int, event: dict[str, Any]) -> LedgerStream.Recorded:
-    return LedgerStream.Recorded(
+    # The metaclass makes ``event`` a dataclass field; mypy's dataclass plugin does not see it.
+    return LedgerStream.Recorded(  # type: ignore[call-arg]
         originator_id=STREAM_ID,
         originator_version=position,
         timestamp=LedgerStream.Recorded.create_timestamp(),

@@ -16,9 +16,7 @@ from ._errors import BadInput
 
 __all__ = ["format_time", "format_us", "from_us", "now", "parse_time", "to_us"]
 
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})"
-)
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 # The range every store and every output format handles without surprises.
 _MIN = datetime(1900, 1, 1, tzinfo=UTC)
 _MAX = datetime(9000, 1, 1, tzinfo=UTC)

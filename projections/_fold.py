@@ -122,7 +122,14 @@ FOLDS: dict[str, Fold] = {
     "delegation.revoked": _delegation_revoked,
 }
 
-_PARTNER_FIELDS = ("partner_id", "seller_id", "reseller_id", "from_partner_id", "to_partner_id", "to_reseller_id")
+_PARTNER_FIELDS = (
+    "partner_id",
+    "seller_id",
+    "reseller_id",
+    "from_partner_id",
+    "to_partner_id",
+    "to_reseller_id",
+)
 
 
 def refs(db: Db, event: Event, at: int) -> list[str]:
@@ -132,7 +139,11 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
     customer = d.get("customer_id")
     if customer is None:
         # The customer an event belongs to through the subscription, request or delegation it names.
-        for table, key in ((SUBSCRIPTIONS, "subscription_id"), (REQUESTS, "request_id"), (DELEGATIONS, "delegation_id")):
+        for table, key in (
+            (SUBSCRIPTIONS, "subscription_id"),
+            (REQUESTS, "request_id"),
+            (DELEGATIONS, "delegation_id"),
+        ):
             if key in d and not t.startswith("partner."):
                 db.execute(f"SELECT customer_id FROM {table.sql_name} WHERE {key} = ? LIMIT 1", [d[key]])
                 row = db.fetchone()
@@ -156,7 +167,9 @@ def apply(db: Db, event: Event, position: int) -> frozenset[str]:
     Returns the short names of the tables it wrote, for the rulebook's structural checks."""
     at = canonical_to_us(event["effective_at"])
     for ref in refs(db, event, at):
-        db.execute("INSERT INTO prj_event_refs (ref, position, effective_us) VALUES (?, ?, ?)", [ref, position, at])
+        db.execute(
+            "INSERT INTO prj_event_refs (ref, position, effective_us) VALUES (?, ?, ?)", [ref, position, at]
+        )
     touched = FOLDS[event["type"]](db, event["data"], at, position)
     return frozenset(touched | {"event_refs"})
 

@@ -28,10 +28,7 @@ class Db(Protocol):
     def fetchall(self) -> list[Mapping[str, Any]]: ...
 
 
-_TEMPORAL = (
-    "valid_from BIGINT NOT NULL, valid_to BIGINT, "
-    "created_pos BIGINT NOT NULL, superseded_pos BIGINT"
-)
+_TEMPORAL = "valid_from BIGINT NOT NULL, valid_to BIGINT, created_pos BIGINT NOT NULL, superseded_pos BIGINT"
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,9 @@ SUBSCRIPTIONS = Table(
     ),
     indexed=("customer_id", "partner_of_record"),
 )
-REQUESTS = Table("requests", "request_id", ("request_id", "partner_id", "customer_id", "reseller_id", "status"))
+REQUESTS = Table(
+    "requests", "request_id", ("request_id", "partner_id", "customer_id", "reseller_id", "status")
+)
 RELATIONSHIPS = Table(
     "relationships",
     "request_id",
@@ -116,9 +115,7 @@ def schema_statements() -> list[str]:
     return out + EVENT_REFS_DDL
 
 
-AS_OF = (
-    "superseded_pos IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-)
+AS_OF = "superseded_pos IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
 
 
 def current(db: Db, table: Table, where: Mapping[str, object], at: int) -> list[dict[str, Any]]:

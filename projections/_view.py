@@ -57,7 +57,9 @@ def _subscription(r: Mapping[str, Any]) -> SubscriptionState:
 
 
 def _relationship(r: Mapping[str, Any]) -> RelationshipState:
-    return RelationshipState(r["request_id"], r["partner_id"], r["customer_id"], r["reseller_id"], r["accepted_at"])
+    return RelationshipState(
+        r["request_id"], r["partner_id"], r["customer_id"], r["reseller_id"], r["accepted_at"]
+    )
 
 
 def _delegation(r: Mapping[str, Any]) -> DelegationState:
@@ -128,6 +130,9 @@ class StateView:
         return self._owner(DELEGATIONS, delegation_id)
 
     def newest_effective(self, customer_id: str) -> int | None:
-        self.db.execute("SELECT MAX(effective_us) AS newest FROM prj_event_refs WHERE ref = ?", [f"customer:{customer_id}"])
+        self.db.execute(
+            "SELECT MAX(effective_us) AS newest FROM prj_event_refs WHERE ref = ?",
+            [f"customer:{customer_id}"],
+        )
         row = self.db.fetchone()
         return int(row["newest"]) if row and row["newest"] is not None else None
