@@ -15,7 +15,8 @@ from ledger import LedgerError
 
 T = TypeVar("T")
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped output is not cut to 80 columns: tables stay one row per line for files and scripts.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -12,6 +12,7 @@ import typer
 from ledger import BadInput, Ledger, LedgerError, parse_event
 
 from ._output import emit_json, err, out, reporting
+from ._queries import register as register_queries
 from ._record import JsonOption, record_app
 
 app = typer.Typer(
@@ -55,6 +56,16 @@ def _read_lines(source: BinaryIO) -> list[tuple[int, bytes]]:
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="A JSON Lines file of events; - reads standard input.")],
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help=(
+                "Load a file written by `ledger export` into an EMPTY ledger, keeping positions, "
+                "recorded_at and hashes. A file whose chain does not verify is refused whole."
+            ),
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Record every event of a JSON Lines file in one transaction: all or nothing.
@@ -62,6 +73,9 @@ def import_(
     An error names the line. Events whose event_id is already stored with the same content
     are skipped, so importing the same file twice stores it once.
     """
+    if restore:
+        _restore(ctx, file, as_json)
+        return
     with reporting(as_json):
         if file == "-":
             lines = _read_lines(sys.stdin.buffer)
@@ -99,6 +113,35 @@ def import_(
             )
         else:
             out.print(f"Nothing new to import{_dupes(summary['duplicates'])}.")
+
+
+def _open_lines(file: str) -> list[tuple[int, bytes]]:
+    if file == "-":
+        return _read_lines(sys.stdin.buffer)
+    path = Path(file)
+    if not path.is_file():
+        raise BadInput("file", f"{file} is not a readable file")
+    with path.open("rb") as handle:
+        return _read_lines(handle)
+
+
+def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
+    with reporting(as_json):
+        stored = []
+        for number, raw in _open_lines(file):
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+            if not isinstance(obj, dict):
+                raise BadInput("event", "must be a JSON object", line=number)
+            stored.append((number, obj))
+        with Ledger(ctx.obj["db"]) as ledger:
+            receipts = ledger.restore(stored)
+        if as_json:
+            emit_json({"restored": len(receipts), "head": receipts[-1].hash if receipts else None})
+        else:
+            out.print(f"Restored {len(receipts)} events; every hash came out the same.")
 
 
 def _dupes(count: object) -> str:
@@ -142,6 +185,9 @@ def _write_events(ledger: Ledger, handle: BinaryIO) -> int:
         count += 1
     handle.flush()
     return count
+
+
+register_queries(app)
 
 
 def main() -> None:

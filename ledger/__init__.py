@@ -3,6 +3,8 @@
 A small public surface; everything else is private modules behind it.
 """
 
+from . import _demo as demo
+from . import _read as read
 from ._chain import GENESIS, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, NotFound, RuleViolation, StoreError
 from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
@@ -29,6 +31,8 @@ __all__ = [
     "RuleViolation",
     "StoreError",
     "chain_hash",
+    "demo",
     "parse_event",
     "parse_event_json",
+    "read",
 ]

@@ -76,6 +76,14 @@ class IntegrityFailure(LedgerError):
     code = "integrity"
     exit_code = 4
 
-    def __init__(self, message: str, *, position: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, position: int | None = None, line: int | None = None) -> None:
+        super().__init__(message, line=line)
         self.position = position
+
+    def to_json(self) -> dict[str, object]:
+        out = super().to_json()
+        if self.position is not None:
+            body = out["error"]
+            assert isinstance(body, dict)
+            body["position"] = self.position
+        return out

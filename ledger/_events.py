@@ -44,6 +44,8 @@ ROLES = (
 CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"})
 
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# uuid.UUID alone also takes braces, "urn:uuid:", stray hyphens, "_" and non-ASCII digits.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _MAX_TEXT = 1024
 _MAX_NOTE = 4096
 
@@ -303,13 +305,9 @@ def _event_id(value: object) -> str:
         return str(uuid.uuid4())
     if not isinstance(value, str):
         raise BadInput("event_id", f"must be a UUID string, got {describe_kind(value)}")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise BadInput("event_id", f"{value[:64]!r} is not a UUID") from None
-    if len(value) != 36:
-        raise BadInput("event_id", f"{value[:64]!r} is not a UUID in its 8-4-4-4-12 form")
-    return str(parsed)
+    if not _UUID.fullmatch(value):
+        raise BadInput("event_id", f"{value[:64]!r} is not a UUID in its 8-4-4-4-12 hex form")
+    return str(uuid.UUID(value))
 
 
 def _actor(value: object) -> Actor:

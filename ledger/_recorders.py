@@ -14,6 +14,7 @@ library's (they pass its recorder test suites).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.errors import DuplicateObject
 
 import projections
 
@@ -82,11 +84,19 @@ $$
 """
 
 
+# PostgreSQL trigger names are per table, so they need not (and must not) embed the table's
+# name: "{table}_append_only" for a table name of 52 to 63 characters (the library allows 63)
+# is truncated to 63, both triggers get one name, and CREATE OR REPLACE silently swaps the
+# UPDATE/DELETE trigger for the TRUNCATE one, leaving the table open to updates.
+_PG_TRIGGER_NAMES = ("ledger_append_only", "ledger_no_truncate")
+
+
 def _pg_triggers(table: str) -> list[str]:
+    row, statement = _PG_TRIGGER_NAMES
     return [
-        f'CREATE OR REPLACE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+        f'CREATE OR REPLACE TRIGGER "{row}" BEFORE UPDATE OR DELETE ON "{table}" '
         "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()",
-        f'CREATE OR REPLACE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
+        f'CREATE OR REPLACE TRIGGER "{statement}" BEFORE TRUNCATE ON "{table}" '
         "FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()",
     ]
 
@@ -94,27 +104,32 @@ def _pg_triggers(table: str) -> list[str]:
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def create_table(self) -> None:
         # Many processes may open a fresh database at once: create under an advisory lock,
-        # and skip the DDL entirely once the ledger's tables exist.
-        if self._ledger_tables_exist():
-            self.datastore.register_type_adapters()
-            return
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext('relationship-ledger-ddl'))")
-            try:
-                if self._ledger_tables_exist():
-                    self.datastore.register_type_adapters()
-                else:
-                    super().create_table()
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('relationship-ledger-ddl'))")
+        # and skip the DDL entirely once the ledger's tables exist. All the DDL runs in one
+        # transaction on the connection holding the lock, so a pool of one connection
+        # suffices (the library's default) and the tables appear all together or not at all.
+        if not self._ledger_tables_exist():
+            with self.datastore.get_connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('relationship-ledger-ddl'))")
+                if not self._ledger_tables_exist(conn):
+                    # As the library's create_table: composite types first, each allowed to
+                    # exist already (here in a savepoint), then tables, indexes, functions.
+                    for statement in self.sql_create_statements:
+                        if "CREATE TYPE" in statement.as_string():
+                            with contextlib.suppress(DuplicateObject), conn.transaction():
+                                conn.execute(statement, prepare=False)
+                    with conn.cursor() as curs:
+                        self._create_table(curs)
+        self.datastore.register_type_adapters()
 
-    def _ledger_tables_exist(self) -> bool:
-        with self.datastore.get_connection() as conn:
-            row = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AS ok",
-                [f'"{self.datastore.schema}".ledger_chain'],
-            ).fetchone()
-            return bool(row and row["ok"])
+    def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None) -> bool:
+        if conn is None:
+            with self.datastore.get_connection() as own:
+                return self._ledger_tables_exist(own)
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS ok",
+            [f'"{self.datastore.schema}".ledger_chain'],
+        ).fetchone()
+        return bool(row and row["ok"])
 
     def _create_table(self, curs: psycopg.Cursor[Any]) -> None:
         super()._create_table(curs)
@@ -151,9 +166,9 @@ def drop_triggers_statements(dialect: str, events_table: str) -> list[str]:
             for op in ("update", "delete")
         ]
     return [
-        f'DROP TRIGGER IF EXISTS "{t}_{name}" ON "{t}"'
+        f'DROP TRIGGER IF EXISTS "{name}" ON "{t}"'
         for t in (events_table, "ledger_chain")
-        for name in ("append_only", "no_truncate")
+        for name in _PG_TRIGGER_NAMES
     ]
 
 

@@ -14,7 +14,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +30,14 @@ import projections
 from . import _rules
 from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
-from ._events import Event
+from ._events import Event, parse_event
 from ._recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
 from ._sql import PostgresDb, SqliteDb
 from ._stream import STREAM_ID, recorded
-from ._time import format_time, from_us, now, to_us
+from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
 
 DEFAULT_URL = "sqlite:///ledger.db"
+Progress = Callable[[int, int], None]  # (position done, positions in all)
 MAX_ATTEMPTS = 200
 _LOOKUP_CHUNK = 500
 
@@ -94,6 +95,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": "2",
+            "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_LOCK_TIMEOUT": "60",
             "APPLICATION_RECORDER_TOPIC": "ledger._recorders:PostgresLedgerRecorder",
         }
@@ -194,7 +196,7 @@ class Ledger:
             )
             return {int(r["position"]): dict(r) for r in db.fetchall()}
 
-    def verify_chain(self) -> int:
+    def verify_chain(self, progress: Progress | None = None) -> int:
         """Recompute every hash from the stored events; return the count verified.
 
         Raises ``IntegrityFailure`` naming the first position that does not verify."""
@@ -215,11 +217,96 @@ class Ledger:
             ):
                 raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
             prev_hash, expected = event["hash"], expected + 1
+            if progress is not None:
+                progress(position, int(counts.get("head") or 0))
         if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
             raise IntegrityFailure(
                 f"the chain has rows past position {expected - 1} with no stored event", position=expected
             )
         return expected - 1
+
+    def verify(self, progress: Progress | None = None) -> int:
+        """Recompute the chain and every projection from the stored events and compare them
+        with what is stored; return the number of events verified.
+
+        Raises ``IntegrityFailure`` naming the first bad position."""
+        count = self.verify_chain(progress)
+        with self.read() as db:
+            if self.dialect == "postgresql":
+                db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
+            row = db.fetchone()
+            head = int(row["head"]) if row and row["head"] is not None else 0
+            projections.create_twins(db, self.dialect)
+            try:
+                self._fold_all(db, head, None)
+                difference = projections.first_difference(db, self._real_schema)
+            finally:
+                projections.drop_twins(db, self.dialect)
+        if difference is not None:
+            table, position = difference
+            raise IntegrityFailure(
+                f"the projection {table} does not match a rebuild from the events, "
+                f"first at position {position}",
+                position=position,
+            )
+        return count
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Rebuild every projection from position 1 and replace the old state atomically.
+
+        Appends wait until it is done. Returns the number of events folded."""
+        with self._transaction(commit=True) as db:
+            if self.dialect == "postgresql":
+                db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
+            else:  # any write statement takes SQLite's one writer lock until commit
+                db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
+            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
+            row = db.fetchone()
+            head = int(row["head"]) if row and row["head"] is not None else 0
+            projections.create_twins(db, self.dialect)
+            try:
+                self._fold_all(db, head, progress)
+                projections.replace_with_twins(db, self._real_schema)
+            finally:
+                projections.drop_twins(db, self.dialect)
+        return head
+
+    def _fold_all(self, db: projections.Db, head: int, progress: Progress | None) -> None:
+        for event in self.stored(1, head):
+            projections.apply(db, event, event["position"])
+            if progress is not None:
+                progress(event["position"], head)
+
+    @property
+    def _real_schema(self) -> str:
+        return "main" if self.dialect == "sqlite" else f'"{self._schema}"'
+
+    def head_hash(self) -> str:
+        """The newest event's hash: a digest of the whole log (64 zeros when empty)."""
+        with self.read() as db:
+            db.execute("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
+            row = db.fetchone()
+        return str(row["hash"]) if row else GENESIS
+
+    def known_position(self, known_at: int | None) -> int:
+        """The newest position the ledger had recorded by ``known_at`` (us); all when None."""
+        with self.read() as db:
+            if known_at is None:
+                db.execute("SELECT MAX(position) AS p FROM ledger_chain")
+            else:
+                db.execute("SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?", [known_at])
+            row = db.fetchone()
+        return int(row["p"]) if row and row["p"] is not None else 0
+
+    def events_at(self, positions: Sequence[int]) -> Iterator[dict[str, Any]]:
+        """The stored events at these positions (ascending), as ``export`` writes them."""
+        run: list[int] = []
+        for position in [*positions, -1]:
+            if run and position != run[-1] + 1:
+                yield from self.stored(run[0], run[-1])
+                run = []
+            run.append(position)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -231,11 +318,51 @@ class Ledger:
         """Record events in one transaction, all or nothing.
 
         ``lines`` pairs each event with its input line number (0: none), which errors name."""
-        batch = list(lines)
+        return self._append(list(lines), None)
+
+    def restore(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> list[Receipt]:
+        """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
+        hashes. The file's chain is verified first; a file that does not verify is refused
+        whole, and every event is judged by the rulebook as it is restored."""
+        if self.head() != 0:
+            raise BadInput("file", f"restore needs an empty ledger; {_redact(self.url)} holds events")
+        batch: list[tuple[int, Event]] = []
+        chain: list[tuple[str, str]] = []
+        prev_hash, prev_recorded = GENESIS, 0
+        seen: set[str] = set()
+        for index, (line, stored) in enumerate(lines, start=1):
+            for key in ("position", "recorded_at", "prev_hash", "hash"):
+                if key not in stored:
+                    raise BadInput(key, "is missing: restore takes a file written by export", line=line)
+            event = parse_event(stored)
+            recorded_at = normalize_time(stored["recorded_at"], "recorded_at")
+            body = event.to_json()
+            if stored["position"] != index:
+                raise IntegrityFailure(f"position {stored['position']} is out of sequence", line=line)
+            if canonical_to_us(recorded_at) < prev_recorded:
+                raise IntegrityFailure("recorded_at goes backwards", position=index, line=line)
+            if (
+                stored["prev_hash"] != prev_hash
+                or chain_hash(body, index, recorded_at, prev_hash) != stored["hash"]
+            ):
+                raise IntegrityFailure(
+                    f"the file's chain does not verify at position {index}", position=index, line=line
+                )
+            if event.event_id in seen:
+                raise IntegrityFailure(f"event {event.event_id} appears twice", position=index, line=line)
+            seen.add(event.event_id)
+            batch.append((line, event))
+            chain.append((recorded_at, stored["hash"]))
+            prev_hash, prev_recorded = stored["hash"], canonical_to_us(recorded_at)
+        return self._append(batch, chain)
+
+    def _append(
+        self, batch: list[tuple[int, Event]], restored: list[tuple[str, str]] | None
+    ) -> list[Receipt]:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with _store_errors(self.url):
-                    return self._try_append(batch)
+                    return self._try_append(batch, restored)
             except StoreError as exc:
                 if not isinstance(exc.__cause__, IntegrityError):
                     raise
@@ -243,9 +370,11 @@ class Ledger:
                 time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
         raise StoreError(f"the store {_redact(self.url)} is too busy: gave up after {MAX_ATTEMPTS} attempts")
 
-    def _try_append(self, batch: list[tuple[int, Event]]) -> list[Receipt]:
+    def _try_append(
+        self, batch: list[tuple[int, Event]], restored: list[tuple[str, str]] | None
+    ) -> list[Receipt]:
         receipts: dict[int, Receipt] = {}
-        known = self._stored_receipts([e.event_id for _, e in batch])
+        known = {} if restored else self._stored_receipts([e.event_id for _, e in batch])
         new: list[tuple[int, int, Event]] = []  # (index in batch, line, event)
         first_seen: dict[str, tuple[int, Event]] = {}
         for index, (line, event) in enumerate(batch):
@@ -281,7 +410,7 @@ class Ledger:
 
             def work(db: projections.Db) -> None:
                 written.clear()
-                written.extend(self._judge_chain_project(db, head, new, payloads))
+                written.extend(self._judge_chain_project(db, head, new, payloads, restored))
 
             self.app.save(*domain_events, ledger_work=work)
             for (index, _, _), receipt in zip(new, written, strict=True):
@@ -295,6 +424,7 @@ class Ledger:
         head: int,
         new: list[tuple[int, int, Event]],
         payloads: list[dict[str, Any]],
+        restored: list[tuple[str, str]] | None = None,
     ) -> list[Receipt]:
         """Inside the appending transaction: rulebook, projections, chain, for each event."""
         db.execute("SELECT position, hash, recorded_us FROM ledger_chain ORDER BY position DESC LIMIT 1")
@@ -314,7 +444,12 @@ class Ledger:
                 _rules.check_effects(event, touched)
             except RuleViolation as violation:
                 raise (violation.at_line(line) if line else violation) from None
+            if restored is not None:
+                recorded_at, expected = restored[offset]
+                recorded_us = canonical_to_us(recorded_at)
             digest = chain_hash(payload, position, recorded_at, prev_hash)
+            if restored is not None and digest != expected:
+                raise IntegrityFailure(f"position {position} does not restore to its hash", position=position)
             db.execute(
                 "INSERT INTO ledger_chain (position, event_id, recorded_at, recorded_us, prev_hash, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?)",

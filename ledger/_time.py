@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from projections._time import format_time, format_us, from_us, to_us
+from projections._time import canonical_to_us, format_time, format_us, from_us, to_us
 
 from ._errors import BadInput
 
-__all__ = ["format_time", "format_us", "from_us", "now", "parse_time", "to_us"]
+__all__ = ["canonical_to_us", "format_time", "format_us", "from_us", "now", "parse_time", "to_us"]
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 # The range every store and every output format handles without surprises.
@@ -36,10 +36,13 @@ def parse_time(value: object, field: str) -> datetime:
         parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadInput(field, f"{value!r} is not a valid time: {exc}") from None
-    parsed = parsed.astimezone(UTC)
-    if not _MIN <= parsed < _MAX:
+    try:
+        utc = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:30:00+01:00 is before year 1 in UTC
+        utc = None
+    if utc is None or not _MIN <= utc < _MAX:
         raise BadInput(field, f"{value!r} is outside the years 1900 to 8999")
-    return parsed
+    return utc
 
 
 def normalize_time(value: object, field: str) -> str:

@@ -13,7 +13,10 @@ from ._model import (
     RequestState,
     SubscriptionState,
 )
+from ._queries import customer, delegations, history_positions, partner_of_record
+from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
 from ._tables import TABLES, Db, schema_statements
+from ._time import format_us
 from ._view import StateView
 
 __all__ = [
@@ -27,5 +30,14 @@ __all__ = [
     "StateView",
     "SubscriptionState",
     "apply",
+    "create_twins",
+    "customer",
+    "delegations",
+    "drop_twins",
+    "first_difference",
+    "format_us",
+    "history_positions",
+    "partner_of_record",
+    "replace_with_twins",
     "schema_statements",
 ]

@@ -7,7 +7,8 @@ event from position 1: the same code for both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -161,6 +162,31 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
     return sorted(set(out))
 
 
+class _Writes:
+    """A ``Db`` that notes which projection tables are written through it.
+
+    The structural rules judge what a fold did, not only what it says it did: a fold that
+    writes a table without naming it in its result is still caught."""
+
+    _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+prj_(\w+)", re.IGNORECASE)
+
+    def __init__(self, db: Db) -> None:
+        self.db = db
+        self.tables: set[str] = set()
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        written = self._WRITE.match(sql)
+        if written:
+            self.tables.add(written.group(1).lower())
+        self.db.execute(sql, params)
+
+    def fetchone(self) -> Mapping[str, Any] | None:
+        return self.db.fetchone()
+
+    def fetchall(self) -> list[Mapping[str, Any]]:
+        return self.db.fetchall()
+
+
 def apply(db: Db, event: Event, position: int) -> frozenset[str]:
     """Fold one stored event (its contract JSON form) into the projections.
 
@@ -170,8 +196,9 @@ def apply(db: Db, event: Event, position: int) -> frozenset[str]:
         db.execute(
             "INSERT INTO prj_event_refs (ref, position, effective_us) VALUES (?, ?, ?)", [ref, position, at]
         )
-    touched = FOLDS[event["type"]](db, event["data"], at, position)
-    return frozenset(touched | {"event_refs"})
+    writes = _Writes(db)
+    touched = FOLDS[event["type"]](writes, event["data"], at, position)
+    return frozenset(touched | writes.tables | {"event_refs"})
 
 
 __all__ = ["FOLDS", "apply", "current", "refs"]

@@ -1,0 +1,231 @@
+"""The auditor's commands: por, delegations, customer, history, verify, rebuild, demo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import orjson
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ledger import BadInput, Ledger, demo, read
+from ledger._time import parse_time, to_us
+
+from ._output import emit_json, err, out, reporting
+from ._record import JsonOption
+from ._views import show_customer, show_delegations, show_history, show_por
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The world as it was at this effective time (RFC 3339 with an offset). Default: now.",
+        show_default=False,
+    ),
+]
+KnownAt = Annotated[
+    str | None,
+    typer.Option(
+        "--known-at",
+        help="Only what the ledger had recorded by this time (RFC 3339 with an offset). Default: now.",
+        show_default=False,
+    ),
+]
+
+
+def _us(value: str | None, option: str) -> int | None:
+    return None if value is None else to_us(parse_time(value, option))
+
+
+def _db(ctx: typer.Context) -> str | None:
+    url: str | None = ctx.obj["db"]
+    return url
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (standard error); nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            if done % 500 == 0 or done == total:
+                bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def por(
+        ctx: typer.Context,
+        subscription_id: Annotated[str, typer.Argument(help="The subscription.")],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Partner of record of a subscription: who sold it, who bills it, since when."""
+        with reporting(as_json):
+            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
+            with Ledger(_db(ctx)) as ledger:
+                answer = read.por(ledger, subscription_id, at, known)
+            emit_json(answer) if as_json else show_por(answer)
+
+    @app.command()
+    def delegations(
+        ctx: typer.Context,
+        customer_id: Annotated[str, typer.Argument(help="The customer.")],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """The customer's active delegated admin privileges (DAP and GDAP)."""
+        with reporting(as_json):
+            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
+            with Ledger(_db(ctx)) as ledger:
+                answer = read.delegations(ledger, customer_id, at, known)
+            emit_json(answer) if as_json else show_delegations(answer)
+
+    @app.command()
+    def customer(
+        ctx: typer.Context,
+        customer_id: Annotated[str, typer.Argument(help="The customer.")],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """One customer: its subscriptions with their partner of record, its reseller
+        relationships and its delegations."""
+        with reporting(as_json):
+            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
+            with Ledger(_db(ctx)) as ledger:
+                answer = read.customer(ledger, customer_id, at, known)
+            emit_json(answer) if as_json else show_customer(answer)
+
+    @app.command()
+    def history(
+        ctx: typer.Context,
+        customer: Annotated[str | None, typer.Option(help="Only events of this customer.")] = None,
+        subscription: Annotated[
+            str | None, typer.Option(help="Only events naming this subscription.")
+        ] = None,
+        partner: Annotated[str | None, typer.Option(help="Only events naming this partner.")] = None,
+        since: Annotated[
+            str | None, typer.Option(help="Only events effective at or after this time.")
+        ] = None,
+        until: Annotated[
+            str | None, typer.Option(help="Only events effective at or before this time.")
+        ] = None,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Stored events in position order, as export writes them, filtered."""
+        with reporting(as_json):
+            times = {
+                "since": _us(since, "--since"),
+                "until": _us(until, "--until"),
+                "as_of": _us(as_of, "--as-of"),
+                "known_at": _us(known_at, "--known-at"),
+            }
+            with Ledger(_db(ctx)) as ledger:
+                events = list(
+                    read.history(
+                        ledger, customer=customer, subscription=subscription, partner=partner, **times
+                    )
+                )
+            if as_json:
+                sys.stdout.buffer.write(b'{"events":[' + b",".join(orjson.dumps(e) for e in events) + b"]}\n")
+            else:
+                show_history(events)
+
+    @app.command()
+    def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """Recompute the hash chain and every projection from the stored events and compare
+        them with what is stored. Exit 4 naming the first bad position."""
+        with reporting(as_json):
+            with Ledger(_db(ctx)) as ledger, _progress("verifying") as progress:
+                count = ledger.verify(progress)
+                head = ledger.head_hash()
+            if as_json:
+                emit_json({"verified": count, "head": head})
+            else:
+                out.print(f"Verified {count} events: the chain and every projection match. Head {head}.")
+
+    @app.command()
+    def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """Rebuild every projection from position 1, replacing the old state atomically."""
+        with reporting(as_json):
+            with Ledger(_db(ctx)) as ledger, _progress("rebuilding") as progress:
+                count = ledger.rebuild(progress)
+            if as_json:
+                emit_json({"rebuilt": count})
+            else:
+                out.print(f"Rebuilt every projection from {count} events.")
+
+    @app.command("demo")
+    def demo_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+        """Load a realistic built-in history into a fresh ledger and show what it derives."""
+        with reporting(as_json), Ledger(_db(ctx)) as ledger:
+            foreign = demo.stored_foreign_events(ledger)
+            if foreign:
+                raise BadInput(
+                    "db",
+                    f"{ledger.url} already holds {foreign} events of its own; the demo needs a fresh "
+                    "ledger: give another --db, e.g. --db sqlite:///demo.db",
+                )
+            outcomes = demo.load(ledger)
+            views = {cid: read.customer(ledger, cid) for cid in demo.CUSTOMERS}
+            back_then = read.customer(ledger, "contoso", to_us(parse_time("2019-06-30T00:00:00Z", "as-of")))
+            count = ledger.verify()
+            if as_json:
+                emit_json(
+                    {
+                        "steps": [
+                            {
+                                "story": o.step.story,
+                                "type": o.step.event.type,
+                                "position": o.receipt.position if o.receipt else None,
+                                "rejected_by": o.rejected_by,
+                            }
+                            for o in outcomes
+                        ],
+                        "customers": views,
+                        "contoso_as_of_2019_06_30": back_then,
+                        "verified": count,
+                    }
+                )
+                return
+            for o in outcomes:
+                if o.receipt is not None:
+                    out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")
+                else:
+                    out.print(
+                        f"  [red]  ✗[/red]  {o.step.event.effective_at[:10]}  {o.step.story}: "
+                        f"refused by [bold]{o.rejected_by}[/bold]"
+                    )
+            out.print()
+            for view in views.values():
+                show_customer(view)
+                out.print()
+            out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
+            show_customer(back_then)
+            out.print()
+            out.print(f"Verified {count} events: the chain and every projection match.")
+            out.print(
+                "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
+                "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"
+            )

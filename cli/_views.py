@@ -1,0 +1,116 @@
+"""Output for people: rich tables of the contract's JSON answers (the same data ``--json`` prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.table import Table
+
+from ._output import out
+
+
+def _dash(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_dash(v) for v in row))
+    return table
+
+
+POR_COLUMNS = (
+    "subscription",
+    "offer",
+    "service",
+    "channel",
+    "status",
+    "partner of record",
+    "billing",
+    "since",
+)
+
+
+def por_row(p: Mapping[str, Any]) -> list[object]:
+    return [
+        p["subscription_id"],
+        p["offer"],
+        p["service"],
+        p["channel"],
+        p["status"],
+        p["partner_of_record"],
+        p["billing_partner"],
+        p["since"],
+    ]
+
+
+def show_por(p: Mapping[str, Any]) -> None:
+    out.print(
+        _table(
+            f"Partner of record as of {p['as_of']} (customer {p['customer_id']})", POR_COLUMNS, [por_row(p)]
+        )
+    )
+
+
+DELEGATION_COLUMNS = ("delegation", "partner", "kind", "roles", "granted", "expires")
+
+
+def _delegation_rows(delegations: Iterable[Mapping[str, Any]]) -> list[list[object]]:
+    return [
+        [d["delegation_id"], d["partner_id"], d["kind"], d["roles"], d["granted_at"], d["expires_at"]]
+        for d in delegations
+    ]
+
+
+def show_delegations(answer: Mapping[str, Any]) -> None:
+    rows = _delegation_rows(answer["delegations"])
+    title = f"Delegations of {answer['customer_id']} as of {answer['as_of']}"
+    if rows:
+        out.print(_table(title, DELEGATION_COLUMNS, rows))
+    else:
+        out.print(f"{title}: none active.")
+
+
+def show_customer(c: Mapping[str, Any]) -> None:
+    out.print(f"[bold]{c['name']}[/bold] ({c['customer_id']}, cloud {c['cloud']}) as of {c['as_of']}")
+    out.print(_table("Subscriptions", POR_COLUMNS, [por_row(p) for p in c["subscriptions"]]))
+    out.print(
+        _table(
+            "Reseller relationships",
+            ("partner", "request", "reseller", "accepted"),
+            [
+                [r["partner_id"], r["request_id"], r["reseller_id"], r["accepted_at"]]
+                for r in c["relationships"]
+            ],
+        )
+    )
+    out.print(_table("Delegations", DELEGATION_COLUMNS, _delegation_rows(c["delegations"])))
+
+
+def summary(event: Mapping[str, Any]) -> str:
+    """The event's data in one short line: ``key=value`` pairs."""
+    return " ".join(f"{k}={_dash(v)}" for k, v in event["data"].items())
+
+
+def show_history(events: Sequence[Mapping[str, Any]]) -> None:
+    rows = [
+        [
+            e["position"],
+            e["effective_at"],
+            e["type"],
+            f"{e['actor']['id']} ({e['actor']['role']})",
+            summary(e),
+            e["hash"][:12],
+        ]
+        for e in events
+    ]
+    out.print(_table(None, ("pos", "effective", "type", "actor", "data", "hash"), rows))
+    out.print(f"{len(rows)} events.")
