@@ -134,32 +134,32 @@ _PARTNER_FIELDS = (
 
 
 def refs(db: Db, event: Event, at: int) -> list[str]:
-    """What one event concerns: ``customer:ID``, ``subscription:ID``, ``partner:ID``."""
+    """What one event concerns: ``customer:ID``, ``subscription:ID``, ``partner:ID``.
+
+    An event that names a subscription, request or delegation also concerns that thing's
+    customer and partners (an acceptance concerns the inviting partner, a cancellation the
+    partner of record), so ``history --partner`` finds it."""
     d, t = event["data"], event["type"]
-    out: list[str] = []
-    customer = d.get("customer_id")
-    if customer is None:
-        # The customer an event belongs to through the subscription, request or delegation it names.
+    named: dict[str, Any] = dict(d)
+    if "customer_id" not in d and not t.startswith("partner."):
         for table, key in (
             (SUBSCRIPTIONS, "subscription_id"),
             (REQUESTS, "request_id"),
             (DELEGATIONS, "delegation_id"),
         ):
-            if key in d and not t.startswith("partner."):
-                db.execute(f"SELECT customer_id FROM {table.sql_name} WHERE {key} = ? LIMIT 1", [d[key]])
+            if key in d:
+                db.execute(
+                    f"SELECT * FROM {table.sql_name} WHERE {key} = ? ORDER BY created_pos DESC LIMIT 1",
+                    [d[key]],
+                )
                 row = db.fetchone()
-                customer = row["customer_id"] if row else None
+                named = {**(row or {}), **d}
                 break
-    if customer is not None:
-        out.append(f"customer:{customer}")
-    for key in ("subscription_id", "migrated_from"):
-        if key in d:
-            out.append(f"subscription:{d[key]}")
-    for key in _PARTNER_FIELDS:
-        if key in d:
-            out.append(f"partner:{d[key]}")
-    out += [f"partner:{p}" for p in d.get("provider_ids", ())]
-    return sorted(set(out))
+    out = {f"customer:{named['customer_id']}"} if named.get("customer_id") else set()
+    out |= {f"subscription:{named[k]}" for k in ("subscription_id", "migrated_from") if named.get(k)}
+    out |= {f"partner:{named[k]}" for k in _PARTNER_FIELDS if named.get(k)}
+    out |= {f"partner:{p}" for p in d.get("provider_ids", ())}
+    return sorted(out)
 
 
 class _Writes:

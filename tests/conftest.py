@@ -40,6 +40,15 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def fresh_url(url: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty store of the same kind as ``url``."""
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        yield from _pg_schema()
+
+
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL ledger store (for tests that are about PostgreSQL itself)."""
     yield from _pg_schema()
