@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 import pytest
-import rawdb
-from builders import accept, cancel, customer, grant, partner, purchase, request, revoke, switch
 
 from ledger import Event, IntegrityFailure, Ledger, NotFound, read
 from ledger._time import parse_time, to_us
+
+import rawdb
+from builders import accept, cancel, customer, grant, partner, purchase, request, revoke, switch
 
 # One customer's history with strictly increasing effective times (one event per day).
 HISTORY: list[Event] = [
