@@ -187,7 +187,8 @@ def register(app: typer.Typer) -> None:
                     f"{ledger.url} already holds {foreign} events of its own; the demo needs a fresh "
                     "ledger: give another --db, e.g. --db sqlite:///demo.db",
                 )
-            outcomes = demo.load(ledger)
+            loaded_before = demo.already_loaded(ledger)
+            outcomes = [] if loaded_before else demo.load(ledger)
             views = {cid: read.customer(ledger, cid) for cid in demo.CUSTOMERS}
             back_then = read.customer(ledger, "contoso", to_us(parse_time("2019-06-30T00:00:00Z", "as-of")))
             count = ledger.verify()
@@ -206,9 +207,12 @@ def register(app: typer.Typer) -> None:
                         "customers": views,
                         "contoso_as_of_2019_06_30": back_then,
                         "verified": count,
+                        "already_loaded": loaded_before,
                     }
                 )
                 return
+            if loaded_before:
+                out.print(f"The demo history is already loaded in {ledger.url}; nothing new was recorded.")
             for o in outcomes:
                 if o.receipt is not None:
                     out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")

@@ -444,9 +444,19 @@ STEPS: tuple[Step, ...] = tuple(_steps())
 DEMO_EVENT_IDS = frozenset(step.event.event_id for step in STEPS)
 
 
+ACCEPTED_EVENT_IDS = frozenset(step.event.event_id for step in STEPS if step.expect is None)
+
+
 def stored_foreign_events(ledger: Ledger) -> int:
     """How many stored events are not the demo's (the demo wants a fresh ledger)."""
     return sum(1 for event in ledger.stored() if event["event_id"] not in DEMO_EVENT_IDS)
+
+
+def already_loaded(ledger: Ledger) -> bool:
+    """Whether every event of the demo is stored already (loading it again would only
+    re-judge the refused attempts against a later state)."""
+    stored = {event["event_id"] for event in ledger.stored()}
+    return stored >= ACCEPTED_EVENT_IDS
 
 
 def load(ledger: Ledger) -> list[Outcome]:
