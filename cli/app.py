@@ -8,10 +8,11 @@ from typing import Annotated, BinaryIO
 
 import orjson
 import typer
+from typer.exceptions import TyperException
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
 
-from ._output import emit_json, err, out, reporting
+from ._output import emit_json, err, fail, out, reporting
 from ._queries import register as register_queries
 from ._record import JsonOption, record_app
 
@@ -191,4 +192,19 @@ register_queries(app)
 
 
 def main() -> None:
-    app()
+    """The console script: usage errors are bad input too, as JSON under ``--json``."""
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # a bad option or argument, an unknown command
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `ledger`: the help, as click shows it
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(exc.exit_code) from None
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        raise SystemExit(
+            fail(BadInput("", exc.format_message() + hint), "--json" in sys.argv).exit_code
+        ) from None
+    except typer.Abort:
+        err.print("Aborted.")
+        raise SystemExit(1) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
