@@ -16,6 +16,13 @@ Interpretations the domain page leaves open, decided here:
 - "an accepted reseller relationship with the customer" (switches, delegations) is a live
   relationship owned by the partner, or naming it as reseller, or, for an indirect
   reseller, owned by one of its indirect providers.
+- ``azure-switch-between-csp-partners``: the new billing partner (``to_partner_id``) is a
+  ``csp-direct`` partner or a ``csp-indirect-provider``; an indirect reseller becomes partner
+  of record only as ``to_reseller_id`` under one of its providers.
+- Partner events belong to no customer (``time-order``), so a back-dated
+  ``partner.program-changed`` is accepted even where it changes how earlier events would be
+  judged now; each event stays judged by what the ledger knew when it was recorded
+  (``--known-at`` shows both views).
 - ``multi-partner-changes-nothing`` is structural: it is checked on the effects of each
   delegation event, which may touch nothing but the delegation projection.
 """
