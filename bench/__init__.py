@@ -1,0 +1,1 @@
+"""Benchmarks of the ledger against the raw database, measured in one run (see README)."""

@@ -1,0 +1,324 @@
+"""Measure the ledger against the raw database, on SQLite and PostgreSQL, in one run.
+
+    python -m bench.run --quick            # under a minute: 20,000 events
+    python -m bench.run --events 1000000   # the full run
+
+Each figure stands next to a raw baseline taken in the same run on the same machine: plain
+sqlite3 / psycopg doing the least work that stores or reads the same rows. The table is
+printed ratios first and written as JSON (``--out``, default bench/results.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from bench.generate import write as generate
+from ledger import Ledger, NotFound, parse_event, read
+from ledger._time import parse_time, to_us
+
+LEDGER = str(Path(sys.executable).parent / "ledger")
+PG_DSN = os.environ.get("LEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@dataclass
+class Figure:
+    store: str
+    name: str
+    ours: float
+    baseline: float
+    unit: str
+    target: str
+    ratio: float = 0.0
+    met: bool | None = None
+
+
+def run_process(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss
+
+
+@contextmanager
+def store(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_DSN}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+class Raw:
+    """The baseline: one table of (position, event_id, body), written and read plainly."""
+
+    def __init__(self, kind: str, folder: Path) -> None:
+        self.kind = kind
+        if kind == "sqlite":
+            self.conn: Any = sqlite3.connect(folder / "raw.db", isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("CREATE TABLE raw (position INTEGER PRIMARY KEY, event_id TEXT, body BLOB)")
+        else:
+            self.schema = f"raw_{uuid.uuid4().hex[:8]}"
+            self.conn = psycopg.connect(PG_DSN, autocommit=True)
+            self.conn.execute(f'CREATE SCHEMA "{self.schema}"')
+            self.conn.execute(f'SET search_path TO "{self.schema}"')
+            self.conn.execute("CREATE TABLE raw (position BIGINT PRIMARY KEY, event_id TEXT, body BYTEA)")
+
+    def bulk(self, rows: list[tuple[int, str, bytes]]) -> float:
+        started = time.perf_counter()
+        if self.kind == "sqlite":
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT INTO raw VALUES (?, ?, ?)", rows)
+            self.conn.execute("COMMIT")
+        else:
+            with self.conn.transaction(), self.conn.cursor().copy("COPY raw FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return time.perf_counter() - started
+
+    def singles(self, rows: list[tuple[int, str, bytes]]) -> float:
+        mark = "?" if self.kind == "sqlite" else "%s"
+        started = time.perf_counter()
+        for row in rows:
+            if self.kind == "sqlite":
+                self.conn.execute("BEGIN")
+                self.conn.execute(f"INSERT INTO raw VALUES ({mark}, {mark}, {mark})", row)
+                self.conn.execute("COMMIT")
+            else:
+                with self.conn.transaction():
+                    self.conn.execute(f"INSERT INTO raw VALUES ({mark}, {mark}, {mark})", row)
+        return time.perf_counter() - started
+
+    def scan(self, work: Callable[[bytes], object]) -> float:
+        started = time.perf_counter()
+        cursor = self.conn.cursor()
+        cursor.execute("SELECT position, event_id, body FROM raw ORDER BY position")
+        while batch := cursor.fetchmany(5000):
+            for _, _, body in batch:
+                work(bytes(body))
+        return time.perf_counter() - started
+
+    def lookups(self, positions: list[int]) -> list[float]:
+        mark = "?" if self.kind == "sqlite" else "%s"
+        out = []
+        for position in positions:
+            started = time.perf_counter()
+            self.conn.execute(f"SELECT body FROM raw WHERE position = {mark}", (position,)).fetchone()
+            out.append(time.perf_counter() - started)
+        return out
+
+    def close(self) -> None:
+        if self.kind != "sqlite":
+            self.conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
+        self.conn.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_store(kind: str, history: Path, events: int, singles: int, queries: int) -> list[Figure]:
+    figures: list[Figure] = []
+    lines = history.read_bytes().splitlines()
+    rows = [(i, orjson.loads(line)["event_id"], line) for i, line in enumerate(lines, start=1)]
+    with tempfile.TemporaryDirectory() as tmp, store(kind, Path(tmp)) as url:
+        raw = Raw(kind, Path(tmp))
+        try:
+            # bulk import
+            raw_s = raw.bulk(rows)
+            ours_s, import_rss = run_process([LEDGER, "--db", url, "import", str(history)])
+            figures.append(
+                Figure(kind, "bulk import", events / ours_s, events / raw_s, "events/s", ">= 0.25x")
+            )
+            # rebuild and verify
+            raw_s = raw.scan(orjson.loads)
+            ours_s, rebuild_rss = run_process([LEDGER, "--db", url, "rebuild"])
+            figures.append(Figure(kind, "rebuild", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
+            raw_s = raw.scan(lambda body: hashlib.sha256(body).hexdigest())
+            ours_s, _ = run_process([LEDGER, "--db", url, "verify"])
+            figures.append(Figure(kind, "verify", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
+            # as-of partner of record: random (subscription, time) pairs
+            rng = random.Random(7)
+            subs = [
+                (obj["data"]["subscription_id"], obj["effective_at"])
+                for obj in (orjson.loads(line) for line in lines)
+                if obj["type"] == "subscription.purchased"
+            ]
+            with Ledger(url) as ledger:
+                last = ledger.known_position(None)
+                picks = [rng.choice(subs) for _ in range(queries)]
+                times = []
+                for sub, since in picks:
+                    at = to_us(parse_time(since, "t")) + rng.randint(0, 400 * 86_400) * 1_000_000
+                    started = time.perf_counter()
+                    with suppress(NotFound):  # a pick before its purchase answers not-found
+                        read.por(ledger, sub, at)
+                    times.append(time.perf_counter() - started)
+                base = raw.lookups([rng.randint(1, last) for _ in range(queries)])
+                figures.append(
+                    Figure(kind, "as-of por p50", pct(times, 0.5) * 1e3, pct(base, 0.5) * 1e3, "ms", "-")
+                )
+                figures.append(
+                    Figure(
+                        kind, "as-of por p99", pct(times, 0.99) * 1e3, pct(base, 0.99) * 1e3, "ms", "<= 5x"
+                    )
+                )
+                # single records, one event per transaction
+                extra = [
+                    parse_event(
+                        {
+                            "type": "partner.registered",
+                            "effective_at": "2016-01-01T00:00:00Z",
+                            "actor": {"id": "bench@x", "role": "global-admin", "tenant_id": f"single-{i}"},
+                            "data": {
+                                "partner_id": f"single-{i}",
+                                "name": "n",
+                                "cloud": "commercial",
+                                "program": "none",
+                            },
+                        }
+                    )
+                    for i in range(singles)
+                ]
+                started = time.perf_counter()
+                for single in extra:
+                    ledger.record(single)
+                ours_s = time.perf_counter() - started
+            raw_rows = [(events + 1000 + i, str(uuid.uuid4()), b"{}") for i in range(singles)]
+            raw_s = raw.singles(raw_rows)
+            figures.append(
+                Figure(
+                    kind, "single record (library)", singles / ours_s, singles / raw_s, "events/s", ">= 0.5x"
+                )
+            )
+            procs = []
+            for i in range(10):
+                text = orjson.dumps(
+                    {
+                        "type": "partner.registered",
+                        "effective_at": "2016-01-01T00:00:00Z",
+                        "actor": {"id": "bench@x", "role": "global-admin", "tenant_id": f"proc-{i}"},
+                        "data": {
+                            "partner_id": f"proc-{i}",
+                            "name": "n",
+                            "cloud": "commercial",
+                            "program": "none",
+                        },
+                    }
+                ).decode()
+                procs.append(run_process([LEDGER, "--db", url, "record", "--event", text])[0])
+            figures.append(
+                Figure(
+                    kind,
+                    "single record (process)",
+                    1 / statistics.median(procs),
+                    singles / raw_s,
+                    "events/s",
+                    "-",
+                )
+            )
+            # CLI start
+            starts = [run_process([LEDGER, "--db", url, "por", subs[0][0]])[0] for _ in range(7)]
+            bare = [run_process([sys.executable, "-c", "pass"])[0] for _ in range(7)]
+            figures.append(
+                Figure(
+                    kind,
+                    "CLI start, ledger por",
+                    statistics.median(starts),
+                    statistics.median(bare),
+                    "s",
+                    "<= 0.25 s median",
+                )
+            )
+            figures.append(Figure(kind, "peak RSS import", import_rss / 1024, 0, "MB", "< 300 MB"))
+            figures.append(Figure(kind, "peak RSS rebuild", rebuild_rss / 1024, 0, "MB", "< 300 MB"))
+        finally:
+            raw.close()
+    for f in figures:
+        f.ratio = f.ours / f.baseline if f.baseline else 0.0
+        if f.target.startswith(">="):
+            f.met = f.ratio >= float(f.target.split()[1].rstrip("x"))
+        elif f.target.startswith("<= 5x"):
+            f.met = f.ratio <= 5
+        elif f.target.startswith("<= 0.25 s"):
+            f.met = f.ours <= 0.25
+        elif f.target.startswith("< 300 MB"):
+            f.met = f.ours < 300
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the ledger against the raw database.")
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the generated history")
+    parser.add_argument("--quick", action="store_true", help="20,000 events, fewer queries: under a minute")
+    parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
+    parser.add_argument("--singles", type=int, help="single records per store (default 1000; quick 200)")
+    parser.add_argument("--queries", type=int, help="as-of queries per store (default 10000; quick 1000)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench/results.json"), help="where to write the JSON"
+    )
+    args = parser.parse_args()
+    events = 20_000 if args.quick else args.events
+    singles, queries = (200, 1000) if args.quick else (1000, 10_000)
+    singles, queries = args.singles or singles, args.queries or queries
+    with tempfile.TemporaryDirectory() as tmp:
+        history = Path(tmp) / "history.jsonl"
+        events = generate(history, events, seed=2016)
+        figures: list[Figure] = []
+        for kind in args.stores.split(","):
+            figures += bench_store(kind, history, events, singles, queries)
+    print(
+        f"{events} events, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"{'store':<11} {'figure':<26} {'ratio':>7} {'ours':>12} {'baseline':>12} {'unit':<9} target   met")
+    for f in figures:
+        met = "-" if f.met is None else ("yes" if f.met else "NO")
+        print(
+            f"{f.store:<11} {f.name:<26} {f.ratio:>7.3f} {f.ours:>12.1f} {f.baseline:>12.1f} {f.unit:<9} "
+            f"{f.target:<8} {met}"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(
+        orjson.dumps(
+            {
+                "events": events,
+                "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+                "figures": [asdict(f) for f in figures],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
