@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ._errors import RuleViolation
@@ -440,29 +441,29 @@ def _steps() -> Iterator[Step]:
     )
 
 
-STEPS: tuple[Step, ...] = tuple(_steps())
-DEMO_EVENT_IDS = frozenset(step.event.event_id for step in STEPS)
-
-
-ACCEPTED_EVENT_IDS = frozenset(step.event.event_id for step in STEPS if step.expect is None)
+@cache
+def steps() -> tuple[Step, ...]:
+    """The demo's steps (built on first use, not at import: every command imports this)."""
+    return tuple(_steps())
 
 
 def stored_foreign_events(ledger: Ledger) -> int:
     """How many stored events are not the demo's (the demo wants a fresh ledger)."""
-    return sum(1 for event in ledger.stored() if event["event_id"] not in DEMO_EVENT_IDS)
+    ids = {step.event.event_id for step in steps()}
+    return sum(1 for event in ledger.stored() if event["event_id"] not in ids)
 
 
 def already_loaded(ledger: Ledger) -> bool:
     """Whether every event of the demo is stored already (loading it again would only
     re-judge the refused attempts against a later state)."""
     stored = {event["event_id"] for event in ledger.stored()}
-    return stored >= ACCEPTED_EVENT_IDS
+    return stored >= {step.event.event_id for step in steps() if step.expect is None}
 
 
 def load(ledger: Ledger) -> list[Outcome]:
     """Record the demo history step by step; rejected attempts are part of the story."""
     outcomes = []
-    for step in STEPS:
+    for step in steps():
         try:
             receipt = ledger.record(step.event)
         except RuleViolation as violation:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg import sql as pgsql
-
 
 class SqliteDb:
     """Wraps eventsourcing's SQLite cursor (rows are ``sqlite3.Row``)."""
@@ -33,8 +31,10 @@ class PostgresDb:
     dialect = "postgresql"
 
     def __init__(self, cursor: Any, schema: str) -> None:
+        from psycopg import sql  # only PostgreSQL stores load psycopg
+
         self._c = cursor
-        cursor.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(schema)))
+        cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None:
         if params:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
@@ -31,7 +31,6 @@ from . import _rules
 from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
-from ._recorders import PostgresLedgerRecorder, SQLiteLedgerRecorder
 from ._sql import PostgresDb, SqliteDb
 from ._stream import STREAM_ID, recorded
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
@@ -97,7 +96,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
             "POSTGRES_LOCK_TIMEOUT": "60",
-            "APPLICATION_RECORDER_TOPIC": "ledger._recorders:PostgresLedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
         }
     raise BadInput("db", f"{url!r} is not a sqlite:///… or postgresql://… URL")
 
@@ -109,9 +108,17 @@ def _store_errors(url: str) -> Iterator[None]:
         yield
     except LedgerError:
         raise
-    except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _driver_errors()):
+            raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"cannot use the store {_redact(url)}: {reason}") from exc
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (PersistenceError, sqlite3.Error, OSError)
+    psycopg = sys.modules.get("psycopg")  # loaded only where a PostgreSQL store is in use
+    return (*errors, psycopg.Error) if psycopg is not None else errors
 
 
 def _redact(url: str) -> str:
@@ -130,11 +137,10 @@ class Ledger:
         self._schema = env.get("POSTGRES_SCHEMA", "")
         with _store_errors(self.url):
             self.app = LedgerApplication(env=env)
-        recorder = self.app.recorder
-        assert isinstance(recorder, SQLiteLedgerRecorder | PostgresLedgerRecorder)
+        recorder: Any = self.app.recorder  # SQLiteLedgerRecorder or PostgresLedgerRecorder
         self._recorder = recorder
-        self.dialect = "sqlite" if isinstance(recorder, SQLiteLedgerRecorder) else "postgresql"
-        self.events_table = recorder.events_table_name
+        self.dialect: str = recorder.dialect
+        self.events_table: str = recorder.events_table_name
 
     # --- reading ------------------------------------------------------------------------
 
