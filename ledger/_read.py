@@ -4,8 +4,8 @@ epoch; ``None`` means now."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import projections
 
@@ -15,45 +15,93 @@ from ._time import now, to_us
 if TYPE_CHECKING:
     from ._store import Ledger
 
+T = TypeVar("T")
+
+
+ALL = 2**62  # "known now": every position
+
 
 def _now_or(moment: int | None) -> int:
     return to_us(now()) if moment is None else moment
+
+
+def known_position(db: projections.Db, known_at: int | None) -> int:
+    """The newest position recorded by ``known_at`` (us); every position when None."""
+    if known_at is None:
+        return ALL
+    db.execute("SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?", [known_at])
+    row = db.fetchone()
+    return int(row["p"]) if row and row["p"] is not None else 0
+
+
+def _answer(
+    ledger: Ledger,
+    what: str,
+    as_of: int | None,
+    known_at: int | None,
+    ask: Callable[[projections.Db, int, int], T | None],
+) -> T:
+    """Ask the projections in one read transaction; ``NotFound`` naming ``what`` if None."""
+    at = _now_or(as_of)
+    with ledger.read() as db:
+        answer = ask(db, at, known_position(db, known_at))
+    if answer is None:
+        raise NotFound(f"{what} is not on record as of {_show(at)}{_known(known_at)}")
+    return answer
 
 
 def por(
     ledger: Ledger, subscription_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
     """Partner of record of one subscription."""
-    known, at = ledger.known_position(known_at), _now_or(as_of)
-    with ledger.read() as db:
-        answer = projections.partner_of_record(db, subscription_id, at, known)
-    if answer is None:
-        raise NotFound(f"subscription {subscription_id} is not on record as of {_show(at)}{_known(known_at)}")
-    return answer
+    return _answer(
+        ledger,
+        f"subscription {subscription_id}",
+        as_of,
+        known_at,
+        lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
+    )
 
 
 def delegations(
     ledger: Ledger, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
     """The customer's active delegations."""
-    known, at = ledger.known_position(known_at), _now_or(as_of)
-    with ledger.read() as db:
-        if projections.customer(db, customer_id, at, known) is None:
-            raise NotFound(f"customer {customer_id} is not on record as of {_show(at)}{_known(known_at)}")
+
+    def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
+        if projections.customer_state(db, customer_id, at, known) is None:
+            return None
         found = projections.delegations(db, customer_id, at, known)
-    return {"customer_id": customer_id, "as_of": _show(at), "delegations": found}
+        return {"customer_id": customer_id, "as_of": _show(at), "delegations": found}
+
+    return _answer(ledger, f"customer {customer_id}", as_of, known_at, ask)
 
 
 def customer(
     ledger: Ledger, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
     """One customer: subscriptions with their partner of record, relationships, delegations."""
-    known, at = ledger.known_position(known_at), _now_or(as_of)
-    with ledger.read() as db:
-        answer = projections.customer(db, customer_id, at, known)
-    if answer is None:
-        raise NotFound(f"customer {customer_id} is not on record as of {_show(at)}{_known(known_at)}")
-    return answer
+    return _answer(
+        ledger,
+        f"customer {customer_id}",
+        as_of,
+        known_at,
+        lambda db, at, known: projections.customer(db, customer_id, at, known),
+    )
+
+
+def timeline(
+    ledger: Ledger, customer_id: str, as_of: int | None = None, known_at: int | None = None
+) -> projections.Timeline:
+    """The customer's relationship history as intervals (the auditor report's timeline): the
+    partner of record of each subscription, reseller relationships and delegations over time."""
+    return _answer(
+        ledger,
+        f"customer {customer_id}",
+        as_of,
+        known_at,
+        lambda db, at, known: projections.timeline(db, customer_id, at, known),
+    )
 
 
 def history(
@@ -73,10 +121,10 @@ def history(
         for kind, value in (("customer", customer), ("subscription", subscription), ("partner", partner))
         if value is not None
     ]
-    known = ledger.known_position(known_at)
     if as_of is not None:
         until = as_of if until is None else min(until, as_of)
     with ledger.read() as db:
+        known = known_position(db, known_at)
         for ref in refs:
             db.execute("SELECT 1 AS hit FROM prj_event_refs WHERE ref = ? LIMIT 1", [ref])
             if db.fetchone() is None:

@@ -13,25 +13,41 @@ from ._model import (
     RequestState,
     SubscriptionState,
 )
-from ._queries import customer, delegations, history_positions, partner_of_record
+from ._queries import customer, customer_state, delegations, history_positions, partner_of_record
 from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
 from ._tables import TABLES, Db, schema_statements
 from ._time import format_us
+from ._timeline import (
+    DelegationLine,
+    PartnerInfo,
+    PorPeriod,
+    RelationshipLine,
+    SubscriptionLine,
+    Timeline,
+    timeline,
+)
 from ._view import StateView
 
 __all__ = [
     "TABLES",
     "CustomerState",
     "Db",
+    "DelegationLine",
     "DelegationState",
+    "PartnerInfo",
     "PartnerState",
+    "PorPeriod",
+    "RelationshipLine",
     "RelationshipState",
     "RequestState",
     "StateView",
+    "SubscriptionLine",
     "SubscriptionState",
+    "Timeline",
     "apply",
     "create_twins",
     "customer",
+    "customer_state",
     "delegations",
     "drop_twins",
     "first_difference",
@@ -40,4 +56,5 @@ __all__ = [
     "partner_of_record",
     "replace_with_twins",
     "schema_statements",
+    "timeline",
 ]
