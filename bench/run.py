@@ -175,7 +175,7 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                 if obj["type"] == "subscription.purchased"
             ]
             with Ledger(url) as ledger:
-                last = ledger.known_position(None)
+                last = ledger.head()
                 picks = [rng.choice(subs) for _ in range(queries)]
                 times = []
                 for sub, since in picks:

@@ -159,9 +159,7 @@ class Ledger:
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""
         with self.read() as db:
-            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
-            row = db.fetchone()
-        return int(row["head"]) if row and row["head"] is not None else 0
+            return _head(db)
 
     def stored(self, start: int = 1, stop: int | None = None, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Stored events in position order, as ``export`` writes them, in bounded memory."""
@@ -240,9 +238,7 @@ class Ledger:
         with self.read() as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
-            row = db.fetchone()
-            head = int(row["head"]) if row and row["head"] is not None else 0
+            head = _head(db)
             projections.create_twins(db, self.dialect)
             try:
                 self._fold_all(db, head, None)
@@ -267,9 +263,7 @@ class Ledger:
                 db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
             else:  # any write statement takes SQLite's one writer lock until commit
                 db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
-            db.execute("SELECT MAX(position) AS head FROM ledger_chain")
-            row = db.fetchone()
-            head = int(row["head"]) if row and row["head"] is not None else 0
+            head = _head(db)
             projections.create_twins(db, self.dialect)
             try:
                 self._fold_all(db, head, progress)
@@ -294,16 +288,6 @@ class Ledger:
             db.execute("SELECT hash FROM ledger_chain ORDER BY position DESC LIMIT 1")
             row = db.fetchone()
         return str(row["hash"]) if row else GENESIS
-
-    def known_position(self, known_at: int | None) -> int:
-        """The newest position the ledger had recorded by ``known_at`` (us); all when None."""
-        with self.read() as db:
-            if known_at is None:
-                db.execute("SELECT MAX(position) AS p FROM ledger_chain")
-            else:
-                db.execute("SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?", [known_at])
-            row = db.fetchone()
-        return int(row["p"]) if row and row["p"] is not None else 0
 
     def events_at(self, positions: Sequence[int]) -> Iterator[dict[str, Any]]:
         """The stored events at these positions (ascending), as ``export`` writes them."""
@@ -380,6 +364,13 @@ class Ledger:
         self, batch: list[tuple[int, Event]], restored: list[tuple[str, str]] | None
     ) -> list[Receipt]:
         receipts: dict[int, Receipt] = {}
+        # The head first, then the event_id lookup: an event another writer commits after
+        # the head was read takes a position this append then conflicts on (so it retries
+        # and finds it); one committed before is seen by the lookup. Read the other way
+        # round, a concurrent record of the same event_id could slip between the two reads
+        # and this one be judged, as a second copy, by the rulebook instead of reported as
+        # a duplicate.
+        head = self.head()
         known = {} if restored else self._stored_receipts([e.event_id for _, e in batch])
         new: list[tuple[int, int, Event]] = []  # (index in batch, line, event)
         first_seen: dict[str, tuple[int, Event]] = {}
@@ -409,7 +400,6 @@ class Ledger:
             first_seen[event.event_id] = (line, event)
             new.append((index, line, event))
         if new:
-            head = self.head()
             payloads = [event.to_json() for _, _, event in new]
             domain_events = [recorded(head + 1 + i, p) for i, p in enumerate(payloads)]
             written: list[Receipt] = []
@@ -498,6 +488,12 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _head(db: projections.Db) -> int:
+    db.execute("SELECT MAX(position) AS head FROM ledger_chain")
+    row = db.fetchone()
+    return int(row["head"]) if row and row["head"] is not None else 0
 
 
 def _as_duplicate(receipt: Receipt) -> Receipt:
