@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from projections import PartnerState, SubscriptionState
+from projections import CustomerState, PartnerState, SubscriptionState
 
 from ._errors import RuleViolation
 from ._events import CSP_PROGRAMS, Event
@@ -74,11 +74,17 @@ class Facts:
         self.data = event.data
         self.at = event.effective_us
         self._partners: dict[str, PartnerState | None] = {}
+        self._customers: dict[str, CustomerState | None] = {}
 
     def partner(self, partner_id: str) -> PartnerState | None:
         if partner_id not in self._partners:
             self._partners[partner_id] = self.world.partner(partner_id, self.at)
         return self._partners[partner_id]
+
+    def customer(self, customer_id: str) -> CustomerState | None:
+        if customer_id not in self._customers:
+            self._customers[customer_id] = self.world.customer(customer_id, self.at)
+        return self._customers[customer_id]
 
     def is_csp_partner(self, tenant_id: str) -> bool:
         p = self.partner(tenant_id)
@@ -108,7 +114,7 @@ class Facts:
     @cached_property
     def customer_cloud(self) -> str | None:
         cid = self.customer_id
-        c = self.world.customer(cid, self.at) if cid else None
+        c = self.customer(cid) if cid else None
         return c.cloud if c else None
 
     def has_relationship(self, partner_id: str) -> bool:
@@ -164,7 +170,7 @@ def _known_references(f: Facts) -> str | None:
             missing.append(f"partner {pid} is not registered at {when}")
 
     def need_customer(cid: str) -> None:
-        if w.customer(cid, at) is None:
+        if f.customer(cid) is None:
             missing.append(f"customer {cid} is not registered at {when}")
 
     t = f.type
