@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger import LedgerError
 
@@ -48,3 +49,26 @@ def reporting(as_json: bool) -> Iterator[None]:
 def guarded(as_json: bool, body: Callable[[], T]) -> T:
     with reporting(as_json):
         return body()
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (standard error); nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            if done % 500 == 0 or done == total:
+                bar.update(task, completed=done, total=total)
+
+        yield advance

@@ -12,7 +12,7 @@ from typer.exceptions import TyperException
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
 
-from ._output import emit_json, err, fail, out, reporting
+from ._output import emit_json, err, fail, out, progress_bar, reporting
 from ._queries import register as register_queries
 from ._record import JsonOption, record_app
 
@@ -94,8 +94,8 @@ def import_(
                 raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
             except LedgerError as exc:
                 raise exc.at_line(number) from None
-        with Ledger(ctx.obj["db"]) as ledger:
-            receipts = ledger.record_many(events)
+        with Ledger(ctx.obj["db"]) as ledger, progress_bar("importing") as progress:
+            receipts = ledger.record_many(events, progress)
             head = ledger.head()
         written = [r.position for r in receipts if not r.duplicate]
         summary = {
@@ -137,8 +137,8 @@ def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
             if not isinstance(obj, dict):
                 raise BadInput("event", "must be a JSON object", line=number)
             stored.append((number, obj))
-        with Ledger(ctx.obj["db"]) as ledger:
-            receipts = ledger.restore(stored)
+        with Ledger(ctx.obj["db"]) as ledger, progress_bar("restoring") as progress:
+            receipts = ledger.restore(stored, progress)
         if as_json:
             emit_json({"restored": len(receipts), "head": receipts[-1].hash if receipts else None})
         else:

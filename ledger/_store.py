@@ -304,13 +304,17 @@ class Ledger:
         """Record one event (idempotent by ``event_id``)."""
         return self.record_many([(0, event)])[0]
 
-    def record_many(self, lines: Iterable[tuple[int, Event]]) -> list[Receipt]:
+    def record_many(
+        self, lines: Iterable[tuple[int, Event]], progress: Progress | None = None
+    ) -> list[Receipt]:
         """Record events in one transaction, all or nothing.
 
         ``lines`` pairs each event with its input line number (0: none), which errors name."""
-        return self._append(list(lines), None)
+        return self._append(list(lines), None, progress)
 
-    def restore(self, lines: Iterable[tuple[int, dict[str, Any]]]) -> list[Receipt]:
+    def restore(
+        self, lines: Iterable[tuple[int, dict[str, Any]]], progress: Progress | None = None
+    ) -> list[Receipt]:
         """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
         hashes. The file's chain is verified first; a file that does not verify is refused
         whole, and every event is judged by the rulebook as it is restored."""
@@ -344,15 +348,18 @@ class Ledger:
             batch.append((line, event))
             chain.append((recorded_at, stored["hash"]))
             prev_hash, prev_recorded = stored["hash"], canonical_to_us(recorded_at)
-        return self._append(batch, chain)
+        return self._append(batch, chain, progress)
 
     def _append(
-        self, batch: list[tuple[int, Event]], restored: list[tuple[str, str]] | None
+        self,
+        batch: list[tuple[int, Event]],
+        restored: list[tuple[str, str]] | None,
+        progress: Progress | None,
     ) -> list[Receipt]:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with _store_errors(self.url):
-                    return self._try_append(batch, restored)
+                    return self._try_append(batch, restored, progress)
             except StoreError as exc:
                 if not isinstance(exc.__cause__, IntegrityError):
                     raise
@@ -361,7 +368,10 @@ class Ledger:
         raise StoreError(f"the store {_redact(self.url)} is too busy: gave up after {MAX_ATTEMPTS} attempts")
 
     def _try_append(
-        self, batch: list[tuple[int, Event]], restored: list[tuple[str, str]] | None
+        self,
+        batch: list[tuple[int, Event]],
+        restored: list[tuple[str, str]] | None,
+        progress: Progress | None,
     ) -> list[Receipt]:
         receipts: dict[int, Receipt] = {}
         # The head first, then the event_id lookup: an event another writer commits after
@@ -406,7 +416,7 @@ class Ledger:
 
             def work(db: projections.Db) -> None:
                 written.clear()
-                written.extend(self._judge_chain_project(db, head, new, payloads, restored))
+                written.extend(self._judge_chain_project(db, head, new, payloads, restored, progress))
 
             self.app.save(*domain_events, ledger_work=work)
             for (index, _, _), receipt in zip(new, written, strict=True):
@@ -421,6 +431,7 @@ class Ledger:
         new: list[tuple[int, int, Event]],
         payloads: list[dict[str, Any]],
         restored: list[tuple[str, str]] | None = None,
+        progress: Progress | None = None,
     ) -> list[Receipt]:
         """Inside the appending transaction: rulebook, projections, chain, for each event."""
         db.execute("SELECT position, hash, recorded_us FROM ledger_chain ORDER BY position DESC LIMIT 1")
@@ -453,6 +464,8 @@ class Ledger:
             )
             out.append(Receipt(event.event_id, position, recorded_at, digest, duplicate=False))
             prev_hash = digest
+            if progress is not None:
+                progress(offset + 1, len(new))
         return out
 
     def _stored_receipts(self, event_ids: list[str]) -> dict[str, tuple[Receipt, dict[str, Any]]]:
