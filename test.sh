@@ -2,7 +2,8 @@
 # Sets up everything the suite needs and runs it: lint (ruff), types (mypy), and every test on
 # SQLite and on PostgreSQL. PostgreSQL: LEDGER_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test);
 # a local server that is installed but stopped is started; where none is installed (Debian,
-# as root) one is installed. Extra arguments go to pytest.
+# as root) one is installed; so is Chromium (Debian's package) for the report's browser tests.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 python=${PYTHON:-python3}
@@ -37,6 +38,13 @@ with psycopg.connect(sys.argv[1], autocommit=True) as conn:
     if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [sys.argv[2]]).fetchone():
         conn.execute(f'CREATE DATABASE "{sys.argv[2]}"')
 PY
+
+# The auditor report's browser tests need Debian's Chromium; as root it is installed if missing.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing Chromium (Debian package) for the report's browser tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+command -v chromium >/dev/null || echo "test.sh: chromium is missing: the report's browser tests will fail" >&2
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

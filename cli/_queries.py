@@ -1,20 +1,19 @@
-"""The auditor's commands: por, delegations, customer, history, verify, rebuild, demo."""
+"""The auditor's commands: por, delegations, customer, history, report, verify, rebuild, demo."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ledger import BadInput, Ledger, demo, read
-from ledger._time import parse_time, to_us
+from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, demo, read
+from ledger._time import format_us, now, parse_time, to_us
 
-from ._output import emit_json, err, out, reporting
+from . import _report
+from ._output import emit_json, out, progress_bar, reporting
 from ._record import JsonOption
 from ._views import show_customer, show_delegations, show_history, show_por
 
@@ -45,27 +44,21 @@ def _db(ctx: typer.Context) -> str | None:
     return url
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal (standard error); nothing otherwise."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
+def _verification(ledger: Ledger) -> _report.Verification:
+    """Run ``verify`` (the chain and every projection); a failure is reported, not raised."""
+    try:
+        return _report.Verification(True, ledger.verify(), "")
+    except IntegrityFailure as failure:
+        return _report.Verification(False, 0, failure.message, failure.position)
 
-        def advance(done: int, total: int) -> None:
-            if done % 500 == 0 or done == total:
-                bar.update(task, completed=done, total=total)
 
-        yield advance
+def _head_at(ledger: Ledger, position: int) -> _report.Head:
+    if position == 0:
+        return _report.Head(0, GENESIS)
+    try:
+        return _report.Head(position, next(ledger.stored(position, position))["hash"])
+    except IntegrityFailure:
+        return _report.Head(position, "unreadable (see Verification)")
 
 
 def register(app: typer.Typer) -> None:
@@ -153,11 +146,72 @@ def register(app: typer.Typer) -> None:
                 show_history(events)
 
     @app.command()
+    def report(
+        ctx: typer.Context,
+        customer_id: Annotated[str, typer.Argument(help="The customer.")],
+        out_file: Annotated[
+            str,
+            typer.Option(
+                "--out", help="The HTML file to write (written whole or not at all).", show_default=False
+            ),
+        ],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Write one customer's relationship history as a self-contained HTML page for auditors.
+
+        A timeline of partners of record, reseller relationships and delegations (DAP, GDAP).
+
+        The customer's events in plain language, the chain head, and whether verify passed.
+
+        It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
+        """
+        with reporting(as_json):
+            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
+            target = Path(out_file)
+            if not target.parent.is_dir():
+                raise BadInput("--out", f"folder {target.parent} does not exist")
+            with Ledger(_db(ctx)) as ledger:
+                timeline = read.timeline(ledger, customer_id, at, known)
+                events = list(
+                    read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
+                )
+                verification = _verification(ledger)
+                head = _report.Head(ledger.head(), ledger.head_hash())
+                known_head = None if known is None else _head_at(ledger, timeline.known)
+            page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
+            partial = target.with_name(target.name + ".partial")
+            partial.write_text(page, encoding="utf-8")
+            partial.replace(target)
+            if not verification.ok:
+                raise IntegrityFailure(
+                    f"{verification.message} (the report {target} was written and says so)",
+                    position=verification.position,
+                )
+            if as_json:
+                emit_json(
+                    {
+                        "report": str(target),
+                        "customer_id": timeline.customer_id,
+                        "events": len(events),
+                        "as_of": format_us(timeline.as_of),
+                        "verified": verification.count,
+                        "head": head.hash,
+                    }
+                )
+            else:
+                out.print(
+                    f"Wrote the report of {timeline.customer_id} ({len(events)} events, as of "
+                    f"{format_us(timeline.as_of)}) to {target}; verify passed."
+                )
+
+    @app.command()
     def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Recompute the hash chain and every projection from the stored events and compare
         them with what is stored. Exit 4 naming the first bad position."""
         with reporting(as_json):
-            with Ledger(_db(ctx)) as ledger, _progress("verifying") as progress:
+            with Ledger(_db(ctx)) as ledger, progress_bar("verifying") as progress:
                 count = ledger.verify(progress)
                 head = ledger.head_hash()
             if as_json:
@@ -169,7 +223,7 @@ def register(app: typer.Typer) -> None:
     def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Rebuild every projection from position 1, replacing the old state atomically."""
         with reporting(as_json):
-            with Ledger(_db(ctx)) as ledger, _progress("rebuilding") as progress:
+            with Ledger(_db(ctx)) as ledger, progress_bar("rebuilding") as progress:
                 count = ledger.rebuild(progress)
             if as_json:
                 emit_json({"rebuilt": count})
