@@ -25,7 +25,7 @@ _MAX = datetime(9000, 1, 1, tzinfo=UTC)
 def parse_time(value: object, field: str) -> datetime:
     """Parse an RFC 3339 timestamp with an offset; bad input naming ``field`` otherwise."""
     if not isinstance(value, str):
-        raise BadInput(field, f"must be an RFC 3339 timestamp string, got {_kind(value)}")
+        raise BadInput(field, f"must be an RFC 3339 timestamp string, got {describe_kind(value)}")
     if not _RFC3339.fullmatch(value):
         raise BadInput(
             field,
@@ -53,7 +53,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _kind(value: object) -> str:
+def describe_kind(value: object) -> str:
+    """A JSON value's kind in words, for error messages."""
     return {
         type(None): "null",
         bool: "a boolean",
@@ -63,6 +64,3 @@ def _kind(value: object) -> str:
         list: "a list",
         dict: "an object",
     }.get(type(value), type(value).__name__)
-
-
-describe_kind = _kind

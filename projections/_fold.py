@@ -22,7 +22,6 @@ from ._tables import (
     SUBSCRIPTIONS,
     Db,
     change,
-    current,
     insert,
 )
 from ._time import canonical_to_us
@@ -152,8 +151,11 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
                     f"SELECT * FROM {table.sql_name} WHERE {key} = ? ORDER BY created_pos DESC LIMIT 1",
                     [d[key]],
                 )
-                row = db.fetchone()
-                named = {**(row or {}), **d}
+                row = db.fetchone() or {}
+                # Only the thing's customer and partners: not, say, the subscription that a
+                # migrated one replaced (its history is not the new subscription's).
+                thing = {k: v for k, v in row.items() if k == "customer_id" or k in _PARTNER_FIELDS}
+                named = {**thing, **d}
                 break
     out = {f"customer:{named['customer_id']}"} if named.get("customer_id") else set()
     out |= {f"subscription:{named[k]}" for k in ("subscription_id", "migrated_from") if named.get(k)}
@@ -201,4 +203,4 @@ def apply(db: Db, event: Event, position: int) -> frozenset[str]:
     return frozenset(touched | writes.tables | {"event_refs"})
 
 
-__all__ = ["FOLDS", "apply", "current", "refs"]
+__all__ = ["FOLDS", "apply", "refs"]
