@@ -238,13 +238,8 @@ class Ledger:
         with self.read() as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            head = _head(db)
-            projections.create_twins(db, self.dialect)
-            try:
-                self._fold_all(db, head, None)
+            with self._twins(db, None):
                 difference = projections.first_difference(db, self._real_schema)
-            finally:
-                projections.drop_twins(db, self.dialect)
         if difference is not None:
             table, position = difference
             raise IntegrityFailure(
@@ -263,20 +258,24 @@ class Ledger:
                 db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
             else:  # any write statement takes SQLite's one writer lock until commit
                 db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
-            head = _head(db)
-            projections.create_twins(db, self.dialect)
-            try:
-                self._fold_all(db, head, progress)
+            with self._twins(db, progress) as head:
                 projections.replace_with_twins(db, self._real_schema)
-            finally:
-                projections.drop_twins(db, self.dialect)
         return head
 
-    def _fold_all(self, db: projections.Db, head: int, progress: Progress | None) -> None:
-        for event in self.stored(1, head):
-            projections.apply(db, event, event["position"])
-            if progress is not None:
-                progress(event["position"], head)
+    @contextmanager
+    def _twins(self, db: projections.Db, progress: Progress | None) -> Iterator[int]:
+        """Fold every stored event up to the head into temporary twins of the projection
+        tables (see ``projections._rebuild``); yields the head position."""
+        head = _head(db)
+        projections.create_twins(db, self.dialect)
+        try:
+            for event in self.stored(1, head):
+                projections.apply(db, event, event["position"])
+                if progress is not None:
+                    progress(event["position"], head)
+            yield head
+        finally:
+            projections.drop_twins(db, self.dialect)
 
     @property
     def _real_schema(self) -> str:
