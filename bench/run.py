@@ -1,6 +1,6 @@
 """Measure the ledger against the raw database, on SQLite and PostgreSQL, in one run.
 
-    python -m bench.run --quick            # under a minute: 20,000 events
+    python -m bench.run --quick            # under a minute: 5,000 events
     python -m bench.run --events 1000000   # the full run
 
 Each figure stands next to a raw baseline taken in the same run on the same machine: plain
@@ -280,7 +280,7 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the ledger against the raw database.")
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the generated history")
-    parser.add_argument("--quick", action="store_true", help="20,000 events, fewer queries: under a minute")
+    parser.add_argument("--quick", action="store_true", help="5,000 events, fewer queries: under a minute")
     parser.add_argument("--stores", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--singles", type=int, help="single records per store (default 1000; quick 200)")
     parser.add_argument("--queries", type=int, help="as-of queries per store (default 10000; quick 1000)")
@@ -288,7 +288,7 @@ def main() -> None:
         "--out", type=Path, default=Path("bench/results.json"), help="where to write the JSON"
     )
     args = parser.parse_args()
-    events = 20_000 if args.quick else args.events
+    events = 5_000 if args.quick else args.events
     singles, queries = (200, 1000) if args.quick else (1000, 10_000)
     singles, queries = args.singles or singles, args.queries or queries
     with tempfile.TemporaryDirectory() as tmp:
