@@ -100,8 +100,11 @@ def register(app: typer.Typer) -> None:
         known_at: KnownAt = None,
         as_json: JsonOption = False,
     ) -> None:
-        """One customer: its subscriptions with their partner of record, its reseller
-        relationships and its delegations."""
+        """One customer: subscriptions with their partner of record, relationships, delegations.
+
+        The subscriptions as `por` shows them, the reseller relationships (with the indirect
+        provider's reseller) and the active delegations, all as of --as-of.
+        """
         with reporting(as_json):
             at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
             with Ledger(_db(ctx)) as ledger:
@@ -208,8 +211,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Recompute the hash chain and every projection from the stored events and compare
-        them with what is stored. Exit 4 naming the first bad position."""
+        """Recompute the hash chain and every projection, and compare them with what is stored.
+
+        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log.
+        """
         with reporting(as_json):
             with Ledger(_db(ctx)) as ledger, progress_bar("verifying") as progress:
                 count = ledger.verify(progress)
