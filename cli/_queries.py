@@ -210,19 +210,39 @@ def register(app: typer.Typer) -> None:
                 )
 
     @app.command()
-    def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    def verify(
+        ctx: typer.Context,
+        digest: Annotated[
+            str | None,
+            typer.Option(
+                "--digest",
+                help=(
+                    "A head hash an earlier verify printed: also prove that the log still extends "
+                    "the log that had it (exit 4 if it was truncated or rewritten since)."
+                ),
+                show_default=False,
+            ),
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
         """Recompute the hash chain and every projection, and compare them with what is stored.
 
-        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log.
+        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log;
+        keep it, and a later `verify --digest HASH` proves nothing recorded by then was lost.
         """
         with reporting(as_json):
             with Ledger(_db(ctx)) as ledger, progress_bar("verifying") as progress:
-                count = ledger.verify(progress)
+                count = ledger.verify(progress, digest=digest)
                 head = ledger.head_hash()
             if as_json:
-                emit_json({"verified": count, "head": head})
+                emit_json(
+                    {"verified": count, "head": head, **({"extends": digest.lower()} if digest else {})}
+                )
             else:
-                out.print(f"Verified {count} events: the chain and every projection match. Head {head}.")
+                extends = f" It extends the log whose head was {digest.lower()}." if digest else ""
+                out.print(
+                    f"Verified {count} events: the chain and every projection match. Head {head}.{extends}"
+                )
 
     @app.command()
     def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:

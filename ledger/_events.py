@@ -354,7 +354,9 @@ def _no_unknown(
     for key in obj:
         if key not in known and key not in extra:
             where = f" for {for_type}" if for_type else ""
-            shown = key if isinstance(key, str) else repr(key)
+            # A key that would not show (empty, blank at an end, unprintable) is quoted.
+            plain = isinstance(key, str) and key.isprintable() and key == key.strip() != ""
+            shown = key if plain else repr(key)
             raise BadInput(
                 f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)})"
             )

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from ._stream import STREAM_ID, recorded
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
 
 DEFAULT_URL = "sqlite:///ledger.db"
+_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 MAX_ATTEMPTS = 200
 _LOOKUP_CHUNK = 500
@@ -161,8 +163,14 @@ class Ledger:
         with self.read() as db:
             return _head(db)
 
-    def stored(self, start: int = 1, stop: int | None = None, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        """Stored events in position order, as ``export`` writes them, in bounded memory."""
+    def stored(
+        self, start: int = 1, stop: int | None = None, batch: int = 1000, *, exact: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Stored events in position order, as ``export`` writes them, in bounded memory.
+
+        ``exact`` (``verify_chain``): also demand that each event's stored bytes are exactly
+        the ledger's own encoding of it and that its chain row's ``recorded_us`` is its
+        ``recorded_at``, since neither is covered by the hash."""
         position = start - 1
         while True:
             with _store_errors(self.url):
@@ -171,6 +179,10 @@ class Ledger:
                 return
             chain = self._chain_rows(rows[0].originator_version, rows[-1].originator_version)
             for stored_event in rows:
+                if exact and stored_event.originator_version != position + 1:
+                    raise IntegrityFailure(
+                        f"position {position + 1} is missing from the log", position=position + 1
+                    )
                 position = stored_event.originator_version
                 try:
                     domain_event = self.app.mapper.to_domain_event(stored_event)
@@ -185,16 +197,34 @@ class Ledger:
                     raise IntegrityFailure(
                         f"position {position} has no matching chain row", position=position
                     )
+                if exact and not self._exact(stored_event, event, link):
+                    raise IntegrityFailure(
+                        f"the stored bytes at position {position} are not the ledger's own record of "
+                        "its event and chain row",
+                        position=position,
+                    )
                 event["position"] = position
                 event["recorded_at"] = link["recorded_at"]
                 event["prev_hash"] = link["prev_hash"]
                 event["hash"] = link["hash"]
                 yield event
 
+    def _exact(self, stored_event: Any, event: dict[str, Any], link: Mapping[str, Any]) -> bool:
+        try:
+            own = self.app.mapper.to_stored_event(recorded(stored_event.originator_version, dict(event)))
+            recorded_us = canonical_to_us(str(link["recorded_at"]))
+        except Exception:  # a stored value the ledger could not have written
+            return False
+        return (
+            own.topic == stored_event.topic
+            and bytes(own.state) == bytes(stored_event.state)
+            and recorded_us == link["recorded_us"]
+        )
+
     def _chain_rows(self, first: int, last: int) -> dict[int, dict[str, Any]]:
         with self.read() as db:
             db.execute(
-                "SELECT position, event_id, recorded_at, prev_hash, hash FROM ledger_chain "
+                "SELECT position, event_id, recorded_at, recorded_us, prev_hash, hash FROM ledger_chain "
                 "WHERE position >= ? AND position <= ? ORDER BY position",
                 [first, last],
             )
@@ -208,7 +238,7 @@ class Ledger:
         with self.read() as db:
             db.execute("SELECT COUNT(*) AS n, MAX(position) AS head FROM ledger_chain")
             counts = db.fetchone() or {}
-        for event in self.stored():
+        for event in self.stored(exact=True):
             position = event["position"]
             if position != expected:
                 raise IntegrityFailure(f"position {expected} is missing from the log", position=expected)
@@ -229,12 +259,16 @@ class Ledger:
             )
         return expected - 1
 
-    def verify(self, progress: Progress | None = None) -> int:
+    def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> int:
         """Recompute the chain and every projection from the stored events and compare them
-        with what is stored; return the number of events verified.
+        with what is stored; return the number of events verified. With ``digest`` (a head
+        hash seen earlier), also prove that the log still extends the one that had it
+        (``extends``), so a truncated or rewritten log is caught even where it verifies.
 
         Raises ``IntegrityFailure`` naming the first bad position."""
         count = self.verify_chain(progress)
+        if digest is not None:
+            self.extends(digest)
         with self.read() as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -280,6 +314,28 @@ class Ledger:
     @property
     def _real_schema(self) -> str:
         return "main" if self.dialect == "sqlite" else f'"{self._schema}"'
+
+    def extends(self, digest: str) -> int:
+        """The position of the stored event whose hash is ``digest``, a head seen earlier (0
+        for 64 zeros, the empty log's head). After ``verify_chain`` this proves the log still
+        extends the log that had that head: every hash covers the one before it.
+
+        Raises ``BadInput`` for a malformed digest, ``IntegrityFailure`` when no stored event
+        has that hash: the log was truncated or rewritten since."""
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise BadInput("digest", "must be a head hash as verify prints it: 64 hexadecimal digits")
+        digest = digest.lower()
+        if digest == GENESIS:
+            return 0
+        with self.read() as db:
+            db.execute("SELECT position FROM ledger_chain WHERE hash = ?", [digest])
+            row = db.fetchone()
+        if row is None:
+            raise IntegrityFailure(
+                f"the log no longer contains the head {digest} it had: it was truncated or "
+                "rewritten since that digest was taken"
+            )
+        return int(row["position"])
 
     def head_hash(self) -> str:
         """The newest event's hash: a digest of the whole log (64 zeros when empty)."""

@@ -13,6 +13,7 @@ the read side is the projections. So the stored events are built directly.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -31,10 +32,14 @@ class LedgerStream(Aggregate):
 
 
 def recorded(position: int, event: dict[str, Any]) -> LedgerStream.Recorded:
+    """The stored form of one event. Its library timestamp is the event's ``effective_at``:
+    everything in the stored bytes then follows from what the hash covers, so ``verify``
+    can demand the exact bytes (a timestamp of its own would be an unhashed field that an
+    attacker could rewrite unseen)."""
     # The metaclass makes ``event`` a dataclass field; mypy's dataclass plugin does not see it.
     return LedgerStream.Recorded(  # type: ignore[call-arg]
         originator_id=STREAM_ID,
         originator_version=position,
-        timestamp=LedgerStream.Recorded.create_timestamp(),
+        timestamp=datetime.fromisoformat(str(event["effective_at"]).replace("Z", "+00:00")),
         event=event,
     )

@@ -22,6 +22,7 @@ from ._tables import (
     SUBSCRIPTIONS,
     Db,
     change,
+    current,
     insert,
 )
 from ._time import canonical_to_us
@@ -130,6 +131,9 @@ _PARTNER_FIELDS = (
     "to_partner_id",
     "to_reseller_id",
 )
+# A subscription's partners also include its partner of record and billing partner (both
+# change with a switch).
+_THING_PARTNERS = (*_PARTNER_FIELDS, "partner_of_record", "billing_partner")
 
 
 def refs(db: Db, event: Event, at: int) -> list[str]:
@@ -147,19 +151,24 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
             (DELEGATIONS, "delegation_id"),
         ):
             if key in d:
-                db.execute(
-                    f"SELECT * FROM {table.sql_name} WHERE {key} = ? ORDER BY created_pos DESC LIMIT 1",
-                    [d[key]],
-                )
-                row = db.fetchone() or {}
+                # The thing as it is at the event's effective time: a cancellation after a
+                # switch concerns the partner of record then, not only the original seller.
+                rows = current(db, table, {key: d[key]}, at)
+                if not rows:
+                    db.execute(
+                        f"SELECT * FROM {table.sql_name} WHERE {key} = ? ORDER BY created_pos DESC LIMIT 1",
+                        [d[key]],
+                    )
+                    rows = [dict(row) for row in db.fetchall()]
+                row = rows[0] if rows else {}
                 # Only the thing's customer and partners: not, say, the subscription that a
                 # migrated one replaced (its history is not the new subscription's).
-                thing = {k: v for k, v in row.items() if k == "customer_id" or k in _PARTNER_FIELDS}
+                thing = {k: v for k, v in row.items() if k == "customer_id" or k in _THING_PARTNERS}
                 named = {**thing, **d}
                 break
     out = {f"customer:{named['customer_id']}"} if named.get("customer_id") else set()
     out |= {f"subscription:{named[k]}" for k in ("subscription_id", "migrated_from") if named.get(k)}
-    out |= {f"partner:{named[k]}" for k in _PARTNER_FIELDS if named.get(k)}
+    out |= {f"partner:{named[k]}" for k in _THING_PARTNERS if named.get(k)}
     out |= {f"partner:{p}" for p in d.get("provider_ids", ())}
     return sorted(out)
 

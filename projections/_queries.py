@@ -30,7 +30,13 @@ def versions(
         f"SELECT * FROM {table.sql_name} WHERE {cond}{BITEMPORAL} ORDER BY {order}",
         [*where.values(), known, known, as_of, as_of],
     )
-    return [dict(r) for r in db.fetchall()]
+    rows = [dict(r) for r in db.fetchall()]
+    # The same order on every store: SQL orders text by the database's collation (a PostgreSQL
+    # database in en_US or ICU puts "s_1" before "S0"), SQLite by code point. Ties on the time
+    # columns are broken by the ids, so sort here, by code point, as SQLite does.
+    keys = [column.strip() for column in order.split(",")]
+    rows.sort(key=lambda row: tuple(row[k] for k in keys))
+    return rows
 
 
 def _time(us: int | None) -> str | None:
