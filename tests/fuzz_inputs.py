@@ -656,7 +656,9 @@ def judge_cli(case: Case, url: str, folder: Path) -> str:
     lines.write_bytes(VALID_LINES[0] + b"\n" + middle + b"\n" + VALID_LINES[1] + b"\n")
     code, out, err = run_cli("--db", url, "import", str(lines), "--json")
     # A blank line is skipped (the file then holds two events already stored: exit 3).
-    if middle.strip() and (middle == case.text or judge_library(Case(case.kind, middle, None)) == "bad"):
+    if middle.strip() and (
+        middle == case.text or judge_library(Case(case.kind, middle, None, must_fail=False)) == "bad"
+    ):
         _bad_exit(code, out, err, case.field if middle == case.text else None, 2)
     with Ledger(url) as ledger:
         assert ledger.head() == head or not middle.strip(), "bad input stored something"
