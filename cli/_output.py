@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger import LedgerError
 
@@ -57,6 +56,8 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn(label),
         BarColumn(),
@@ -67,8 +68,8 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     ) as bar:
         task = bar.add_task(label, total=None)
 
-        def advance(done: int, total: int) -> None:
+        def advance(done: int, total: int) -> None:  # total 0: not known (standard input)
             if done % 500 == 0 or done == total:
-                bar.update(task, completed=done, total=total)
+                bar.update(task, completed=done, total=total or None)
 
         yield advance

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, demo, read
+from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, read
 from ledger._time import format_us, now, parse_time, to_us
 
-from . import _report
 from ._output import emit_json, out, progress_bar, reporting
 from ._record import JsonOption
 from ._views import show_customer, show_delegations, show_history, show_por
+
+if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo cost a fast start
+    from . import _report
 
 AsOf = Annotated[
     str | None,
@@ -46,6 +48,8 @@ def _db(ctx: typer.Context) -> str | None:
 
 def _verification(ledger: Ledger) -> _report.Verification:
     """Run ``verify`` (the chain and every projection); a failure is reported, not raised."""
+    from . import _report
+
     try:
         return _report.Verification(True, ledger.verify(), "")
     except IntegrityFailure as failure:
@@ -53,6 +57,8 @@ def _verification(ledger: Ledger) -> _report.Verification:
 
 
 def _head_at(ledger: Ledger, position: int) -> _report.Head:
+    from . import _report
+
     if position == 0:
         return _report.Head(0, GENESIS)
     try:
@@ -170,6 +176,8 @@ def register(app: typer.Typer) -> None:
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
         """
+        from . import _report
+
         with reporting(as_json):
             at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
             target = Path(out_file)
@@ -258,6 +266,8 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Load a realistic built-in history into a fresh ledger and show what it derives."""
+        from ledger import demo
+
         with reporting(as_json), Ledger(_db(ctx)) as ledger:
             foreign = demo.stored_foreign_events(ledger)
             if foreign:

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import orjson
 import typer
 from typer.exceptions import TyperException
 
-from ledger import BadInput, Ledger, LedgerError, parse_event
+from ledger import BadInput, Event, Ledger, LedgerError, parse_event
 
 from ._output import emit_json, err, fail, out, progress_bar, reporting
 from ._queries import register as register_queries
 from ._record import JsonOption, record_app
 
-app = typer.Typer(
-    name="ledger",
-    help=(
+_APP_SETTINGS: dict[str, Any] = {
+    "name": "ledger",
+    "help": (
         "The relationship ledger: an append-only, tamper-evident record of who may sell, "
         "manage and support a customer's Microsoft cloud subscriptions."
     ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    "no_args_is_help": True,
+    "add_completion": False,
+    "pretty_exceptions_enable": False,
+}
+app = typer.Typer(**_APP_SETTINGS)
 app.add_typer(record_app)
 
 
@@ -49,8 +52,43 @@ def main_options(
     ctx.obj = {"db": db}
 
 
-def _read_lines(source: BinaryIO) -> list[tuple[int, bytes]]:
-    return [(n, raw) for n, raw in enumerate(source, start=1) if raw.strip()]
+@contextmanager
+def _lines(file: str) -> Iterator[Iterator[tuple[int, bytes]]]:
+    """The non-blank lines of a file (- : standard input) with their numbers, read as they
+    are consumed (an import streams: memory does not grow with the file)."""
+    if file == "-":
+        yield ((n, raw) for n, raw in enumerate(sys.stdin.buffer, start=1) if raw.strip())
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise BadInput("file", f"{file} is not a readable file")
+    with path.open("rb") as handle:
+        yield ((n, raw) for n, raw in enumerate(handle, start=1) if raw.strip())
+
+
+def _count_lines(file: str, progress: object) -> int:
+    """What a progress bar counts towards: the file's non-blank lines (0: unknown, or no bar)."""
+    if progress is None or file == "-":
+        return 0
+    with Path(file).open("rb") as handle:
+        return sum(1 for raw in handle if raw.strip())
+
+
+def _objects(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
+    for number, raw in lines:
+        try:
+            yield number, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+
+
+def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Event]]:
+    for number, obj in _objects(lines):
+        try:
+            event = parse_event(obj)
+        except LedgerError as exc:
+            raise exc.at_line(number) from None
+        yield number, event
 
 
 @app.command("import")
@@ -78,71 +116,50 @@ def import_(
         _restore(ctx, file, as_json)
         return
     with reporting(as_json):
-        if file == "-":
-            lines = _read_lines(sys.stdin.buffer)
-        else:
-            path = Path(file)
-            if not path.is_file():
-                raise BadInput("file", f"{file} is not a readable file")
-            with path.open("rb") as handle:
-                lines = _read_lines(handle)
-        events = []
-        for number, raw in lines:
-            try:
-                events.append((number, parse_event(orjson.loads(raw))))
-            except orjson.JSONDecodeError as exc:
-                raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
-            except LedgerError as exc:
-                raise exc.at_line(number) from None
-        with Ledger(ctx.obj["db"]) as ledger, progress_bar("importing") as progress:
-            receipts = ledger.record_many(events, progress)
+        with (
+            _lines(file) as lines,
+            Ledger(ctx.obj["db"]) as ledger,
+            progress_bar("importing") as progress,
+        ):
+            summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
             head = ledger.head()
-        written = [r.position for r in receipts if not r.duplicate]
-        summary = {
-            "imported": len(written),
-            "duplicates": len(receipts) - len(written),
-            "first_position": min(written) if written else None,
-            "last_position": max(written) if written else None,
+        answer = {
+            "imported": summary.imported,
+            "duplicates": summary.duplicates,
+            "first_position": summary.first_position,
+            "last_position": summary.last_position,
             "head": head,
         }
         if as_json:
-            emit_json(summary)
-        elif written:
+            emit_json(answer)
+        elif summary.imported:
             out.print(
-                f"Imported {len(written)} events at positions {min(written)} to {max(written)}"
-                f"{_dupes(summary['duplicates'])}."
+                f"Imported {summary.imported} events at positions {summary.first_position} to "
+                f"{summary.last_position}{_dupes(summary.duplicates)}."
             )
         else:
-            out.print(f"Nothing new to import{_dupes(summary['duplicates'])}.")
+            out.print(f"Nothing new to import{_dupes(summary.duplicates)}.")
 
 
-def _open_lines(file: str) -> list[tuple[int, bytes]]:
-    if file == "-":
-        return _read_lines(sys.stdin.buffer)
-    path = Path(file)
-    if not path.is_file():
-        raise BadInput("file", f"{file} is not a readable file")
-    with path.open("rb") as handle:
-        return _read_lines(handle)
+def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, obj in _objects(lines):
+        if not isinstance(obj, dict):
+            raise BadInput("event", "must be a JSON object", line=number)
+        yield number, obj
 
 
 def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
     with reporting(as_json):
-        stored = []
-        for number, raw in _open_lines(file):
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
-            if not isinstance(obj, dict):
-                raise BadInput("event", "must be a JSON object", line=number)
-            stored.append((number, obj))
-        with Ledger(ctx.obj["db"]) as ledger, progress_bar("restoring") as progress:
-            receipts = ledger.restore(stored, progress)
+        with (
+            _lines(file) as lines,
+            Ledger(ctx.obj["db"]) as ledger,
+            progress_bar("restoring") as progress,
+        ):
+            summary = ledger.restore(_restorable(lines), progress, _count_lines(file, progress))
         if as_json:
-            emit_json({"restored": len(receipts), "head": receipts[-1].hash if receipts else None})
+            emit_json({"restored": summary.imported, "head": summary.last_hash})
         else:
-            out.print(f"Restored {len(receipts)} events; every hash came out the same.")
+            out.print(f"Restored {summary.imported} events; every hash came out the same.")
 
 
 def _dupes(count: object) -> str:
@@ -191,10 +208,39 @@ def _write_events(ledger: Ledger, handle: BinaryIO) -> int:
 register_queries(app)
 
 
+def _app_for(args: Sequence[str]) -> typer.Typer:
+    """What parses ``args``: ``app``, or where they name a command after the global options,
+    an app of ``app``'s callback and that one command (or group). Typer builds the options of
+    every registered command on each start, ``record``'s typed subcommands above all; a
+    command never reaches the others, so its options, help and errors are the same, and it
+    starts sooner. Anything else (help, an unknown command, an unknown option) takes ``app``."""
+    words = iter(args)
+    for word in words:
+        if word == "--db":
+            next(words, None)
+        elif not word.startswith("--db="):
+            break
+    else:
+        return app
+    if word == "record":
+        lean = typer.Typer(**_APP_SETTINGS)
+        lean.registered_callback = app.registered_callback
+        lean.registered_groups = list(app.registered_groups)
+        return lean
+    for info in app.registered_commands:
+        callback = info.callback
+        if callback is not None and word == (info.name or typer.main.get_command_name(callback.__name__)):
+            lean = typer.Typer(**_APP_SETTINGS)
+            lean.registered_callback = app.registered_callback
+            lean.registered_commands = [info]
+            return lean
+    return app
+
+
 def main() -> None:
     """The console script: usage errors are bad input too, as JSON under ``--json``."""
     try:
-        code = app(standalone_mode=False)
+        code = _app_for(sys.argv[1:])(standalone_mode=False)
     except TyperException as exc:  # a bad option or argument, an unknown command
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `ledger`: the help, as click shows it

@@ -1,13 +1,22 @@
 """The auditor's questions on a ``Ledger``: each resolves ``--known-at`` to a position and
 asks the projections (index lookups, never a replay). Times are microseconds since the
-epoch; ``None`` means now."""
+epoch; ``None`` means now.
+
+A question of several statements asks them in one read transaction (``Ledger.read``).
+``por`` on SQLite asks its one statement on the ledger's read connection with no
+transaction around it (see ``_reader``): a statement is its own snapshot, and a
+``--known-at`` position resolved by the statement before stays valid, since what was
+believed after a recorded position never changes.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import projections
+from projections._queries import KNOWN_NOW, por_answer, por_statement
 
 from ._errors import NotFound
 from ._time import now, to_us
@@ -18,18 +27,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-ALL = 2**62  # "known now": every position
+ALL = KNOWN_NOW  # "known now": every position
 
 
 def _now_or(moment: int | None) -> int:
     return to_us(now()) if moment is None else moment
 
 
+KNOWN_SQL = "SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?"
+
+
 def known_position(db: projections.Db, known_at: int | None) -> int:
     """The newest position recorded by ``known_at`` (us); every position when None."""
     if known_at is None:
         return ALL
-    db.execute("SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?", [known_at])
+    db.execute(KNOWN_SQL, [known_at])
     row = db.fetchone()
     return int(row["p"]) if row and row["p"] is not None else 0
 
@@ -54,13 +66,43 @@ def por(
     ledger: Ledger, subscription_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
     """Partner of record of one subscription."""
-    return _answer(
-        ledger,
-        f"subscription {subscription_id}",
-        as_of,
-        known_at,
-        lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
-    )
+    reader = ledger._reader
+    cursor = None
+    if reader is not None:
+        try:
+            cursor = reader.cursor()
+        except sqlite3.Error as exc:
+            _store_error(ledger, exc)
+    if cursor is None:
+        return _answer(
+            ledger,
+            f"subscription {subscription_id}",
+            as_of,
+            known_at,
+            lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
+        )
+    at = to_us(now()) if as_of is None else as_of
+    try:
+        if known_at is None:
+            known = ALL
+        else:
+            found = cursor.execute(KNOWN_SQL, (known_at,)).fetchone()[0]
+            known = 0 if found is None else int(found)
+        row = cursor.execute(*por_statement(subscription_id, at, known)).fetchone()
+    except sqlite3.Error as exc:
+        _store_error(ledger, exc)
+    if row is None:
+        raise NotFound(f"subscription {subscription_id} is not on record as of {_show(at)}{_known(known_at)}")
+    return por_answer(row, at)
+
+
+def _store_error(ledger: Ledger, exc: sqlite3.Error) -> NoReturn:
+    """Raise ``exc`` as the store's error, as every other read does (``_store_errors``)."""
+    from ._store import _store_errors
+
+    with _store_errors(ledger.url):
+        raise exc
+    raise AssertionError("unreachable")  # _store_errors re-raises whatever it does not map
 
 
 def delegations(

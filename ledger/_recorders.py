@@ -6,16 +6,21 @@ One subclass per backend (the library's pattern). Each adds, in the same databas
 - triggers that refuse any UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) of a stored
   event or chain row, so the log is append-only in the database itself.
 
-``insert_events(stored_events, ledger_work=fn)`` runs ``fn(db)`` inside the transaction that
-inserts the events, after them: the rulebook, the chain and the projections commit or roll
-back together with the events. Without ``ledger_work`` the recorders behave exactly as the
-library's (they pass its recorder test suites).
+``ledger_transaction()`` is the ledger's unit of work: one transaction in which the store
+inserts stored events (``tx.insert``, the library's own insert, batch by batch), and writes
+the chain and projection rows through ``tx.db``; all of it commits or rolls back together.
+``insert_events(stored_events, ledger_work=fn)`` does the same for one batch, as the
+library's API. Used as the library's, the recorders behave exactly as its own (they pass
+its recorder test suites).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
@@ -25,6 +30,17 @@ import projections
 from ._sql import SqliteDb
 
 Work = Callable[[projections.Db], None]
+
+
+@dataclass(frozen=True)
+class LedgerTransaction:
+    """One open write transaction of the ledger's: its cursor, the library's insert of
+    stored events, and how to take the write lock before reading anything."""
+
+    db: projections.Db
+    insert: Callable[[Sequence[StoredEvent]], None]
+    lock: Callable[[], None]
+
 
 CHAIN_DDL = [
     "CREATE TABLE IF NOT EXISTS ledger_chain ("
@@ -62,6 +78,24 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         ]:
             db.execute(statement)
 
+    @contextmanager
+    def ledger_transaction(self) -> Iterator[LedgerTransaction]:
+        with self.datastore.transaction(commit=True) as c:
+            db = SqliteDb(c)
+            yield LedgerTransaction(
+                db,
+                lambda events: self._insert_rows(c, events),
+                # Any write takes SQLite's one writer lock until commit.
+                lambda: db.execute(f"DELETE FROM {self.events_table_name} WHERE 1 = 0"),
+            )
+
+    def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> None:
+        """The library's insert of stored events (same statement and values), in one call."""
+        c.executemany(
+            self.insert_events_statement,
+            [(_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
+        )
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -70,6 +104,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         if work is not None:
             work(SqliteDb(c))
         return ids
+
+
+def _hex(originator_id: object) -> object:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 # PostgreSQL trigger names are per table, so they need not (and must not) embed the table's

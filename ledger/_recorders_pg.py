@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -13,7 +13,7 @@ from psycopg.errors import DuplicateObject
 
 import projections
 
-from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, Work
+from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, Work
 from ._sql import PostgresDb
 
 _PG_FUNCTION = f"""
@@ -79,6 +79,27 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             *_pg_triggers("ledger_chain"),
         ]:
             db.execute(statement)
+
+    @contextlib.contextmanager
+    def ledger_transaction(self) -> Iterator[LedgerTransaction]:
+        with self.datastore.transaction(commit=True) as curs:
+            yield LedgerTransaction(
+                PostgresDb(curs, self.datastore.schema),
+                lambda events: self._copy_stored_events(curs, events),
+                lambda: self._lock_table(curs),
+            )
+
+    def _copy_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[StoredEvent]) -> None:
+        """The library's insert of stored events (its EXCLUSIVE table lock first, so appends
+        are serialised, and its notification), with the rows sent by ``COPY``: the same
+        rows, with one round trip for a batch of thousands."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        with curs.copy(
+            f'COPY "{self.events_table_name}" (originator_id, originator_version, topic, state) FROM STDIN'
+        ) as copy:
+            for event in stored_events:
+                copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         work: Work | None = kwargs.get("ledger_work")

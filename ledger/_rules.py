@@ -126,7 +126,7 @@ class Facts:
         providers = set(partner.provider_ids) if partner else set()
         return any(
             r.partner_id == partner_id or r.reseller_id == partner_id or r.partner_id in providers
-            for r in self.world.relationships(cid, self.at)
+            for r in self.world.relationships(cid, self.at, {partner_id, *providers})
         )
 
 
@@ -211,7 +211,7 @@ def _known_references(f: Facts) -> str | None:
         need_partner(d["partner_id"])
         need_customer(d["customer_id"])
         if not missing and not any(
-            r.partner_id == d["partner_id"] for r in w.relationships(d["customer_id"], at)
+            r.partner_id == d["partner_id"] for r in w.relationships(d["customer_id"], at, {d["partner_id"]})
         ):
             return f"partner {d['partner_id']} has no reseller relationship with {d['customer_id']}"
     elif t == "delegation.granted":

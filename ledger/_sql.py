@@ -24,6 +24,14 @@ class SqliteDb:
     def fetchall(self) -> list[Mapping[str, Any]]:
         return [dict(r) for r in self._c.fetchall()]
 
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+        self._c.executemany(statement, rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Insert many rows into ``table`` (one ``executemany``)."""
+        marks = ", ".join("?" * len(columns))
+        self._c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
 
 class PostgresDb:
     """Wraps a psycopg cursor (``dict_row``) inside a transaction, in the ledger's schema."""
@@ -48,3 +56,14 @@ class PostgresDb:
 
     def fetchall(self) -> list[Mapping[str, Any]]:
         return list(self._c.fetchall())
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+        if rows:
+            self._c.executemany(statement.replace("?", "%s"), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Insert many rows into ``table`` with ``COPY`` (one round trip for them all)."""
+        if rows:
+            with self._c.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)

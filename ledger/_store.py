@@ -16,9 +16,11 @@ import re
 import sqlite3
 import sys
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -33,7 +35,7 @@ from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
 from ._sql import PostgresDb, SqliteDb
-from ._stream import STREAM_ID, recorded
+from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
 
 DEFAULT_URL = "sqlite:///ledger.db"
@@ -41,6 +43,7 @@ _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 MAX_ATTEMPTS = 200
 _LOOKUP_CHUNK = 500
+_CHUNK = 2000  # events per batch of an append, a rebuild, a verification
 
 
 @dataclass(frozen=True)
@@ -143,12 +146,18 @@ class Ledger:
         self._recorder = recorder
         self.dialect: str = recorder.dialect
         self.events_table: str = recorder.events_table_name
+        from ._reader import reader_for  # SQLite: queries' own read-only connection (see there)
+
+        self._reader = reader_for(env.get("SQLITE_DBNAME", ""), float(env.get("SQLITE_LOCK_TIMEOUT", 5)))
 
     # --- reading ------------------------------------------------------------------------
 
     def read(self) -> AbstractContextManager[projections.Db]:
-        """A read-only transaction on the store, for queries."""
-        return self._transaction(commit=False)
+        """A read-only transaction on the store, for queries (SQLite: on the ledger's own
+        read-only connection, see ``_reader``)."""
+        if self._reader is None:
+            return self._transaction(commit=False)
+        return self._reader.read(_store_errors(self.url), lambda: self._transaction(commit=False))
 
     @contextmanager
     def _transaction(self, *, commit: bool) -> Iterator[projections.Db]:
@@ -164,7 +173,7 @@ class Ledger:
             return _head(db)
 
     def stored(
-        self, start: int = 1, stop: int | None = None, batch: int = 1000, *, exact: bool = False
+        self, start: int = 1, stop: int | None = None, batch: int = 2000, *, exact: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Stored events in position order, as ``export`` writes them, in bounded memory.
 
@@ -173,62 +182,17 @@ class Ledger:
         ``recorded_at``, since neither is covered by the hash."""
         position = start - 1
         while True:
-            with _store_errors(self.url):
-                rows = self._recorder.select_events(STREAM_ID, gt=position, lte=stop, limit=batch)
+            with self.read() as db:
+                rows = _stored_rows(db, self.events_table, position, stop, batch)
             if not rows:
                 return
-            chain = self._chain_rows(rows[0].originator_version, rows[-1].originator_version)
-            for stored_event in rows:
-                if exact and stored_event.originator_version != position + 1:
+            for row in rows:
+                if exact and row["position"] != position + 1:
                     raise IntegrityFailure(
                         f"position {position + 1} is missing from the log", position=position + 1
                     )
-                position = stored_event.originator_version
-                try:
-                    domain_event = self.app.mapper.to_domain_event(stored_event)
-                    event = dict(domain_event.event)  # type: ignore[attr-defined]
-                except Exception as exc:  # any decoding failure of stored bytes is tampering
-                    raise IntegrityFailure(
-                        f"the stored event at position {position} cannot be decoded ({exc})",
-                        position=stored_event.originator_version,
-                    ) from None
-                link = chain.get(position)
-                if link is None or link["event_id"] != event.get("event_id"):
-                    raise IntegrityFailure(
-                        f"position {position} has no matching chain row", position=position
-                    )
-                if exact and not self._exact(stored_event, event, link):
-                    raise IntegrityFailure(
-                        f"the stored bytes at position {position} are not the ledger's own record of "
-                        "its event and chain row",
-                        position=position,
-                    )
-                event["position"] = position
-                event["recorded_at"] = link["recorded_at"]
-                event["prev_hash"] = link["prev_hash"]
-                event["hash"] = link["hash"]
-                yield event
-
-    def _exact(self, stored_event: Any, event: dict[str, Any], link: Mapping[str, Any]) -> bool:
-        try:
-            own = self.app.mapper.to_stored_event(recorded(stored_event.originator_version, dict(event)))
-            recorded_us = canonical_to_us(str(link["recorded_at"]))
-        except Exception:  # a stored value the ledger could not have written
-            return False
-        return (
-            own.topic == stored_event.topic
-            and bytes(own.state) == bytes(stored_event.state)
-            and recorded_us == link["recorded_us"]
-        )
-
-    def _chain_rows(self, first: int, last: int) -> dict[int, dict[str, Any]]:
-        with self.read() as db:
-            db.execute(
-                "SELECT position, event_id, recorded_at, recorded_us, prev_hash, hash FROM ledger_chain "
-                "WHERE position >= ? AND position <= ? ORDER BY position",
-                [first, last],
-            )
-            return {int(r["position"]): dict(r) for r in db.fetchall()}
+                position = row["position"]
+                yield _checked(row, exact=exact)
 
     def verify_chain(self, progress: Progress | None = None) -> int:
         """Recompute every hash from the stored events; return the count verified.
@@ -239,18 +203,15 @@ class Ledger:
             db.execute("SELECT COUNT(*) AS n, MAX(position) AS head FROM ledger_chain")
             counts = db.fetchone() or {}
         for event in self.stored(exact=True):
-            position = event["position"]
-            if position != expected:
-                raise IntegrityFailure(f"position {expected} is missing from the log", position=expected)
-            body = {
-                k: v for k, v in event.items() if k not in ("position", "recorded_at", "prev_hash", "hash")
-            }
-            if (
-                event["prev_hash"] != prev_hash
-                or chain_hash(body, position, event["recorded_at"], prev_hash) != event["hash"]
-            ):
+            position = event.pop("position")
+            recorded_at, stored_prev, stored_hash = (
+                event.pop("recorded_at"),
+                event.pop("prev_hash"),
+                event.pop("hash"),
+            )
+            if stored_prev != prev_hash or chain_hash(event, position, recorded_at, prev_hash) != stored_hash:
                 raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
-            prev_hash, expected = event["hash"], expected + 1
+            prev_hash, expected = stored_hash, expected + 1
             if progress is not None:
                 progress(position, int(counts.get("head") or 0))
         if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
@@ -269,7 +230,7 @@ class Ledger:
         count = self.verify_chain(progress)
         if digest is not None:
             self.extends(digest)
-        with self.read() as db:
+        with self._transaction(commit=False) as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with self._twins(db, None):
@@ -299,14 +260,24 @@ class Ledger:
     @contextmanager
     def _twins(self, db: projections.Db, progress: Progress | None) -> Iterator[int]:
         """Fold every stored event up to the head into temporary twins of the projection
-        tables (see ``projections._rebuild``); yields the head position."""
+        tables (see ``projections._rebuild``), in batches through one session; yields the
+        head position."""
         head = _head(db)
         projections.create_twins(db, self.dialect)
         try:
-            for event in self.stored(1, head):
-                projections.apply(db, event, event["position"])
+            session = projections.Session(db, empty=True)
+            position = 0
+            while position < head:
+                rows = _stored_rows(db, self.events_table, position, head, _CHUNK, chain=False)
+                if not rows:
+                    break
+                events = [(row["position"], _decoded(row)) for row in rows]
+                session.prefetch(event for _, event in events)
+                for position, event in events:
+                    projections.apply(session, event, position)
+                session.flush(evict=True)
                 if progress is not None:
-                    progress(event["position"], head)
+                    progress(position, head)
             yield head
         finally:
             projections.drop_twins(db, self.dialect)
@@ -362,95 +333,208 @@ class Ledger:
     def record_many(
         self, lines: Iterable[tuple[int, Event]], progress: Progress | None = None
     ) -> list[Receipt]:
-        """Record events in one transaction, all or nothing.
+        """Record events in one transaction, all or nothing; one receipt per input event.
 
         ``lines`` pairs each event with its input line number (0: none), which errors name."""
-        return self._append(list(lines), None, progress)
+        items = [(line, event, None) for line, event in lines]
+        receipts: list[Receipt] = []
+        self._append(items, receipts.append, progress, len(items))
+        return receipts
+
+    def import_events(
+        self,
+        lines: Iterable[tuple[int, Event]],
+        progress: Progress | None = None,
+        total: int = 0,
+    ) -> ImportSummary:
+        """Record a stream of events in one transaction, all or nothing, in bounded memory
+        (``import``). ``lines`` may raise (bad input on a line): nothing is stored then.
+        ``total`` (0: unknown) is what ``progress`` counts towards."""
+        summary = ImportSummary()
+        self._append(((line, event, None) for line, event in lines), summary.add, progress, total)
+        return summary
 
     def restore(
-        self, lines: Iterable[tuple[int, dict[str, Any]]], progress: Progress | None = None
-    ) -> list[Receipt]:
+        self,
+        lines: Iterable[tuple[int, dict[str, Any]]],
+        progress: Progress | None = None,
+        total: int = 0,
+    ) -> ImportSummary:
         """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
-        hashes. The file's chain is verified first; a file that does not verify is refused
-        whole, and every event is judged by the rulebook as it is restored."""
+        hashes. A file whose chain does not verify is refused whole (nothing is stored),
+        and every event is judged by the rulebook as it is restored."""
         if self.head() != 0:
             raise BadInput("file", f"restore needs an empty ledger; {_redact(self.url)} holds events")
-        batch: list[tuple[int, Event]] = []
-        chain: list[tuple[str, str]] = []
-        prev_hash, prev_recorded = GENESIS, 0
-        seen: set[str] = set()
-        for index, (line, stored) in enumerate(lines, start=1):
-            for key in ("position", "recorded_at", "prev_hash", "hash"):
-                if key not in stored:
-                    raise BadInput(key, "is missing: restore takes a file written by export", line=line)
-            event = parse_event(stored)
-            recorded_at = normalize_time(stored["recorded_at"], "recorded_at")
-            body = event.to_json()
-            if stored["position"] != index:
-                raise IntegrityFailure(f"position {stored['position']} is out of sequence", line=line)
-            if canonical_to_us(recorded_at) < prev_recorded:
-                raise IntegrityFailure("recorded_at goes backwards", position=index, line=line)
-            if (
-                stored["prev_hash"] != prev_hash
-                or chain_hash(body, index, recorded_at, prev_hash) != stored["hash"]
-            ):
-                raise IntegrityFailure(
-                    f"the file's chain does not verify at position {index}", position=index, line=line
-                )
-            if event.event_id in seen:
-                raise IntegrityFailure(f"event {event.event_id} appears twice", position=index, line=line)
-            seen.add(event.event_id)
-            batch.append((line, event))
-            chain.append((recorded_at, stored["hash"]))
-            prev_hash, prev_recorded = stored["hash"], canonical_to_us(recorded_at)
-        return self._append(batch, chain, progress)
+        summary = ImportSummary()
+        self._append(_restorable(lines), summary.add, progress, total)
+        return summary
 
     def _append(
         self,
-        batch: list[tuple[int, Event]],
-        restored: list[tuple[str, str]] | None,
+        source: Iterable[tuple[int, Event, tuple[str, str] | None]],
+        emit: Callable[[Receipt], None],
         progress: Progress | None,
-    ) -> list[Receipt]:
+        total: int,
+    ) -> None:
+        """Append ``source`` in one transaction. An input that fits in one batch is appended
+        optimistically (the head is read first; losing the position to another writer means
+        trying again, judged against the new state); a longer one takes the write lock
+        first, so that it is read once, streaming."""
+        it = iter(source)
+        first = list(islice(it, _CHUNK + 1))
+        locked = len(first) > _CHUNK
         for attempt in range(MAX_ATTEMPTS):
+            receipts: list[Receipt] = []
             try:
                 with _store_errors(self.url):
-                    return self._try_append(batch, restored, progress)
+                    self._try_append(first, it, locked, emit if locked else receipts.append, progress, total)
             except StoreError as exc:
-                if not isinstance(exc.__cause__, IntegrityError):
+                if locked or not isinstance(exc.__cause__, IntegrityError):
                     raise
                 # Another writer took the positions (or stored the same event_id) first.
                 time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
+                continue
+            for receipt in receipts:
+                emit(receipt)
+            return
         raise StoreError(f"the store {_redact(self.url)} is too busy: gave up after {MAX_ATTEMPTS} attempts")
 
     def _try_append(
         self,
-        batch: list[tuple[int, Event]],
-        restored: list[tuple[str, str]] | None,
+        first: list[tuple[int, Event, tuple[str, str] | None]],
+        rest: Iterator[tuple[int, Event, tuple[str, str] | None]],
+        locked: bool,
+        emit: Callable[[Receipt], None],
         progress: Progress | None,
-    ) -> list[Receipt]:
-        receipts: dict[int, Receipt] = {}
-        # The head first, then the event_id lookup: an event another writer commits after
-        # the head was read takes a position this append then conflicts on (so it retries
-        # and finds it); one committed before is seen by the lookup. Read the other way
-        # round, a concurrent record of the same event_id could slip between the two reads
-        # and this one be judged, as a second copy, by the rulebook instead of reported as
-        # a duplicate.
-        head = self.head()
-        known = {} if restored else self._stored_receipts([e.event_id for _, e in batch])
-        new: list[tuple[int, int, Event]] = []  # (index in batch, line, event)
+        total: int,
+    ) -> None:
+        """One attempt (see ``_Append``)."""
+        _Append(self, progress, total).run(first, rest, locked, emit)
+
+    def _head_and_known(self, event_ids: list[str]) -> tuple[int, dict[str, tuple[Receipt, dict[str, Any]]]]:
+        """The head position, then the stored events among ``event_ids``, in one read.
+
+        The head first: an event another writer commits after the head was read takes a
+        position this append then conflicts on (so it retries and finds it); one committed
+        before is seen by the lookup. Read the other way round, a concurrent record of the
+        same event_id could slip between the two reads and this one be judged, as a second
+        copy, by the rulebook instead of reported as a duplicate."""
+        with self._transaction(commit=False) as db:
+            head = _head(db)
+            return head, _stored_receipts(db, self.events_table, event_ids)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self.app.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class ImportSummary:
+    """What an import or restore did: how many events it stored, which positions, the last
+    hash; and how many input events were already stored."""
+
+    imported: int = 0
+    duplicates: int = 0
+    first_position: int | None = None
+    last_position: int | None = None
+    last_hash: str | None = None
+
+    def add(self, receipt: Receipt) -> None:
+        if receipt.duplicate:
+            self.duplicates += 1
+            return
+        self.imported += 1
+        if self.first_position is None:
+            self.first_position = receipt.position
+        self.last_position, self.last_hash = receipt.position, receipt.hash
+
+
+_CHAIN_COLUMNS = ("position", "event_id", "recorded_at", "recorded_us", "prev_hash", "hash")
+
+
+class _Append:
+    """One attempt at appending a stream of events in one transaction, batch by batch:
+    for each batch, the stored ones are found (duplicates), the new ones inserted through
+    the recorder, then each judged by the rulebook against the projections as they stand
+    (a session that has folded every event before it) and folded, and the batch's chain
+    rows and projection rows written in bulk."""
+
+    def __init__(self, ledger: Ledger, progress: Progress | None, total: int) -> None:
+        self.ledger = ledger
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.lines = array("q")  # input line of each new event, by position - head - 1
+
+    def run(
+        self,
+        first: list[tuple[int, Event, tuple[str, str] | None]],
+        rest: Iterator[tuple[int, Event, tuple[str, str] | None]],
+        locked: bool,
+        emit: Callable[[Receipt], None],
+    ) -> None:
+        ledger = self.ledger
+        known: dict[str, tuple[Receipt, dict[str, Any]]] | None = None
+        if not locked:
+            self.head, known = ledger._head_and_known([e.event_id for _, e, _ in first])
+            if not self._new(first, known):  # nothing new: no transaction
+                self._receipts(first, known, [], emit)
+                return
+        with ledger._recorder.ledger_transaction() as tx:
+            db: projections.Db = tx.db
+            if locked:
+                tx.lock()
+                self.head = _head(db)
+            self.position = self.head
+            self.chain_read = False
+            session = projections.Session(db, empty=self.head == 0)
+            view = projections.StateView(session)
+            chunk = first
+            while chunk:
+                if known is None:
+                    known = _stored_receipts(db, ledger.events_table, [e.event_id for _, e, _ in chunk])
+                new = self._new(chunk, known)
+                if new:
+                    tx.insert([encode(self.position + 1 + i, e.to_json()) for i, (_, e, _) in enumerate(new)])
+                    if not self.chain_read:
+                        self._read_chain_head(db)
+                    written = self._judge_fold_chain(db, session, view, new)
+                else:
+                    written = []
+                self._receipts(chunk, known, written, emit)
+                chunk, known = list(islice(rest, _CHUNK)), None
+
+    def _new(
+        self,
+        chunk: list[tuple[int, Event, tuple[str, str] | None]],
+        known: dict[str, tuple[Receipt, dict[str, Any]]],
+    ) -> list[tuple[int, Event, tuple[str, str] | None]]:
+        """The chunk's events not stored yet, each once; a stored or repeated event_id with
+        other content is bad input."""
+        new: list[tuple[int, Event, tuple[str, str] | None]] = []
         first_seen: dict[str, tuple[int, Event]] = {}
-        for index, (line, event) in enumerate(batch):
+        for line, event, restored in chunk:
             stored = known.get(event.event_id)
+            if restored is not None and (stored is not None or event.event_id in first_seen):
+                raise IntegrityFailure(f"event {event.event_id} appears twice", line=line or None)
             if stored is not None:
-                receipt, stored_event = stored
-                if canonical(stored_event) != canonical(event.to_json()):
+                receipt, body = stored
+                if canonical(body) != canonical(event.to_json()):
+                    if receipt.position > self.head:  # stored by this append
+                        earlier_line = self.lines[receipt.position - self.head - 1]
+                        where = f"appears earlier in this input (line {earlier_line})"
+                    else:
+                        where = f"is already stored at position {receipt.position}"
                     raise BadInput(
-                        "event_id",
-                        f"{event.event_id} is already stored at position {receipt.position} "
-                        "with different content",
-                        line=line or None,
+                        "event_id", f"{event.event_id} {where} with different content", line=line or None
                     )
-                receipts[index] = receipt
                 continue
             earlier = first_seen.get(event.event_id)
             if earlier is not None:
@@ -463,99 +547,204 @@ class Ledger:
                     )
                 continue  # the same event twice in one input: stored once
             first_seen[event.event_id] = (line, event)
-            new.append((index, line, event))
-        if new:
-            payloads = [event.to_json() for _, _, event in new]
-            domain_events = [recorded(head + 1 + i, p) for i, p in enumerate(payloads)]
-            written: list[Receipt] = []
+            new.append((line, event, restored))
+        return new
 
-            def work(db: projections.Db) -> None:
-                written.clear()
-                written.extend(self._judge_chain_project(db, head, new, payloads, restored, progress))
-
-            self.app.save(*domain_events, ledger_work=work)
-            for (index, _, _), receipt in zip(new, written, strict=True):
-                receipts[index] = receipt
-        by_id = {r.event_id: r for r in receipts.values()}
-        return [receipts.get(i) or _as_duplicate(by_id[event.event_id]) for i, (_, event) in enumerate(batch)]
-
-    def _judge_chain_project(
-        self,
-        db: projections.Db,
-        head: int,
-        new: list[tuple[int, int, Event]],
-        payloads: list[dict[str, Any]],
-        restored: list[tuple[str, str]] | None = None,
-        progress: Progress | None = None,
-    ) -> list[Receipt]:
-        """Inside the appending transaction: rulebook, projections, chain, for each event."""
+    def _read_chain_head(self, db: projections.Db) -> None:
+        """The chain's newest row, read once the write lock is held (after the first insert
+        or the lock): it must be the head this append started from."""
         db.execute("SELECT position, hash, recorded_us FROM ledger_chain ORDER BY position DESC LIMIT 1")
         last = db.fetchone()
-        if (int(last["position"]) if last else 0) != head:
-            raise IntegrityFailure("the chain's head does not match the stored events", position=head)
-        prev_hash = str(last["hash"]) if last else GENESIS
-        recorded_us = max(to_us(now()), int(last["recorded_us"]) if last else 0)
-        recorded_at = format_time(from_us(recorded_us))
-        view = projections.StateView(db)
+        if (int(last["position"]) if last else 0) != self.head:
+            raise IntegrityFailure("the chain's head does not match the stored events", position=self.head)
+        self.prev_hash = str(last["hash"]) if last else GENESIS
+        self.recorded_us = max(to_us(now()), int(last["recorded_us"]) if last else 0)
+        self.recorded_at = format_time(from_us(self.recorded_us))
+        self.chain_read = True
+
+    def _judge_fold_chain(
+        self,
+        db: projections.Db,
+        session: projections.Session,
+        view: projections.StateView,
+        new: list[tuple[int, Event, tuple[str, str] | None]],
+    ) -> list[Receipt]:
+        """Rulebook, projections and chain for each new event of one batch."""
+        session.prefetch(event.to_json() for _, event, _ in new)
+        chain: list[tuple[int, str, str, int, str, str]] = []
         out: list[Receipt] = []
-        for offset, ((_, line, event), payload) in enumerate(zip(new, payloads, strict=True)):
-            position = head + 1 + offset
+        recorded_at, recorded_us = self.recorded_at, self.recorded_us
+        for line, event, restored in new:
+            self.position += 1
+            position = self.position
+            payload = event.to_json()
             try:
                 _rules.check(event, view)
-                touched = projections.apply(db, payload, position)
+                touched = projections.apply(session, payload, position)
                 _rules.check_effects(event, touched)
             except RuleViolation as violation:
                 raise (violation.at_line(line) if line else violation) from None
             if restored is not None:
-                recorded_at, expected = restored[offset]
+                recorded_at, expected = restored
                 recorded_us = canonical_to_us(recorded_at)
-            digest = chain_hash(payload, position, recorded_at, prev_hash)
+            digest = chain_hash(payload, position, recorded_at, self.prev_hash)
             if restored is not None and digest != expected:
                 raise IntegrityFailure(f"position {position} does not restore to its hash", position=position)
-            db.execute(
-                "INSERT INTO ledger_chain (position, event_id, recorded_at, recorded_us, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [position, event.event_id, recorded_at, recorded_us, prev_hash, digest],
-            )
+            chain.append((position, event.event_id, recorded_at, recorded_us, self.prev_hash, digest))
             out.append(Receipt(event.event_id, position, recorded_at, digest, duplicate=False))
-            prev_hash = digest
-            if progress is not None:
-                progress(offset + 1, len(new))
+            self.lines.append(line)
+            self.prev_hash = digest
+            self.done += 1
+            if self.progress is not None:
+                self.progress(self.done, self.total)
+        db.insert_rows("ledger_chain", _CHAIN_COLUMNS, chain)
+        session.flush(evict=True)
         return out
 
-    def _stored_receipts(self, event_ids: list[str]) -> dict[str, tuple[Receipt, dict[str, Any]]]:
-        """The stored events among ``event_ids``, with their receipts."""
-        found: dict[str, tuple[Receipt, dict[str, Any]]] = {}
-        unique = sorted(set(event_ids))
-        for i in range(0, len(unique), _LOOKUP_CHUNK):
-            chunk = unique[i : i + _LOOKUP_CHUNK]
-            with self.read() as db:
-                db.execute(
-                    "SELECT position, event_id, recorded_at, hash FROM ledger_chain "
-                    f"WHERE event_id IN ({', '.join('?' * len(chunk))})",
-                    chunk,
-                )
-                rows = db.fetchall()
-            for row in rows:
-                position = int(row["position"])
-                stored = next(self.stored(position, position))
-                body = {
-                    k: v
-                    for k, v in stored.items()
-                    if k not in ("position", "recorded_at", "prev_hash", "hash")
-                }
-                receipt = Receipt(row["event_id"], position, row["recorded_at"], row["hash"], duplicate=True)
-                found[row["event_id"]] = (receipt, body)
-        return found
+    def _receipts(
+        self,
+        chunk: list[tuple[int, Event, tuple[str, str] | None]],
+        known: dict[str, tuple[Receipt, dict[str, Any]]],
+        written: list[Receipt],
+        emit: Callable[[Receipt], None],
+    ) -> None:
+        """One receipt per input event of the chunk, in input order."""
+        by_id = {r.event_id: r for r in written}
+        for _, event, _ in chunk:
+            mine = by_id.pop(event.event_id, None)
+            if mine is not None:
+                emit(mine)
+                continue
+            stored = known.get(event.event_id)
+            if stored is not None:
+                emit(stored[0])
+            else:  # repeated in the chunk: the receipt of its first occurrence
+                emit(_as_duplicate(next(r for r in written if r.event_id == event.event_id)))
 
-    def close(self) -> None:
-        self.app.close()
 
-    def __enter__(self) -> Ledger:
-        return self
+def _restorable(
+    lines: Iterable[tuple[int, dict[str, Any]]],
+) -> Iterator[tuple[int, Event, tuple[str, str] | None]]:
+    """The events of an export, checked line by line: every chain field present, positions
+    in sequence, ``recorded_at`` never going backwards, each hash covering its event and
+    the hash before it. A line that fails stops the restore (nothing is stored)."""
+    prev_hash, prev_recorded = GENESIS, 0
+    for index, (line, stored) in enumerate(lines, start=1):
+        for key in ("position", "recorded_at", "prev_hash", "hash"):
+            if key not in stored:
+                raise BadInput(key, "is missing: restore takes a file written by export", line=line)
+        event = parse_event(stored)
+        recorded_at = normalize_time(stored["recorded_at"], "recorded_at")
+        if stored["position"] != index:
+            raise IntegrityFailure(f"position {stored['position']} is out of sequence", line=line)
+        recorded_us = canonical_to_us(recorded_at)
+        if recorded_us < prev_recorded:
+            raise IntegrityFailure("recorded_at goes backwards", position=index, line=line)
+        if (
+            stored["prev_hash"] != prev_hash
+            or chain_hash(event.to_json(), index, recorded_at, prev_hash) != stored["hash"]
+        ):
+            raise IntegrityFailure(
+                f"the file's chain does not verify at position {index}", position=index, line=line
+            )
+        yield line, event, (recorded_at, stored["hash"])
+        prev_hash, prev_recorded = stored["hash"], recorded_us
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+
+def _stream_param(dialect: str) -> object:
+    return STREAM_ID.hex if dialect == "sqlite" else STREAM_ID
+
+
+def _stored_rows(
+    db: projections.Db, events_table: str, after: int, stop: int | None, limit: int, *, chain: bool = True
+) -> list[Mapping[str, Any]]:
+    """Up to ``limit`` stored events after position ``after`` (to ``stop``), each with its
+    chain row's fields (None where it has none) unless ``chain`` is False."""
+    columns = "e.originator_version AS position, e.topic AS topic, e.state AS state"
+    join = ""
+    if chain:
+        columns += (
+            ", c.event_id AS chain_event_id, c.recorded_at AS recorded_at, c.recorded_us AS recorded_us, "
+            "c.prev_hash AS prev_hash, c.hash AS hash"
+        )
+        join = " LEFT JOIN ledger_chain AS c ON c.position = e.originator_version"
+    until = "" if stop is None else " AND e.originator_version <= ?"
+    db.execute(
+        f'SELECT {columns} FROM "{events_table}" AS e{join} '
+        f"WHERE e.originator_id = ? AND e.originator_version > ?{until} "
+        "ORDER BY e.originator_version LIMIT ?",
+        [_stream_param(db.dialect), after, *([] if stop is None else [stop]), limit],
+    )
+    return db.fetchall()
+
+
+def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The event in one stored row; tampering (bytes that decode to no event) named."""
+    try:
+        return decode(bytes(row["state"]))
+    except Exception as exc:  # any decoding failure of stored bytes is tampering
+        raise IntegrityFailure(
+            f"the stored event at position {row['position']} cannot be decoded ({exc})",
+            position=row["position"],
+        ) from None
+
+
+def _checked(row: Mapping[str, Any], *, exact: bool) -> dict[str, Any]:
+    """The stored event of one row with its chain fields, as ``export`` writes it.
+
+    ``exact``: the stored bytes must be the ledger's own encoding of the event, and the
+    chain row's ``recorded_us`` its ``recorded_at`` (neither is covered by the hash)."""
+    position = int(row["position"])
+    event = _decoded(row)
+    if row["chain_event_id"] is None or row["chain_event_id"] != event.get("event_id"):
+        raise IntegrityFailure(f"position {position} has no matching chain row", position=position)
+    if exact:
+        try:
+            own = state_bytes(event) == bytes(row["state"]) and row["topic"] == TOPIC
+            own = own and canonical_to_us(str(row["recorded_at"])) == row["recorded_us"]
+        except Exception:  # a stored value the ledger could not have written
+            own = False
+        if not own:
+            raise IntegrityFailure(
+                f"the stored bytes at position {position} are not the ledger's own record of "
+                "its event and chain row",
+                position=position,
+            )
+    event["position"] = position
+    event["recorded_at"] = row["recorded_at"]
+    event["prev_hash"] = row["prev_hash"]
+    event["hash"] = row["hash"]
+    return event
+
+
+def _stored_receipts(
+    db: projections.Db, events_table: str, event_ids: list[str]
+) -> dict[str, tuple[Receipt, dict[str, Any]]]:
+    """The stored events among ``event_ids``, with their receipts and stored content."""
+    found: dict[str, tuple[Receipt, dict[str, Any]]] = {}
+    unique = sorted(set(event_ids))
+    for i in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[i : i + _LOOKUP_CHUNK]
+        db.execute(
+            "SELECT position, event_id, recorded_at, hash FROM ledger_chain "
+            f"WHERE event_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        )
+        chain = {int(row["position"]): row for row in db.fetchall()}
+        if not chain:
+            continue
+        db.execute(
+            f'SELECT originator_version AS position, state FROM "{events_table}" '
+            f"WHERE originator_id = ? AND originator_version IN ({', '.join('?' * len(chain))})",
+            [_stream_param(db.dialect), *chain],
+        )
+        for stored in db.fetchall():
+            row = chain[int(stored["position"])]
+            receipt = Receipt(
+                row["event_id"], int(row["position"]), row["recorded_at"], row["hash"], duplicate=True
+            )
+            found[row["event_id"]] = (receipt, _decoded(stored))
+    return found
 
 
 def _head(db: projections.Db) -> int:

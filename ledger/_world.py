@@ -7,6 +7,7 @@ those earlier in the same import.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from projections import (
@@ -36,7 +37,12 @@ class World(Protocol):
 
     def delegation(self, delegation_id: str, at: int) -> DelegationState | None: ...
 
-    def relationships(self, customer_id: str, at: int) -> list[RelationshipState]: ...
+    def relationships(
+        self, customer_id: str, at: int, partners: Collection[str] | None = None
+    ) -> list[RelationshipState]:
+        """The customer's live reseller relationships; with ``partners``, only those whose
+        partner or reseller is one of them."""
+        ...
 
     def partner_ever(self, partner_id: str) -> bool: ...
 

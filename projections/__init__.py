@@ -1,7 +1,8 @@
 """The read side: folds of stored events into temporal, indexed tables, and their queries.
 
-``apply`` folds one stored event (live, inside the appending transaction, and in a
-rebuild); ``StateView`` reads the state of things as of an effective time.
+``apply`` folds one stored event through a ``Session`` (the unit of work of one
+transaction: live appends, imports, rebuilds); ``StateView`` reads the state of things as
+of an effective time.
 """
 
 from ._fold import apply
@@ -15,6 +16,7 @@ from ._model import (
 )
 from ._queries import customer, customer_state, delegations, history_positions, partner_of_record
 from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
+from ._session import Session
 from ._tables import TABLES, Db, schema_statements
 from ._time import format_us
 from ._timeline import (
@@ -40,6 +42,7 @@ __all__ = [
     "RelationshipLine",
     "RelationshipState",
     "RequestState",
+    "Session",
     "StateView",
     "SubscriptionLine",
     "SubscriptionState",

@@ -1,18 +1,19 @@
 """The fold: one stored event into the projection tables.
 
-``apply`` is the only code that writes projection rows. The store calls it inside the
-transaction that appends the event (live updates), and a rebuild calls it for every stored
-event from position 1: the same code for both.
+``apply`` is the only code that writes projection rows, through a ``Session`` (the unit of
+work of one transaction, see ``_session``). The store calls it inside the transaction that
+appends the event (live updates, a batch of one or an import of millions), and a rebuild
+or a verification calls it for every stored event from position 1: the same code for all.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
+from ._session import Session, change, current, insert
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
@@ -20,38 +21,34 @@ from ._tables import (
     RELATIONSHIPS,
     REQUESTS,
     SUBSCRIPTIONS,
-    Db,
-    change,
-    current,
-    insert,
 )
 from ._time import canonical_to_us
 
 Event = Mapping[str, Any]
-Fold = Callable[[Db, Mapping[str, Any], int, int], set[str]]
+Fold = Callable[[Session, Mapping[str, Any], int, int], set[str]]
 
 
 def _json_list(items: list[str] | None) -> str | None:
     return orjson.dumps(items).decode() if items is not None else None
 
 
-def _partner_registered(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _partner_registered(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     insert(db, PARTNERS, {**d, "provider_ids": _json_list(d.get("provider_ids", []))}, at, None, pos)
     return {"partners"}
 
 
-def _partner_program_changed(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _partner_program_changed(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     updates = {"program": d["program"], "provider_ids": _json_list(d.get("provider_ids", []))}
     change(db, PARTNERS, {"partner_id": d["partner_id"]}, at, pos, updates)
     return {"partners"}
 
 
-def _customer_registered(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _customer_registered(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     insert(db, CUSTOMERS, d, at, None, pos)
     return {"customers"}
 
 
-def _subscription_purchased(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _subscription_purchased(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     csp = d["channel"] == "csp"
     row = {
         **d,
@@ -65,7 +62,7 @@ def _subscription_purchased(db: Db, d: Mapping[str, Any], at: int, pos: int) -> 
     return {"subscriptions"}
 
 
-def _subscription_switched(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _subscription_switched(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     updates = {
         "partner_of_record": d.get("to_reseller_id", d["to_partner_id"]),
         "billing_partner": d["to_partner_id"],
@@ -75,36 +72,36 @@ def _subscription_switched(db: Db, d: Mapping[str, Any], at: int, pos: int) -> s
     return {"subscriptions"}
 
 
-def _subscription_cancelled(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _subscription_cancelled(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     change(db, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, {"status": "cancelled"})
     return {"subscriptions"}
 
 
-def _relationship_requested(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _relationship_requested(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     insert(db, REQUESTS, {**d, "status": "open"}, at, None, pos)
     return {"requests"}
 
 
-def _relationship_accepted(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _relationship_accepted(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     for req in change(db, REQUESTS, {"request_id": d["request_id"]}, at, pos, {"status": "accepted"}):
         insert(db, RELATIONSHIPS, {**req, "accepted_at": at}, at, None, pos)
     return {"requests", "relationships"}
 
 
-def _relationship_removed(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _relationship_removed(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     where = {"partner_id": d["partner_id"], "customer_id": d["customer_id"]}
     change(db, RELATIONSHIPS, where, at, pos, None)
     return {"relationships"}
 
 
-def _delegation_granted(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _delegation_granted(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     expires = canonical_to_us(d["expires_at"]) if "expires_at" in d else None
     row = {**d, "roles": _json_list(d["roles"]), "granted_at": at, "expires_at": expires}
     insert(db, DELEGATIONS, row, at, expires, pos)
     return {"delegations"}
 
 
-def _delegation_revoked(db: Db, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _delegation_revoked(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     change(db, DELEGATIONS, {"delegation_id": d["delegation_id"]}, at, pos, None)
     return {"delegations"}
 
@@ -136,7 +133,7 @@ _PARTNER_FIELDS = (
 _THING_PARTNERS = (*_PARTNER_FIELDS, "partner_of_record", "billing_partner")
 
 
-def refs(db: Db, event: Event, at: int) -> list[str]:
+def refs(s: Session, event: Event, at: int) -> list[str]:
     """What one event concerns: ``customer:ID``, ``subscription:ID``, ``partner:ID``.
 
     An event that names a subscription, request or delegation also concerns that thing's
@@ -153,13 +150,11 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
             if key in d:
                 # The thing as it is at the event's effective time: a cancellation after a
                 # switch concerns the partner of record then, not only the original seller.
-                rows = current(db, table, {key: d[key]}, at)
-                if not rows:
-                    db.execute(
-                        f"SELECT * FROM {table.sql_name} WHERE {key} = ? ORDER BY created_pos DESC LIMIT 1",
-                        [d[key]],
-                    )
-                    rows = [dict(row) for row in db.fetchall()]
+                rows = current(s, table, {key: d[key]}, at)
+                if not rows:  # else its newest version
+                    rows = sorted(
+                        s.versions(table, d[key]), key=lambda r: (r["created_pos"], r["valid_from"])
+                    )[-1:]
                 row = rows[0] if rows else {}
                 # Only the thing's customer and partners: not, say, the subscription that a
                 # migrated one replaced (its history is not the new subscription's).
@@ -173,43 +168,17 @@ def refs(db: Db, event: Event, at: int) -> list[str]:
     return sorted(out)
 
 
-class _Writes:
-    """A ``Db`` that notes which projection tables are written through it.
-
-    The structural rules judge what a fold did, not only what it says it did: a fold that
-    writes a table without naming it in its result is still caught."""
-
-    _WRITE = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+prj_(\w+)", re.IGNORECASE)
-
-    def __init__(self, db: Db) -> None:
-        self.db = db
-        self.tables: set[str] = set()
-
-    def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        written = self._WRITE.match(sql)
-        if written:
-            self.tables.add(written.group(1).lower())
-        self.db.execute(sql, params)
-
-    def fetchone(self) -> Mapping[str, Any] | None:
-        return self.db.fetchone()
-
-    def fetchall(self) -> list[Mapping[str, Any]]:
-        return self.db.fetchall()
-
-
-def apply(db: Db, event: Event, position: int) -> frozenset[str]:
+def apply(s: Session, event: Event, position: int) -> frozenset[str]:
     """Fold one stored event (its contract JSON form) into the projections.
 
-    Returns the short names of the tables it wrote, for the rulebook's structural checks."""
+    Returns the short names of the tables it wrote (what the fold wrote through the
+    session, whatever it says it wrote), for the rulebook's structural checks."""
     at = canonical_to_us(event["effective_at"])
-    for ref in refs(db, event, at):
-        db.execute(
-            "INSERT INTO prj_event_refs (ref, position, effective_us) VALUES (?, ?, ?)", [ref, position, at]
-        )
-    writes = _Writes(db)
-    touched = FOLDS[event["type"]](writes, event["data"], at, position)
-    return frozenset(touched | writes.tables | {"event_refs"})
+    for ref in refs(s, event, at):
+        s.add_ref(ref, position, at)
+    s.written = set()
+    touched = FOLDS[event["type"]](s, event["data"], at, position)
+    return frozenset(touched | s.written | {"event_refs"})
 
 
 __all__ = ["FOLDS", "apply", "refs"]

@@ -1,4 +1,4 @@
-"""The projection tables and the one temporal operation they all share.
+"""The projection tables and the temporal shape they all share.
 
 Every projection row is a version of one thing, valid over an effective-time interval
 ``[valid_from, valid_to)`` (``valid_to`` NULL: open) and believed from the event at
@@ -9,6 +9,8 @@ as known after position P, is an index lookup:
 
     created_pos <= P AND (superseded_pos IS NULL OR superseded_pos > P)
     AND valid_from <= T AND (valid_to IS NULL OR valid_to > T)
+
+The operations on them (``current``, ``insert``, ``change``) are ``_session.Session``'s.
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from typing import Any, Protocol
 class Db(Protocol):
     """A cursor inside one transaction; SQL uses ``?`` placeholders on every backend."""
 
+    dialect: str  # "sqlite" or "postgresql"
+
     def execute(self, sql: str, params: Sequence[object] = ()) -> None: ...
 
     def fetchone(self) -> Mapping[str, Any] | None: ...
 
     def fetchall(self) -> list[Mapping[str, Any]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None: ...
 
 
 _TEMPORAL = "valid_from BIGINT NOT NULL, valid_to BIGINT, created_pos BIGINT NOT NULL, superseded_pos BIGINT"
@@ -113,56 +121,3 @@ def schema_statements() -> list[str]:
     for table in TABLES:
         out += table.ddl()
     return out + EVENT_REFS_DDL
-
-
-AS_OF = "superseded_pos IS NULL AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-
-
-def current(db: Db, table: Table, where: Mapping[str, object], at: int) -> list[dict[str, Any]]:
-    """The versions matching ``where`` valid at effective time ``at``, as known now."""
-    cond = " AND ".join(f"{k} = ?" for k in where)
-    db.execute(
-        f"SELECT * FROM {table.sql_name} WHERE {cond} AND {AS_OF} ORDER BY {table.key}",
-        [*where.values(), at, at],
-    )
-    return [dict(r) for r in db.fetchall()]
-
-
-def insert(
-    db: Db, table: Table, values: Mapping[str, object], valid_from: int, valid_to: int | None, pos: int
-) -> None:
-    """Write one version, believed from ``pos``."""
-    cols = [c for c in table.columns if c in values]
-    names = ", ".join([*cols, "valid_from", "valid_to", "created_pos"])
-    marks = ", ".join("?" * (len(cols) + 3))
-    db.execute(
-        f"INSERT INTO {table.sql_name} ({names}) VALUES ({marks})",
-        [*(values[c] for c in cols), valid_from, valid_to, pos],
-    )
-
-
-def change(
-    db: Db,
-    table: Table,
-    where: Mapping[str, object],
-    at: int,
-    pos: int,
-    updates: Mapping[str, object] | None,
-) -> list[dict[str, Any]]:
-    """From effective time ``at`` on, the matching versions end (``updates`` None) or
-    take ``updates``; the event at ``pos`` supersedes what was believed before.
-
-    Returns the versions that were valid at ``at``."""
-    rows = current(db, table, where, at)
-    for row in rows:
-        db.execute(
-            f"UPDATE {table.sql_name} SET superseded_pos = ? WHERE {table.key} = ? "
-            "AND created_pos = ? AND valid_from = ? AND superseded_pos IS NULL",
-            [pos, row[table.key], row["created_pos"], row["valid_from"]],
-        )
-        data = {c: row[c] for c in table.columns}
-        if at > row["valid_from"]:
-            insert(db, table, data, row["valid_from"], at, pos)
-        if updates is not None:
-            insert(db, table, {**data, **updates}, at, row["valid_to"], pos)
-    return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from ._model import (
     RequestState,
     SubscriptionState,
 )
+from ._session import Session, as_session
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
@@ -24,12 +25,11 @@ from ._tables import (
     SUBSCRIPTIONS,
     Db,
     Table,
-    current,
 )
 
 
-def _one(db: Db, table: Table, key: str, at: int) -> dict[str, Any] | None:
-    rows = current(db, table, {table.key: key}, at)
+def _one(s: Session, table: Table, key: str, at: int) -> dict[str, Any] | None:
+    rows = s.current(table, {table.key: key}, at)
     return rows[0] if rows else None
 
 
@@ -75,50 +75,57 @@ def _delegation(r: Mapping[str, Any]) -> DelegationState:
 
 
 class StateView:
-    """The world as of an effective time, over everything recorded (the rulebook's view)."""
+    """The world as of an effective time, over everything recorded (the rulebook's view).
 
-    def __init__(self, db: Db) -> None:
-        self.db = db
+    Over a ``Session`` it sees what the session's transaction has folded so far (the
+    events before, including those earlier in the same import); over a plain ``Db`` it
+    reads what is stored."""
+
+    def __init__(self, source: Db | Session) -> None:
+        self.s = as_session(source)
 
     def partner(self, partner_id: str, at: int) -> PartnerState | None:
-        r = _one(self.db, PARTNERS, partner_id, at)
+        r = _one(self.s, PARTNERS, partner_id, at)
         return _partner(r) if r else None
 
     def customer(self, customer_id: str, at: int) -> CustomerState | None:
-        r = _one(self.db, CUSTOMERS, customer_id, at)
+        r = _one(self.s, CUSTOMERS, customer_id, at)
         return CustomerState(r["customer_id"], r["name"], r["cloud"]) if r else None
 
     def subscription(self, subscription_id: str, at: int) -> SubscriptionState | None:
-        r = _one(self.db, SUBSCRIPTIONS, subscription_id, at)
+        r = _one(self.s, SUBSCRIPTIONS, subscription_id, at)
         return _subscription(r) if r else None
 
     def request(self, request_id: str, at: int) -> RequestState | None:
-        r = _one(self.db, REQUESTS, request_id, at)
+        r = _one(self.s, REQUESTS, request_id, at)
         if r is None:
             return None
         return RequestState(r["request_id"], r["partner_id"], r["customer_id"], r["reseller_id"], r["status"])
 
     def delegation(self, delegation_id: str, at: int) -> DelegationState | None:
-        r = _one(self.db, DELEGATIONS, delegation_id, at)
+        r = _one(self.s, DELEGATIONS, delegation_id, at)
         return _delegation(r) if r else None
 
-    def relationships(self, customer_id: str, at: int) -> list[RelationshipState]:
-        return [_relationship(r) for r in current(self.db, RELATIONSHIPS, {"customer_id": customer_id}, at)]
-
-    def _exists(self, table: Table, key: str) -> dict[str, Any] | None:
-        self.db.execute(f"SELECT * FROM {table.sql_name} WHERE {table.key} = ? LIMIT 1", [key])
-        row = self.db.fetchone()
-        return dict(row) if row else None
+    def relationships(
+        self, customer_id: str, at: int, partners: Collection[str] | None = None
+    ) -> list[RelationshipState]:
+        among = (
+            None
+            if partners is None
+            else (lambda r: r["partner_id"] in partners or r["reseller_id"] in partners)
+        )
+        rows = self.s.current(RELATIONSHIPS, {"customer_id": customer_id}, at, among)
+        return [_relationship(r) for r in rows]
 
     def partner_ever(self, partner_id: str) -> bool:
-        return self._exists(PARTNERS, partner_id) is not None
+        return bool(self.s.versions(PARTNERS, partner_id))
 
     def customer_ever(self, customer_id: str) -> bool:
-        return self._exists(CUSTOMERS, customer_id) is not None
+        return bool(self.s.versions(CUSTOMERS, customer_id))
 
     def _owner(self, table: Table, key: str) -> str | None:
-        row = self._exists(table, key)
-        return str(row["customer_id"]) if row else None
+        versions = self.s.versions(table, key)
+        return str(versions[0]["customer_id"]) if versions else None
 
     def owner_of_subscription(self, subscription_id: str) -> str | None:
         return self._owner(SUBSCRIPTIONS, subscription_id)
@@ -130,9 +137,4 @@ class StateView:
         return self._owner(DELEGATIONS, delegation_id)
 
     def newest_effective(self, customer_id: str) -> int | None:
-        self.db.execute(
-            "SELECT MAX(effective_us) AS newest FROM prj_event_refs WHERE ref = ?",
-            [f"customer:{customer_id}"],
-        )
-        row = self.db.fetchone()
-        return int(row["newest"]) if row and row["newest"] is not None else None
+        return self.s.newest(f"customer:{customer_id}")

@@ -25,7 +25,7 @@ import clitools
 from builders import customer, partner, raw
 
 # Events in the file per store: enough for seconds of transaction on this kind of machine.
-SIZES = {"sqlite": 16_000, "postgresql": 5_000}
+SIZES = {"sqlite": 40_000, "postgresql": 40_000}
 NAMESPACE = uuid.UUID("3d0c61f4-2b7e-4a57-93c4-5c9a3fd7e0b1")
 CLOUD, CUSTOMER_ROLE = "commercial", "customer-global-admin"
 LOCK_DEADLINE = 120  # seconds to wait for the import to be inside its transaction

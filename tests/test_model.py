@@ -54,7 +54,8 @@ from hypothesis.stateful import (
 from ledger import RULEBOOK, Ledger, NotFound, RuleViolation, _rules, parse_event, read
 from projections import TABLES
 from projections._fold import FOLDS
-from projections._tables import SUBSCRIPTIONS, change
+from projections._session import change
+from projections._tables import SUBSCRIPTIONS
 
 import model
 from builders import accept, customer, grant, partner, purchase, request

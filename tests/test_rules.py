@@ -17,7 +17,8 @@ import projections
 from ledger import EVENT_TYPES, RULE_IDS, Event, Ledger, Receipt, RuleViolation, parse_event
 from projections import TABLES, StateView, SubscriptionState
 from projections._fold import FOLDS
-from projections._tables import SUBSCRIPTIONS, change
+from projections._session import change
+from projections._tables import SUBSCRIPTIONS
 
 from builders import (
     accept,

@@ -1,0 +1,372 @@
+"""The projections as one unit of work: the temporal operations in memory, written in bulk.
+
+A ``Session`` lives inside one transaction (an append, a rebuild, a verification). It
+loads the versions of each thing it is asked about once (all of them, ever: a few rows per
+thing), answers ``current`` from memory, and keeps what the fold writes (new versions, and
+``superseded_pos`` set on old ones) until ``flush`` writes it with one ``executemany`` per
+table. ``prefetch`` loads what a batch of events will ask about in a few ``IN (...)``
+queries, so a batch of thousands of events costs a handful of statements, and a single
+event only the few it needs. Correctness never depends on ``prefetch``: whatever was not
+loaded is loaded on first use.
+
+Memory stays bounded: ``flush`` may ``evict`` everything once the cache holds more than a
+set number of versions (the database then holds all of it, and is asked again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ._tables import (
+    CUSTOMERS,
+    DELEGATIONS,
+    PARTNERS,
+    RELATIONSHIPS,
+    REQUESTS,
+    SUBSCRIPTIONS,
+    TABLES,
+    Db,
+    Table,
+)
+
+Row = dict[str, Any]
+_TEMPORAL = ("valid_from", "valid_to", "created_pos", "superseded_pos")
+_CHUNK = 500  # ids per IN (...) list
+EVICT_AFTER = 50_000  # cached versions (a few hundred bytes each) kept past a flush
+
+# Fields of an event's data naming a partner (and the customer, which may itself be a CSP
+# partner: csp-cannot-resell-to-csp looks it up among the partners).
+_PARTNER_FIELDS = (
+    "partner_id",
+    "seller_id",
+    "reseller_id",
+    "from_partner_id",
+    "to_partner_id",
+    "to_reseller_id",
+    "customer_id",
+)
+
+
+class Session:
+    """The projection tables seen and written through memory, inside one transaction."""
+
+    def __init__(self, db: Db, *, empty: bool = False) -> None:
+        """``empty``: the projection tables hold nothing yet (a rebuild's twins, a first
+        import), so nothing needs looking up until the cache is first evicted."""
+        self.db = db
+        self._complete = empty
+        self._rows: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
+        # The same versions less the superseded ones: what ``current`` searches.
+        self._live: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
+        # (table, column) -> value -> the keys of every thing that ever had that value.
+        self._by: dict[tuple[str, str], dict[Any, set[str]]] = {}
+        self._newest: dict[str, int | None] = {}  # ref -> newest effective_us (loaded refs)
+        self._new: dict[str, list[Row]] = {t.name: [] for t in TABLES}
+        self._new_ids: set[int] = set()
+        self._ended: dict[str, list[tuple[int, str, int, int]]] = {t.name: [] for t in TABLES}
+        self._refs: list[tuple[str, int, int]] = []
+        self._pending_newest: dict[str, int] = {}
+        self._cached = 0
+        self.written: set[str] = set()  # short names of the tables written (structural rules)
+        if empty:
+            for table in TABLES:
+                for column in table.indexed:
+                    self._by[(table.name, column)] = {}
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def versions(self, table: Table, key: str) -> list[Row]:
+        """Every version of one thing ever written, oldest belief first."""
+        found = self._rows[table.name].get(key)
+        if found is None:
+            self._load(table, [key])
+            found = self._rows[table.name][key]
+        return found
+
+    def _load(self, table: Table, keys: Iterable[str]) -> None:
+        cache = self._rows[table.name]
+        wanted = sorted({k for k in keys if k not in cache})
+        if self._complete:
+            live = self._live[table.name]
+            for key in wanted:
+                cache[key], live[key] = [], []
+            return
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            self.db.execute(
+                f"SELECT * FROM {table.sql_name} WHERE {table.key} IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            self._take(table, self.db.fetchall(), chunk)
+
+    def _take(self, table: Table, rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> None:
+        """Cache loaded rows; ``keys`` that have none are cached as never written."""
+        cache, live = self._rows[table.name], self._live[table.name]
+        loaded: dict[str, list[Row]] = {}
+        for row in rows:
+            loaded.setdefault(row[table.key], []).append(dict(row))
+        for key in keys:
+            if key not in cache:
+                versions = sorted(loaded.get(key, []), key=lambda r: (r["created_pos"], r["valid_from"]))
+                cache[key] = versions
+                live[key] = [r for r in versions if r["superseded_pos"] is None]
+                self._cached += len(versions) + 1
+
+    def _keys_by(self, table: Table, column: str, value: Any) -> set[str]:
+        """The keys of every thing of ``table`` that ever had ``column = value``."""
+        index = self._by.setdefault((table.name, column), {})
+        if value not in index:
+            self._load_by(table, column, [value])
+        return index[value]
+
+    def _load_by(self, table: Table, column: str, values: Iterable[Any]) -> None:
+        index = self._by.setdefault((table.name, column), {})
+        wanted = sorted({v for v in values if v not in index})
+        if not wanted:
+            return
+        if self._complete:
+            for value in wanted:
+                index[value] = set()
+            return
+        self.flush()  # the database must hold every version before it is searched
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            self.db.execute(
+                f"SELECT * FROM {table.sql_name} WHERE {table.key} IN "
+                f"(SELECT {table.key} FROM {table.sql_name} WHERE {column} IN ({marks}))",
+                chunk,
+            )
+            rows = self.db.fetchall()
+            keys = {row[table.key] for row in rows}
+            self._take(table, rows, keys)
+            for value in chunk:
+                index[value] = set()
+            for key in keys:
+                for row in self._rows[table.name][key]:
+                    if row[column] in index:
+                        index[row[column]].add(key)
+
+    def _matching_keys(self, table: Table, where: Mapping[str, Any]) -> list[str]:
+        if table.key in where:
+            return [where[table.key]]
+        for column in table.indexed:
+            if column in where:
+                return sorted(self._keys_by(table, column, where[column]))
+        # Any other condition: search the database (flushed first), then judge in memory.
+        self.flush()
+        cond = " AND ".join(f"{k} = ?" for k in where)
+        self.db.execute(
+            f"SELECT DISTINCT {table.key} FROM {table.sql_name} WHERE {cond}", list(where.values())
+        )
+        keys = sorted(row[table.key] for row in self.db.fetchall())
+        self._load(table, keys)
+        return keys
+
+    def newest(self, ref: str) -> int | None:
+        """The newest effective time among the events concerning ``ref``."""
+        if ref not in self._newest:
+            self._load_newest([ref])
+        return self._newest[ref]
+
+    def _load_newest(self, refs: Iterable[str]) -> None:
+        wanted = sorted({r for r in refs if r not in self._newest})
+        if self._complete:
+            for ref in wanted:
+                self._newest[ref] = None
+            return
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            self.db.execute(
+                "SELECT ref, MAX(effective_us) AS newest FROM prj_event_refs "
+                f"WHERE ref IN ({', '.join('?' * len(chunk))}) GROUP BY ref",
+                chunk,
+            )
+            found = {row["ref"]: int(row["newest"]) for row in self.db.fetchall()}
+            for ref in chunk:
+                values = [v for v in (found.get(ref), self._pending_newest.get(ref)) if v is not None]
+                self._newest[ref] = max(values) if values else None
+
+    def prefetch(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Load, in a few queries, what judging and folding ``events`` will look up."""
+        ids: dict[str, set[str]] = {t.name: set() for t in TABLES}
+        for event in events:
+            d = event["data"]
+            for field in _PARTNER_FIELDS:
+                if field in d:
+                    ids["partners"].add(d[field])
+            ids["partners"].update(d.get("provider_ids", ()))
+            if "customer_id" in d:
+                ids["customers"].add(d["customer_id"])
+            for field in ("subscription_id", "migrated_from"):
+                if field in d:
+                    ids["subscriptions"].add(d[field])
+            if "request_id" in d:
+                ids["requests"].add(d["request_id"])
+            if "delegation_id" in d:
+                ids["delegations"].add(d["delegation_id"])
+        for table in (SUBSCRIPTIONS, REQUESTS, DELEGATIONS):
+            self._load(table, ids[table.name])
+            for key in ids[table.name]:
+                ids["customers"].update(r["customer_id"] for r in self._rows[table.name][key])
+        self._load(RELATIONSHIPS, ids["requests"])  # an acceptance writes one, keyed by its request
+        ids["partners"] |= ids["customers"]
+        self._load(PARTNERS, ids["partners"])
+        self._load(CUSTOMERS, ids["customers"])
+        self._load_by(RELATIONSHIPS, "customer_id", ids["customers"])
+        self._load_newest(f"customer:{c}" for c in ids["customers"])
+
+    # --- the temporal operations ------------------------------------------------------------
+
+    def current(
+        self,
+        table: Table,
+        where: Mapping[str, Any],
+        at: int,
+        among: Callable[[Row], bool] | None = None,
+    ) -> list[Row]:
+        """The versions matching ``where`` valid at effective time ``at``, as known now
+        (and, if given, for which ``among`` holds).
+
+        The rows are the session's own: read them, never change them."""
+        out: list[Row] = []
+        conditions = tuple(where.items())
+        live = self._live[table.name]
+        for key in self._matching_keys(table, where):
+            rows = live.get(key)
+            if rows is None:
+                self.versions(table, key)
+                rows = live[key]
+            for row in rows:
+                if row["valid_from"] <= at and (row["valid_to"] is None or row["valid_to"] > at):
+                    for column, value in conditions:
+                        if row[column] != value:
+                            break
+                    else:
+                        if among is None or among(row):
+                            out.append(row)
+        return out
+
+    def insert(
+        self, table: Table, values: Mapping[str, Any], valid_from: int, valid_to: int | None, pos: int
+    ) -> None:
+        """Write one version, believed from ``pos``."""
+        row: Row = {c: values.get(c) for c in table.columns}
+        row["valid_from"], row["valid_to"], row["created_pos"], row["superseded_pos"] = (
+            valid_from,
+            valid_to,
+            pos,
+            None,
+        )
+        key = row[table.key]
+        self.versions(table, key).append(row)
+        self._live[table.name][key].append(row)
+        for column in table.indexed:
+            index = self._by.get((table.name, column))
+            if index is not None:
+                if row[column] in index:
+                    index[row[column]].add(key)
+                elif self._complete:
+                    index[row[column]] = {key}
+        self._new[table.name].append(row)
+        self._new_ids.add(id(row))
+        self._cached += 1
+        self.written.add(table.name)
+
+    def change(
+        self,
+        table: Table,
+        where: Mapping[str, Any],
+        at: int,
+        pos: int,
+        updates: Mapping[str, Any] | None,
+    ) -> list[Row]:
+        """From effective time ``at`` on, the matching versions end (``updates`` None) or
+        take ``updates``; the event at ``pos`` supersedes what was believed before.
+
+        Returns the versions that were valid at ``at``."""
+        rows = self.current(table, where, at)
+        for row in rows:
+            row["superseded_pos"] = pos
+            live = self._live[table.name][row[table.key]]
+            del live[next(i for i, r in enumerate(live) if r is row)]
+            if id(row) not in self._new_ids:  # a stored row: updated at the next flush
+                self._ended[table.name].append((pos, row[table.key], row["created_pos"], row["valid_from"]))
+            self.written.add(table.name)
+            data = {c: row[c] for c in table.columns}
+            if at > row["valid_from"]:
+                self.insert(table, data, row["valid_from"], at, pos)
+            if updates is not None:
+                self.insert(table, {**data, **updates}, at, row["valid_to"], pos)
+        return rows
+
+    def add_ref(self, ref: str, position: int, effective_us: int) -> None:
+        """Note that the event at ``position`` concerns ``ref``."""
+        self._refs.append((ref, position, effective_us))
+        newest = self._pending_newest.get(ref)
+        if newest is None or effective_us > newest:
+            self._pending_newest[ref] = effective_us
+        if ref in self._newest or self._complete:
+            known = self._newest.get(ref)
+            if known is None or effective_us > known:
+                self._newest[ref] = effective_us
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def flush(self, *, evict: bool = False) -> None:
+        """Write what the fold did since the last flush. With ``evict``, also forget the
+        cache once it is large (the database holds all of it now)."""
+        for table in TABLES:
+            new = self._new[table.name]
+            if new:
+                names = [*table.columns, *_TEMPORAL]
+                self.db.insert_rows(table.sql_name, names, [[row[c] for c in names] for row in new])
+                self._new[table.name] = []
+            ended = self._ended[table.name]
+            if ended:
+                self.db.executemany(
+                    f"UPDATE {table.sql_name} SET superseded_pos = ? WHERE {table.key} = ? "
+                    "AND created_pos = ? AND valid_from = ? AND superseded_pos IS NULL",
+                    ended,
+                )
+                self._ended[table.name] = []
+        if self._refs:
+            self.db.insert_rows("prj_event_refs", ("ref", "position", "effective_us"), self._refs)
+            self._refs = []
+        self._new_ids.clear()
+        self._pending_newest.clear()
+        if evict and self._cached > EVICT_AFTER:
+            self._rows = {t.name: {} for t in TABLES}
+            self._live = {t.name: {} for t in TABLES}
+            self._by.clear()
+            self._newest.clear()
+            self._cached = 0
+            self._complete = False
+
+
+def as_session(source: Db | Session) -> Session:
+    """A session over ``source`` (itself when it is one)."""
+    return source if isinstance(source, Session) else Session(source)
+
+
+# The temporal operations as functions, for folds written against them.
+
+
+def current(s: Session, table: Table, where: Mapping[str, Any], at: int) -> list[Row]:
+    return s.current(table, where, at)
+
+
+def insert(
+    s: Session, table: Table, values: Mapping[str, Any], valid_from: int, valid_to: int | None, pos: int
+) -> None:
+    s.insert(table, values, valid_from, valid_to, pos)
+
+
+def change(
+    s: Session, table: Table, where: Mapping[str, Any], at: int, pos: int, updates: Mapping[str, Any] | None
+) -> list[Row]:
+    return s.change(table, where, at, pos, updates)
+
+
+__all__ = ["EVICT_AFTER", "Session", "as_session", "change", "current", "insert"]
