@@ -3,8 +3,9 @@ asks the projections (index lookups, never a replay). Times are microseconds sin
 epoch; ``None`` means now.
 
 A question of several statements asks them in one read transaction (``Ledger.read``).
-``por`` on SQLite asks its one statement on the ledger's read connection with no
-transaction around it (see ``_reader``): a statement is its own snapshot, and a
+``por`` asks its one statement with no transaction around it (on SQLite on the ledger's
+read connection, see ``_reader``; on PostgreSQL on an autocommit connection of the
+pool): a statement is its own snapshot, and a
 ``--known-at`` position resolved by the statement before stays valid, since what was
 believed after a recorded position never changes.
 """
@@ -52,10 +53,15 @@ def _answer(
     as_of: int | None,
     known_at: int | None,
     ask: Callable[[projections.Db, int, int], T | None],
+    *,
+    statements: bool = False,
 ) -> T:
-    """Ask the projections in one read transaction; ``NotFound`` naming ``what`` if None."""
+    """Ask the projections in one read transaction; ``NotFound`` naming ``what`` if None.
+
+    ``statements``: the question is one statement (after the ``--known-at`` one), asked
+    with no transaction around it where the store allows (``Ledger.statements``)."""
     at = _now_or(as_of)
-    with ledger.read() as db:
+    with ledger.statements() if statements else ledger.read() as db:
         answer = ask(db, at, known_position(db, known_at))
     if answer is None:
         raise NotFound(f"{what} is not on record as of {_show(at)}{_known(known_at)}")
@@ -80,6 +86,7 @@ def por(
             as_of,
             known_at,
             lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
+            statements=True,
         )
     at = to_us(now()) if as_of is None else as_of
     try:

@@ -79,7 +79,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             db.execute(statement)
 
     @contextmanager
-    def ledger_transaction(self) -> Iterator[LedgerTransaction]:
+    def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
         with self.datastore.transaction(commit=True) as c:
             db = SqliteDb(c)
             yield LedgerTransaction(

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.errors import DuplicateObject
 
 import projections
 
 from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, Work
 from ._sql import PostgresDb
+
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 _PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -39,6 +42,18 @@ def _pg_triggers(table: str) -> list[str]:
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = "postgresql"
 
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        # The ledger's SQL names its tables plainly: its schema is the search path. Set on
+        # each of the pool's connections as it is made (a plain lower-case name can be
+        # passed so), that costs no round trip per transaction; otherwise each transaction
+        # sets it (``transaction_schema``).
+        self.transaction_schema: str | None = datastore.schema
+        pool_kwargs = getattr(datastore.pool, "kwargs", None)
+        if _PLAIN_NAME.fullmatch(datastore.schema) and isinstance(pool_kwargs, dict):
+            pool_kwargs["options"] = f"-c search_path={datastore.schema}"
+            self.transaction_schema = None
+        super().__init__(datastore, **kwargs)
+
     def create_table(self) -> None:
         # Many processes may open a fresh database at once: create under an advisory lock,
         # and skip the DDL entirely once the ledger's tables exist. All the DDL runs in one
@@ -61,6 +76,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None) -> bool:
         if conn is None:
             with self.datastore.get_connection() as own:
+                if self.transaction_schema is None:  # were the pool's connections made with it?
+                    shown = own.execute("SHOW search_path").fetchone()
+                    if not shown or shown["search_path"] != self.datastore.schema:
+                        self.transaction_schema = self.datastore.schema
                 return self._ledger_tables_exist(own)
         row = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS ok",
@@ -70,7 +89,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def _create_table(self, curs: psycopg.Cursor[Any]) -> None:
         super()._create_table(curs)
-        db = PostgresDb(curs, self.datastore.schema)
+        db = PostgresDb(curs, self.transaction_schema)
         for statement in [
             *CHAIN_DDL,
             *projections.schema_statements(),
@@ -81,13 +100,24 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             db.execute(statement)
 
     @contextlib.contextmanager
-    def ledger_transaction(self) -> Iterator[LedgerTransaction]:
+    def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
+        """``small`` (a few events): in pipeline mode, so that the statements whose answers
+        are not needed at once (the lock, the inserts, the projection rows) travel together
+        and the transaction costs a few round trips instead of one per statement."""
         with self.datastore.transaction(commit=True) as curs:
-            yield LedgerTransaction(
-                PostgresDb(curs, self.datastore.schema),
-                lambda events: self._copy_stored_events(curs, events),
-                lambda: self._lock_table(curs),
-            )
+            if not small:
+                yield LedgerTransaction(
+                    PostgresDb(curs, self.transaction_schema),
+                    lambda events: self._copy_stored_events(curs, events),
+                    lambda: self._lock_table(curs),
+                )
+                return
+            with curs.connection.pipeline():
+                yield LedgerTransaction(
+                    PostgresDb(curs, self.transaction_schema, pipelined=True),
+                    lambda events: self._insert_stored_events(curs, events),
+                    lambda: self._lock_table(curs),
+                )
 
     def _copy_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[StoredEvent]) -> None:
         """The library's insert of stored events (its EXCLUSIVE table lock first, so appends
@@ -111,5 +141,5 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             # and the rulebook below reads everything committed before this one.
             self._insert_stored_events(curs, stored_events)
             ids = self._fetch_ids_after_insert_events(curs, stored_events)
-            work(PostgresDb(curs, self.datastore.schema))
+            work(PostgresDb(curs, self.transaction_schema))
         return ids

@@ -38,11 +38,17 @@ class PostgresDb:
 
     dialect = "postgresql"
 
-    def __init__(self, cursor: Any, schema: str) -> None:
-        from psycopg import sql  # only PostgreSQL stores load psycopg
-
+    def __init__(self, cursor: Any, schema: str | None, *, pipelined: bool = False) -> None:
+        """``schema``: set as the transaction's search path (None: the connection's own is
+        already the ledger's schema). ``pipelined``: the connection is in pipeline mode (a
+        small append: statements are sent without waiting for each one's answer), where
+        ``COPY`` is not available."""
         self._c = cursor
-        cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        self._pipelined = pipelined
+        if schema is not None:
+            from psycopg import sql  # only PostgreSQL stores load psycopg
+
+            cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
 
     def execute(self, statement: str, params: Sequence[object] = ()) -> None:
         if params:
@@ -62,8 +68,12 @@ class PostgresDb:
             self._c.executemany(statement.replace("?", "%s"), rows)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        """Insert many rows into ``table`` with ``COPY`` (one round trip for them all)."""
-        if rows:
+        """Insert many rows into ``table`` with ``COPY`` (one round trip for them all), or
+        in a pipeline with the statements around them."""
+        if rows and self._pipelined:
+            marks = ", ".join(["%s"] * len(columns))
+            self._c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        elif rows:
             with self._c.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -1,21 +1,21 @@
 """The store: appends events through eventsourcing, judged by the rulebook, chained, projected.
 
-``Ledger`` is the write side's one entry point. An append reads the head position, builds
-the stream's next versions, and hands eventsourcing's recorder a unit of work that runs
-inside the inserting transaction: the rulebook (reading the projections as they stand,
-including earlier events of the same batch), the projection fold and the chain row. Any
-failure rolls back everything; a concurrent append that took the same position makes this
-one retry from the start, to be judged again against the new state.
+``Ledger`` is the write side's one entry point. An append is one transaction that takes
+the store's write lock first, reads the head under it, and then, batch by batch, inserts
+the stream's next versions through eventsourcing's recorder and, in the same transaction,
+judges each event by the rulebook (against the projections as they stand, including the
+earlier events of the same input), folds it into the projections and chains it. Any
+failure rolls back everything. Writers are serialised by the lock, so each event is judged
+once against everything committed before it; the stream's version constraint would still
+refuse a second writer of the same position.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import re
 import sqlite3
 import sys
-import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import PersistenceError
 
 import projections
 
@@ -40,10 +40,11 @@ from ._time import canonical_to_us, format_time, from_us, normalize_time, now, t
 
 DEFAULT_URL = "sqlite:///ledger.db"
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # what eventsourcing's PostgreSQL recorder can use
 Progress = Callable[[int, int], None]  # (position done, positions in all)
-MAX_ATTEMPTS = 200
 _LOOKUP_CHUNK = 500
 _CHUNK = 2000  # events per batch of an append, a rebuild, a verification
+_SMALL = 50  # an append of at most this many events is sent pipelined (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ def store_env(url: str) -> dict[str, str]:
         }
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
+        schema = query.get("schema", ["public"])[0]
+        if not _SCHEMA.fullmatch(schema):
+            raise BadInput(
+                "db", f"schema {schema!r} must be a lower-case name: letters, digits and _ (at most 63)"
+            )
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
@@ -96,7 +102,7 @@ def store_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+            "POSTGRES_SCHEMA": schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": "2",
             "POSTGRES_MAX_OVERFLOW": "4",
@@ -160,12 +166,24 @@ class Ledger:
         return self._reader.read(_store_errors(self.url), lambda: self._transaction(commit=False))
 
     @contextmanager
+    def statements(self) -> Iterator[projections.Db]:
+        """Read statements each on its own (each its own snapshot), with no transaction
+        around them: one round trip each on PostgreSQL. For questions of one statement
+        over the append-only, bitemporal projections; anything else uses ``read``."""
+        if self.dialect != "postgresql" or self._recorder.transaction_schema is not None:
+            with self.read() as db:
+                yield db
+            return
+        with _store_errors(self.url), self._recorder.datastore.get_connection() as conn:
+            yield PostgresDb(conn.cursor(), None)
+
+    @contextmanager
     def _transaction(self, *, commit: bool) -> Iterator[projections.Db]:
         with _store_errors(self.url), self._recorder.datastore.transaction(commit=commit) as cursor:
             if self.dialect == "sqlite":
                 yield SqliteDb(cursor)
             else:
-                yield PostgresDb(cursor, self._schema)
+                yield PostgresDb(cursor, self._recorder.transaction_schema)
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""
@@ -376,52 +394,25 @@ class Ledger:
         progress: Progress | None,
         total: int,
     ) -> None:
-        """Append ``source`` in one transaction. An input that fits in one batch is appended
-        optimistically (the head is read first; losing the position to another writer means
-        trying again, judged against the new state); a longer one takes the write lock
-        first, so that it is read once, streaming."""
+        """Append ``source`` in one transaction that takes the store's write lock first:
+        appends are serialised, each reads the head and the stored event ids under the lock
+        and is judged once, against everything committed before it; the input is read once,
+        streaming. Receipts are emitted batch by batch (void if the append then fails)."""
         it = iter(source)
-        first = list(islice(it, _CHUNK + 1))
-        locked = len(first) > _CHUNK
-        for attempt in range(MAX_ATTEMPTS):
-            receipts: list[Receipt] = []
-            try:
-                with _store_errors(self.url):
-                    self._try_append(first, it, locked, emit if locked else receipts.append, progress, total)
-            except StoreError as exc:
-                if locked or not isinstance(exc.__cause__, IntegrityError):
-                    raise
-                # Another writer took the positions (or stored the same event_id) first.
-                time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
-                continue
-            for receipt in receipts:
-                emit(receipt)
-            return
-        raise StoreError(f"the store {_redact(self.url)} is too busy: gave up after {MAX_ATTEMPTS} attempts")
+        first = list(islice(it, _CHUNK))
+        with _store_errors(self.url):
+            self._try_append(first, it, emit, progress, total)
 
     def _try_append(
         self,
         first: list[tuple[int, Event, tuple[str, str] | None]],
         rest: Iterator[tuple[int, Event, tuple[str, str] | None]],
-        locked: bool,
         emit: Callable[[Receipt], None],
         progress: Progress | None,
         total: int,
     ) -> None:
-        """One attempt (see ``_Append``)."""
-        _Append(self, progress, total).run(first, rest, locked, emit)
-
-    def _head_and_known(self, event_ids: list[str]) -> tuple[int, dict[str, tuple[Receipt, dict[str, Any]]]]:
-        """The head position, then the stored events among ``event_ids``, in one read.
-
-        The head first: an event another writer commits after the head was read takes a
-        position this append then conflicts on (so it retries and finds it); one committed
-        before is seen by the lookup. Read the other way round, a concurrent record of the
-        same event_id could slip between the two reads and this one be judged, as a second
-        copy, by the rulebook instead of reported as a duplicate."""
-        with self._transaction(commit=False) as db:
-            head = _head(db)
-            return head, _stored_receipts(db, self.events_table, event_ids)
+        """One append (see ``_Append``)."""
+        _Append(self, progress, total).run(first, rest, emit)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -460,9 +451,9 @@ _CHAIN_COLUMNS = ("position", "event_id", "recorded_at", "recorded_us", "prev_ha
 
 
 class _Append:
-    """One attempt at appending a stream of events in one transaction, batch by batch:
-    for each batch, the stored ones are found (duplicates), the new ones inserted through
-    the recorder, then each judged by the rulebook against the projections as they stand
+    """One append of a stream of events in one transaction, under the write lock, batch by
+    batch: for each batch, the stored ones are found (duplicates), the new ones inserted
+    through the recorder, then each judged by the rulebook against the projections as they stand
     (a session that has folded every event before it) and folded, and the batch's chain
     rows and projection rows written in bulk."""
 
@@ -477,39 +468,26 @@ class _Append:
         self,
         first: list[tuple[int, Event, tuple[str, str] | None]],
         rest: Iterator[tuple[int, Event, tuple[str, str] | None]],
-        locked: bool,
         emit: Callable[[Receipt], None],
     ) -> None:
         ledger = self.ledger
-        known: dict[str, tuple[Receipt, dict[str, Any]]] | None = None
-        if not locked:
-            self.head, known = ledger._head_and_known([e.event_id for _, e, _ in first])
-            if not self._new(first, known):  # nothing new: no transaction
-                self._receipts(first, known, [], emit)
-                return
-        with ledger._recorder.ledger_transaction() as tx:
+        with ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
             db: projections.Db = tx.db
-            if locked:
-                tx.lock()
-                self.head = _head(db)
-            self.position = self.head
-            self.chain_read = False
+            tx.lock()
+            self._read_chain_head(db)
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
             chunk = first
             while chunk:
-                if known is None:
-                    known = _stored_receipts(db, ledger.events_table, [e.event_id for _, e, _ in chunk])
+                known = _stored_receipts(db, ledger.events_table, [e.event_id for _, e, _ in chunk])
                 new = self._new(chunk, known)
                 if new:
                     tx.insert([encode(self.position + 1 + i, e.to_json()) for i, (_, e, _) in enumerate(new)])
-                    if not self.chain_read:
-                        self._read_chain_head(db)
                     written = self._judge_fold_chain(db, session, view, new)
                 else:
                     written = []
                 self._receipts(chunk, known, written, emit)
-                chunk, known = list(islice(rest, _CHUNK)), None
+                chunk = list(islice(rest, _CHUNK))
 
     def _new(
         self,
@@ -551,16 +529,13 @@ class _Append:
         return new
 
     def _read_chain_head(self, db: projections.Db) -> None:
-        """The chain's newest row, read once the write lock is held (after the first insert
-        or the lock): it must be the head this append started from."""
+        """The head: the chain's newest row, read under the write lock."""
         db.execute("SELECT position, hash, recorded_us FROM ledger_chain ORDER BY position DESC LIMIT 1")
         last = db.fetchone()
-        if (int(last["position"]) if last else 0) != self.head:
-            raise IntegrityFailure("the chain's head does not match the stored events", position=self.head)
+        self.head = self.position = int(last["position"]) if last else 0
         self.prev_hash = str(last["hash"]) if last else GENESIS
         self.recorded_us = max(to_us(now()), int(last["recorded_us"]) if last else 0)
         self.recorded_at = format_time(from_us(self.recorded_us))
-        self.chain_read = True
 
     def _judge_fold_chain(
         self,

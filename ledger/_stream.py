@@ -3,8 +3,9 @@
 Every rule of the rulebook may span customers, partners and subscriptions (a purchase is
 judged by the customer's program as a partner, a delegation by the customer's accepted
 invitations), so the consistency boundary is the whole ledger: one event stream whose
-versions are the gap-free positions. Two writers that both read position N and both try
-to append N+1 conflict on the stream's version; the loser re-reads and is judged again.
+versions are the gap-free positions. Appends are serialised by the store's write lock
+(see ``_store``); a second writer of the same version would still be refused by the
+stream's version constraint.
 
 The stream is never replayed into an object: appends need only its head position, and
 the read side is the projections. So the stored events are encoded and decoded directly

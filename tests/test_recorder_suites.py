@@ -24,7 +24,7 @@ append-only triggers never fire there. Not run: the cases the library keeps in i
 Postgres test module rather than in these base classes (connection-retry cases that
 terminate every backend of the database, lock-timeout and pool cases about the datastore,
 not the recorder). ``LedgerCases`` adds two of the ledger's own: a version conflict is the
-library's ``IntegrityError`` and leaves nothing behind (what ``Ledger`` retries on), and the
+library's ``IntegrityError`` and leaves nothing behind (the ledger's second guard), and the
 stored events and chain rows refuse UPDATE, DELETE and TRUNCATE whatever the table's name.
 
 Run as the library runs them, these found two faults in ``PostgresLedgerRecorder``, since

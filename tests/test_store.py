@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, RuleViolation, parse_event
+from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, NotFound, RuleViolation, parse_event
 from ledger._chain import canonical
 from ledger._time import parse_time
 
@@ -183,3 +183,38 @@ def test_verify_detects_tampering(url: str, statement: str, position: int) -> No
     with Ledger(url) as ledger, pytest.raises(IntegrityFailure) as exc:
         ledger.verify_chain()
     assert exc.value.position is not None and exc.value.position <= position
+
+
+def test_two_ledgers_in_one_database_keep_to_their_own_schemas(pg_url: str) -> None:
+    """Each ledger reads and writes its own schema only (the schema is every pooled
+    connection's search path)."""
+    import psycopg
+
+    from ledger import _read
+
+    dsn, name = pg_url.split("?")[0], "ledger_b"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        with Ledger(pg_url) as first, Ledger(f"{dsn}?schema={name}") as second:
+            first.record(partner("fabrikam"))
+            second.record(partner("northwind"))
+            second.record(customer("contoso"))
+            second.record(purchase("sub-1", "contoso", seller="northwind"))
+            assert [e["data"]["partner_id"] for e in first.stored()] == ["fabrikam"]
+            assert first.head() == 1 and second.head() == 3
+            assert first.verify() == 1 and second.verify() == 3
+            assert _read.por(second, "sub-1")["partner_of_record"] == "northwind"
+            with pytest.raises(NotFound):
+                _read.por(first, "sub-1")
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.mark.parametrize("schema", ["LedgerB", "ledger-b", "a" * 64])
+def test_a_schema_the_store_cannot_use_is_bad_input(schema: str) -> None:
+    with pytest.raises(BadInput) as exc:
+        Ledger(f"postgresql://postgres@127.0.0.1:5432/test?schema={schema}")
+    assert exc.value.field == "db"
