@@ -15,7 +15,7 @@ set number of versions (the database then holds all of it, and is asked again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._tables import (
@@ -62,6 +62,9 @@ class Session:
         # (table, column) -> value -> the keys of every thing that ever had that value.
         self._by: dict[tuple[str, str], dict[Any, set[str]]] = {}
         self._newest: dict[str, int | None] = {}  # ref -> newest effective_us (loaded refs)
+        # table -> (column, fields) -> value of column -> value of any field -> keys: the
+        # things with ``column = value`` that name a value in one of ``fields``.
+        self._named: dict[str, dict[tuple[str, tuple[str, ...]], dict[Any, dict[Any, set[str]]]]] = {}
         self._new: dict[str, list[Row]] = {t.name: [] for t in TABLES}
         self._new_ids: set[int] = set()
         self._ended: dict[str, list[tuple[int, str, int, int]]] = {t.name: [] for t in TABLES}
@@ -224,10 +227,8 @@ class Session:
         table: Table,
         where: Mapping[str, Any],
         at: int,
-        among: Callable[[Row], bool] | None = None,
     ) -> list[Row]:
-        """The versions matching ``where`` valid at effective time ``at``, as known now
-        (and, if given, for which ``among`` holds).
+        """The versions matching ``where`` valid at effective time ``at``, as known now.
 
         The rows are the session's own: read them, never change them."""
         out: list[Row] = []
@@ -244,8 +245,39 @@ class Session:
                         if row[column] != value:
                             break
                     else:
-                        if among is None or among(row):
-                            out.append(row)
+                        out.append(row)
+        return out
+
+    def current_naming(
+        self, table: Table, column: str, value: Any, fields: tuple[str, ...], names: Iterable[Any], at: int
+    ) -> list[Row]:
+        """``current(table, {column: value}, at)`` narrowed to the versions whose ``fields``
+        hold one of ``names``, found through an index (a customer's relationships with
+        given partners, without reading all of the customer's relationships)."""
+        by_value = self._named.setdefault(table.name, {}).setdefault((column, fields), {})
+        named = by_value.get(value)
+        if named is None:
+            named = {}
+            for key in self._keys_by(table, column, value):
+                for row in self.versions(table, key):
+                    for field in fields:
+                        named.setdefault(row[field], set()).add(key)
+            by_value[value] = named
+        wanted = set(names)
+        keys: set[str] = set()
+        for name in wanted:
+            keys |= named.get(name, set())
+        live = self._live[table.name]
+        out: list[Row] = []
+        for key in sorted(keys):
+            for row in live[key]:
+                if (
+                    row["valid_from"] <= at
+                    and (row["valid_to"] is None or row["valid_to"] > at)
+                    and row[column] == value
+                    and any(row[field] in wanted for field in fields)
+                ):
+                    out.append(row)
         return out
 
     def insert(
@@ -269,6 +301,11 @@ class Session:
                     index[row[column]].add(key)
                 elif self._complete:
                     index[row[column]] = {key}
+        for (column, fields), by_value in self._named.get(table.name, {}).items():
+            named = by_value.get(row[column])
+            if named is not None:
+                for field in fields:
+                    named.setdefault(row[field], set()).add(key)
         self._new[table.name].append(row)
         self._new_ids.add(id(row))
         self._cached += 1
@@ -340,6 +377,7 @@ class Session:
             self._rows = {t.name: {} for t in TABLES}
             self._live = {t.name: {} for t in TABLES}
             self._by.clear()
+            self._named.clear()
             self._newest.clear()
             self._cached = 0
             self._complete = False

@@ -109,12 +109,11 @@ class StateView:
     def relationships(
         self, customer_id: str, at: int, partners: Collection[str] | None = None
     ) -> list[RelationshipState]:
-        among = (
-            None
-            if partners is None
-            else (lambda r: r["partner_id"] in partners or r["reseller_id"] in partners)
-        )
-        rows = self.s.current(RELATIONSHIPS, {"customer_id": customer_id}, at, among)
+        if partners is None:
+            rows = self.s.current(RELATIONSHIPS, {"customer_id": customer_id}, at)
+        else:
+            fields = ("partner_id", "reseller_id")
+            rows = self.s.current_naming(RELATIONSHIPS, "customer_id", customer_id, fields, partners, at)
         return [_relationship(r) for r in rows]
 
     def partner_ever(self, partner_id: str) -> bool:
