@@ -9,6 +9,7 @@ Effective times only grow, one to ninety minutes apart, from 2016 on.
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import uuid
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ class History:
         self.customers = [Customer(f"cust-{i}") for i in range(customers)]
         weights = [1.0 / (rank + 1) ** 1.1 for rank in range(customers)]
         self.rng.shuffle(weights)
-        self.weights = weights
+        # Summed once: random.choices with plain weights sums all of them at every call.
+        self.cum_weights = list(itertools.accumulate(weights))
         self.ns = uuid.UUID(int=seed)
 
     def _event(self, type_: str, role: str, tenant: str, **data: Any) -> dict[str, Any]:
@@ -91,7 +93,7 @@ class History:
             )
         registered: set[str] = set()
         while self.n < self.target:
-            customer = self.rng.choices(self.customers, self.weights)[0]
+            customer = self.rng.choices(self.customers, cum_weights=self.cum_weights)[0]
             if customer.cid not in registered:
                 registered.add(customer.cid)
                 yield self._event(
@@ -176,7 +178,7 @@ class History:
             del c.delegations[did]
             return self._event("delegation.revoked", "customer-global-admin", c.cid, delegation_id=did)
         switchable = [s for s, (svc, ch, por) in c.subs.items() if svc == "usage" and ch == "csp"]
-        others = [p for p in c.partners if p.startswith("csp")]
+        others = [p for p in sorted(c.partners) if p.startswith("csp")]
         if move < 0.8 and switchable and others:
             sid = rng.choice(switchable)
             _, _, por = c.subs[sid]

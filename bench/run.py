@@ -149,6 +149,13 @@ def pct(values: list[float], q: float) -> float:
 
 def bench_store(kind: str, history: Path, events: int, singles: int, queries: int) -> list[Figure]:
     figures: list[Figure] = []
+
+    def add(figure: Figure) -> None:
+        """Keep a figure and say it on standard error at once (a full run takes a while)."""
+        figures.append(figure)
+        base = f", raw {figure.baseline:,.3f}" if figure.baseline else ""
+        print(f"  {kind}: {figure.name}: {figure.ours:,.3f} {figure.unit}{base}", file=sys.stderr, flush=True)
+
     lines = history.read_bytes().splitlines()
     rows = [(i, orjson.loads(line)["event_id"], line) for i, line in enumerate(lines, start=1)]
     with tempfile.TemporaryDirectory() as tmp, store(kind, Path(tmp)) as url:
@@ -157,16 +164,14 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
             # bulk import
             raw_s = raw.bulk(rows)
             ours_s, import_rss = run_process([LEDGER, "--db", url, "import", str(history)])
-            figures.append(
-                Figure(kind, "bulk import", events / ours_s, events / raw_s, "events/s", ">= 0.25x")
-            )
+            add(Figure(kind, "bulk import", events / ours_s, events / raw_s, "events/s", ">= 0.25x"))
             # rebuild and verify
             raw_s = raw.scan(orjson.loads)
             ours_s, rebuild_rss = run_process([LEDGER, "--db", url, "rebuild"])
-            figures.append(Figure(kind, "rebuild", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
+            add(Figure(kind, "rebuild", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
             raw_s = raw.scan(lambda body: hashlib.sha256(body).hexdigest())
             ours_s, _ = run_process([LEDGER, "--db", url, "verify"])
-            figures.append(Figure(kind, "verify", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
+            add(Figure(kind, "verify", events / ours_s, events / raw_s, "events/s", ">= 0.5x"))
             # as-of partner of record: random (subscription, time) pairs
             rng = random.Random(7)
             subs = [
@@ -185,10 +190,8 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                         read.por(ledger, sub, at)
                     times.append(time.perf_counter() - started)
                 base = raw.lookups([rng.randint(1, last) for _ in range(queries)])
-                figures.append(
-                    Figure(kind, "as-of por p50", pct(times, 0.5) * 1e3, pct(base, 0.5) * 1e3, "ms", "-")
-                )
-                figures.append(
+                add(Figure(kind, "as-of por p50", pct(times, 0.5) * 1e3, pct(base, 0.5) * 1e3, "ms", "-"))
+                add(
                     Figure(
                         kind, "as-of por p99", pct(times, 0.99) * 1e3, pct(base, 0.99) * 1e3, "ms", "<= 5x"
                     )
@@ -216,7 +219,7 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                 ours_s = time.perf_counter() - started
             raw_rows = [(events + 1000 + i, str(uuid.uuid4()), b"{}") for i in range(singles)]
             raw_s = raw.singles(raw_rows)
-            figures.append(
+            add(
                 Figure(
                     kind, "single record (library)", singles / ours_s, singles / raw_s, "events/s", ">= 0.5x"
                 )
@@ -237,7 +240,7 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                     }
                 ).decode()
                 procs.append(run_process([LEDGER, "--db", url, "record", "--event", text])[0])
-            figures.append(
+            add(
                 Figure(
                     kind,
                     "single record (process)",
@@ -250,7 +253,7 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
             # CLI start
             starts = [run_process([LEDGER, "--db", url, "por", subs[0][0]])[0] for _ in range(7)]
             bare = [run_process([sys.executable, "-c", "pass"])[0] for _ in range(7)]
-            figures.append(
+            add(
                 Figure(
                     kind,
                     "CLI start, ledger por",
@@ -260,8 +263,8 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                     "<= 0.25 s median",
                 )
             )
-            figures.append(Figure(kind, "peak RSS import", import_rss / 1024, 0, "MB", "< 300 MB"))
-            figures.append(Figure(kind, "peak RSS rebuild", rebuild_rss / 1024, 0, "MB", "< 300 MB"))
+            add(Figure(kind, "peak RSS import", import_rss / 1024, 0, "MB", "< 300 MB"))
+            add(Figure(kind, "peak RSS rebuild", rebuild_rss / 1024, 0, "MB", "< 300 MB"))
         finally:
             raw.close()
     for f in figures:
@@ -293,6 +296,7 @@ def main() -> None:
     singles, queries = args.singles or singles, args.queries or queries
     with tempfile.TemporaryDirectory() as tmp:
         history = Path(tmp) / "history.jsonl"
+        print(f"generating a history of {events:,} events...", file=sys.stderr, flush=True)
         events = generate(history, events, seed=2016)
         figures: list[Figure] = []
         for kind in args.stores.split(","):

@@ -17,6 +17,7 @@ from ._session import Session, change, current, insert
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
+    PARTNER_FIELDS,
     PARTNERS,
     RELATIONSHIPS,
     REQUESTS,
@@ -120,17 +121,9 @@ FOLDS: dict[str, Fold] = {
     "delegation.revoked": _delegation_revoked,
 }
 
-_PARTNER_FIELDS = (
-    "partner_id",
-    "seller_id",
-    "reseller_id",
-    "from_partner_id",
-    "to_partner_id",
-    "to_reseller_id",
-)
 # A subscription's partners also include its partner of record and billing partner (both
 # change with a switch).
-_THING_PARTNERS = (*_PARTNER_FIELDS, "partner_of_record", "billing_partner")
+_THING_PARTNERS = (*PARTNER_FIELDS, "partner_of_record", "billing_partner")
 
 
 def refs(s: Session, event: Event, at: int) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
+    PARTNER_FIELDS,
     PARTNERS,
     RELATIONSHIPS,
     REQUESTS,
@@ -35,17 +36,9 @@ _TEMPORAL = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 _CHUNK = 500  # ids per IN (...) list
 EVICT_AFTER = 50_000  # cached versions (a few hundred bytes each) kept past a flush
 
-# Fields of an event's data naming a partner (and the customer, which may itself be a CSP
-# partner: csp-cannot-resell-to-csp looks it up among the partners).
-_PARTNER_FIELDS = (
-    "partner_id",
-    "seller_id",
-    "reseller_id",
-    "from_partner_id",
-    "to_partner_id",
-    "to_reseller_id",
-    "customer_id",
-)
+# What prefetch looks up among the partners: every partner an event names, and its
+# customer (which may itself be a CSP partner: csp-cannot-resell-to-csp asks).
+_PARTNER_FIELDS = (*PARTNER_FIELDS, "customer_id")
 
 
 class Session:

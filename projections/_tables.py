@@ -104,6 +104,16 @@ DELEGATIONS = Table(
     ("delegation_id", "customer_id", "partner_id", "kind", "roles", "granted_at", "expires_at"),
     indexed=("customer_id",),
 )
+# The fields of an event's data that name a partner.
+PARTNER_FIELDS = (
+    "partner_id",
+    "seller_id",
+    "reseller_id",
+    "from_partner_id",
+    "to_partner_id",
+    "to_reseller_id",
+)
+
 TABLES: tuple[Table, ...] = (PARTNERS, CUSTOMERS, SUBSCRIPTIONS, REQUESTS, RELATIONSHIPS, DELEGATIONS)
 
 # Which events concern which customer, subscription or partner (history filters, time-order).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,39 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
         assert (store, "bulk import") in names and (store, "as-of por p99") in names
     assert all(f["ours"] > 0 for f in figures)
     assert "ratio" in done.stdout.splitlines()[1]
+    # The README's table, from that JSON: a row per figure, both stores side by side.
+    shown = subprocess.run(
+        [sys.executable, "-m", "bench.report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert shown.returncode == 0, shown.stderr
+    rows = [line for line in shown.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| figure | sqlite ours / raw") and "postgresql ours / raw" in rows[0]
+    bulk = next(row for row in rows if row.startswith("| bulk import"))
+    sqlite_import = next(f for f in figures if f["store"] == "sqlite" and f["name"] == "bulk import")
+    assert f"{sqlite_import['ratio']:.3f}" in bulk
+    assert len(rows) == 1 + 9  # the header and one row a figure
+    # and the run said each figure as it went
+    assert "sqlite: bulk import:" in done.stderr and "postgresql: verify:" in done.stderr
+
+
+def test_the_generated_history_depends_on_the_seed_only(tmp_path: Path) -> None:
+    """Same seed, same bytes, whatever Python's string hashing does in each process."""
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"history-{hash_seed}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.generate", str(out), "--events", "3000"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 3000

@@ -1,0 +1,68 @@
+"""The README's speed table from a benchmark's JSON: ``python -m bench.report bench/results.json``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROWS = (
+    ("bulk import, events/s", "bulk import"),
+    ("single record (library), events/s", "single record (library)"),
+    ("rebuild, events/s", "rebuild"),
+    ("verify, events/s", "verify"),
+    ("as-of `por` p50, ms", "as-of por p50"),
+    ("as-of `por` p99, ms", "as-of por p99"),
+    ("CLI start `ledger por`, s", "CLI start, ledger por"),
+    ("peak RSS import, MB", "peak RSS import"),
+    ("peak RSS rebuild, MB", "peak RSS rebuild"),
+)
+
+
+def _number(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """One row a figure: ours / raw and the ratio on each store, the target, met or not."""
+    by = {(f["store"], f["name"]): f for f in results["figures"]}
+    stores = sorted({f["store"] for f in results["figures"]}, key=["sqlite", "postgresql"].index)
+    head = "| figure | " + " | ".join(f"{s} ours / raw | ratio | met" for s in stores) + " | target |"
+    lines = [head, "|---" * (2 + 3 * len(stores)) + "|"]
+    for label, name in ROWS:
+        cells, target = [], ""
+        for store in stores:
+            f = by.get((store, name))
+            if f is None:
+                cells += ["", "", ""]
+                continue
+            target = f["target"]
+            ours = _number(f["ours"])
+            pair = f"{ours} / {_number(f['baseline'])}" if f["baseline"] else ours
+            ratio = f"{f['ratio']:.3f}" if f["baseline"] else ""
+            met = {True: "yes", False: "**no**", None: ""}[f["met"]]
+            cells += [pair, ratio, met]
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print a benchmark's figures as the README's table.")
+    parser.add_argument("results", type=Path, help="the JSON that bench.run wrote")
+    args = parser.parse_args()
+    results = orjson.loads(args.results.read_bytes())
+    print(
+        f"{results['events']:,} events, {results['machine']['cores']} cores, "
+        f"Python {results['machine']['python']}\n"
+    )
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
