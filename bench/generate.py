@@ -115,8 +115,12 @@ class History:
             rid, pid = c.open_requests.popitem()
             c.partners.add(pid)
             return self._event("relationship.accepted", "customer-global-admin", c.cid, request_id=rid)
-        if not c.partners or move < 0.2:
-            pid = rng.choice(self.direct + self.providers)
+        # A partner invites a customer it has no relationship or open invitation with (as in
+        # Partner Center, one reseller relationship per partner and customer).
+        inviting = set(c.open_requests.values()) | c.partners
+        strangers = [p for p in self.direct + self.providers if p not in inviting]
+        if strangers and (not c.partners or move < 0.2):
+            pid = rng.choice(strangers)
             rid = f"req-{self.n + 1}"
             c.open_requests[rid] = pid
             return self._event(
@@ -127,7 +131,16 @@ class History:
                 partner_id=pid,
                 customer_id=c.cid,
             )
+        if not c.partners:  # every partner has an open invitation: one is accepted
+            rid, pid = c.open_requests.popitem()
+            c.partners.add(pid)
+            return self._event("relationship.accepted", "customer-global-admin", c.cid, request_id=rid)
         partner = rng.choice(sorted(c.partners))
+        if 0.2 <= move < 0.22 and len(c.partners) > 1:  # a reseller relationship ends
+            c.partners.discard(partner)
+            return self._event(
+                "relationship.removed", "sales-agent", partner, partner_id=partner, customer_id=c.cid
+            )
         if move < 0.45 or not live:
             sid = f"sub-{self.n + 1}"
             if rng.random() < 0.2:  # another channel

@@ -17,7 +17,12 @@ def test_generated_history_passes_the_rulebook_on_both_stores(url: str) -> None:
     events = list(History(600, seed=5).events())
     types = {e["type"] for e in events}
     assert {"subscription.purchased", "subscription.switched", "subscription.cancelled"} <= types
-    assert {"delegation.granted", "delegation.revoked", "relationship.accepted"} <= types
+    assert {
+        "delegation.granted",
+        "delegation.revoked",
+        "relationship.accepted",
+        "relationship.removed",
+    } <= types
     with Ledger(url) as ledger:
         ledger.record_many([(i, parse_event(e)) for i, e in enumerate(events, start=1)])
         assert ledger.verify() == len(events)
