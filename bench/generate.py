@@ -31,6 +31,27 @@ def _time(us: int) -> str:
     return f"{text}.{micro:06d}Z" if micro else f"{text}Z"
 
 
+class Pool:
+    """Ids to pick from at random, each added and removed in constant time (a heavy
+    customer holds tens of thousands)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.where: dict[str, int] = {}
+
+    def add(self, item: str) -> None:
+        self.where[item] = len(self.items)
+        self.items.append(item)
+
+    def remove(self, item: str) -> None:
+        i, last = self.where.pop(item), self.items.pop()
+        if last != item:
+            self.items[i], self.where[last] = last, i
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
 @dataclass
 class Customer:
     cid: str
@@ -38,6 +59,21 @@ class Customer:
     open_requests: dict[str, str] = field(default_factory=dict)  # request id -> partner
     subs: dict[str, tuple[str, str, str | None]] = field(default_factory=dict)  # id -> service, channel, por
     delegations: dict[str, int] = field(default_factory=dict)  # id -> expires_us (0: dap)
+    live: Pool = field(default_factory=Pool)  # subscription ids
+    switchable: Pool = field(default_factory=Pool)  # csp usage subscription ids
+    granted: Pool = field(default_factory=Pool)  # delegation ids
+
+    def bought(self, sid: str, service: str, channel: str, por: str | None) -> None:
+        self.subs[sid] = (service, channel, por)
+        self.live.add(sid)
+        if service == "usage" and channel == "csp":
+            self.switchable.add(sid)
+
+    def cancelled(self, sid: str) -> None:
+        service, channel, _ = self.subs.pop(sid)
+        self.live.remove(sid)
+        if service == "usage" and channel == "csp":
+            self.switchable.remove(sid)
 
 
 class History:
@@ -110,7 +146,7 @@ class History:
     def _step(self, c: Customer) -> dict[str, Any]:
         rng = self.rng
         move = rng.random()
-        live = [s for s, (_, _, _) in c.subs.items()]
+        live = c.live
         if c.open_requests and move < 0.15:
             rid, pid = c.open_requests.popitem()
             c.partners.add(pid)
@@ -144,7 +180,7 @@ class History:
         if move < 0.45 or not live:
             sid = f"sub-{self.n + 1}"
             if rng.random() < 0.2:  # another channel
-                c.subs[sid] = ("usage", "ea", None)
+                c.bought(sid, "usage", "ea", None)
                 return self._event(
                     "subscription.purchased",
                     "global-admin",
@@ -156,7 +192,7 @@ class History:
                     channel="ea",
                 )
             service = rng.choice(("license", "usage"))
-            c.subs[sid] = (service, "csp", partner)
+            c.bought(sid, service, "csp", partner)
             extra = {"term_end": _time(self.clock + 365 * DAY_US)} if service == "license" else {}
             return self._event(
                 "subscription.purchased",
@@ -174,6 +210,7 @@ class History:
             did = f"del-{self.n + 1}"
             expires = self.clock + rng.randint(30, 700) * DAY_US
             c.delegations[did] = expires
+            c.granted.add(did)
             return self._event(
                 "delegation.granted",
                 "customer-global-admin",
@@ -185,15 +222,14 @@ class History:
                 roles=["Helpdesk Administrator"],
                 expires_at=_time(expires),
             )
-        active = [d for d, expires in c.delegations.items() if expires > self.clock + 10_000 * 1_000_000]
-        if move < 0.7 and active:
-            did = rng.choice(active)
-            del c.delegations[did]
-            return self._event("delegation.revoked", "customer-global-admin", c.cid, delegation_id=did)
-        switchable = [s for s, (svc, ch, por) in c.subs.items() if svc == "usage" and ch == "csp"]
+        if move < 0.7 and c.granted:
+            did = rng.choice(c.granted.items)
+            c.granted.remove(did)
+            if c.delegations.pop(did) > self.clock + 10_000 * 1_000_000:  # still active then
+                return self._event("delegation.revoked", "customer-global-admin", c.cid, delegation_id=did)
         others = [p for p in sorted(c.partners) if p.startswith("csp")]
-        if move < 0.8 and switchable and others:
-            sid = rng.choice(switchable)
+        if move < 0.8 and c.switchable and others:
+            sid = rng.choice(c.switchable.items)
             _, _, por = c.subs[sid]
             targets = [p for p in others if p != por]
             if targets:
@@ -207,8 +243,8 @@ class History:
                     from_partner_id=por,
                     to_partner_id=to,
                 )
-        sid = rng.choice(live)
-        del c.subs[sid]
+        sid = rng.choice(live.items)
+        c.cancelled(sid)
         return self._event("subscription.cancelled", "sales-agent", partner, subscription_id=sid)
 
 
