@@ -51,15 +51,30 @@ class Figure:
     met: bool | None = None
 
 
+# Runs one command and says its wall time and peak RSS. A child forked from this process
+# would report at least this process's own RSS as its peak (Linux carries the high-water
+# mark across fork and exec, and this process holds the history), so the command is
+# forked from a small launcher instead.
+_LAUNCHER = """
+import os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_process(args: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return elapsed, usage.ru_maxrss
+    done = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *args], capture_output=True)
+    *_, last = done.stdout.decode().splitlines() or [""]
+    elapsed, rss, code = last.split() if last.count(" ") == 2 else ("0", "0", "1")
+    if done.returncode != 0 or code != "0":
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode()}")
+    return float(elapsed), int(rss)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from bench.generate import History
 from ledger import Ledger, parse_event
@@ -92,3 +93,18 @@ def test_the_generated_history_depends_on_the_seed_only(tmp_path: Path) -> None:
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == 3000
+
+
+def test_the_peak_memory_measured_is_the_commands_own() -> None:
+    """A figure of the command's own memory, not of the (large) benchmark that runs it."""
+    from bench.run import run_process
+
+    held = bytearray(200 * 1024 * 1024)  # the benchmark holds a large history
+    held[::4096] = b"x" * len(held[::4096])  # ...resident, page by page
+    _, small = run_process([sys.executable, "-c", "pass"])
+    _, large = run_process(
+        [sys.executable, "-c", "x = bytearray(120 * 1024 * 1024); x[::4096] = b'y' * len(x[::4096])"]
+    )
+    assert small < 100 * 1024 < 120 * 1024 < large  # KiB
+    with pytest.raises(SystemExit, match="failed"):
+        run_process([sys.executable, "-c", "raise SystemExit(3)"])
