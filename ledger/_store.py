@@ -34,6 +34,7 @@ from . import _rules
 from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
+from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
@@ -281,6 +282,9 @@ class Ledger:
         tables (see ``projections._rebuild``), in batches through one session; yields the
         head position."""
         head = _head(db)
+        if self.dialect == "sqlite":
+            db.execute(BULK_CACHE)
+            db.execute(BULK_TEMP_CACHE)
         projections.create_twins(db, self.dialect)
         try:
             session = projections.Session(db, empty=True)
