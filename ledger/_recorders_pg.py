@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,9 +14,7 @@ from psycopg.errors import DuplicateObject
 import projections
 
 from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, Work
-from ._sql import PostgresDb
-
-_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+from ._sql import PostgresDb, search_path_option
 
 _PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -43,15 +40,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = "postgresql"
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        # The ledger's SQL names its tables plainly: its schema is the search path. Set on
-        # each of the pool's connections as it is made (a plain lower-case name can be
-        # passed so), that costs no round trip per transaction; otherwise each transaction
-        # sets it (``transaction_schema``).
-        self.transaction_schema: str | None = datastore.schema
+        # The ledger's SQL names its tables plainly: its schema is the search path. Each
+        # connection the pool makes from now on is made with it (``search_path_option``),
+        # so a transaction on one costs no round trip to set it; on any other (one made
+        # before), ``PostgresDb`` sets it in the transaction.
         pool_kwargs = getattr(datastore.pool, "kwargs", None)
-        if _PLAIN_NAME.fullmatch(datastore.schema) and isinstance(pool_kwargs, dict):
-            pool_kwargs["options"] = f"-c search_path={datastore.schema}"
-            self.transaction_schema = None
+        if isinstance(pool_kwargs, dict):
+            pool_kwargs["options"] = search_path_option(datastore.schema)
         super().__init__(datastore, **kwargs)
 
     def create_table(self) -> None:
@@ -76,10 +71,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None) -> bool:
         if conn is None:
             with self.datastore.get_connection() as own:
-                if self.transaction_schema is None:  # were the pool's connections made with it?
-                    shown = own.execute("SHOW search_path").fetchone()
-                    if not shown or shown["search_path"] != self.datastore.schema:
-                        self.transaction_schema = self.datastore.schema
                 return self._ledger_tables_exist(own)
         row = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS ok",
@@ -89,7 +80,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def _create_table(self, curs: psycopg.Cursor[Any]) -> None:
         super()._create_table(curs)
-        db = PostgresDb(curs, self.transaction_schema)
+        db = PostgresDb(curs, self.datastore.schema)
         for statement in [
             *CHAIN_DDL,
             *projections.schema_statements(),
@@ -107,14 +98,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             if not small:
                 yield LedgerTransaction(
-                    PostgresDb(curs, self.transaction_schema),
+                    PostgresDb(curs, self.datastore.schema),
                     lambda events: self._copy_stored_events(curs, events),
                     lambda: self._lock_table(curs),
                 )
                 return
             with curs.connection.pipeline():
                 yield LedgerTransaction(
-                    PostgresDb(curs, self.transaction_schema, pipelined=True),
+                    PostgresDb(curs, self.datastore.schema, pipelined=True),
                     lambda events: self._insert_stored_events(curs, events),
                     lambda: self._lock_table(curs),
                 )
@@ -141,5 +132,5 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             # and the rulebook below reads everything committed before this one.
             self._insert_stored_events(curs, stored_events)
             ids = self._fetch_ids_after_insert_events(curs, stored_events)
-            work(PostgresDb(curs, self.transaction_schema))
+            work(PostgresDb(curs, self.datastore.schema))
         return ids

@@ -33,19 +33,31 @@ class SqliteDb:
         self._c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
+def search_path_option(schema: str) -> str:
+    """The connection option that makes ``schema`` a connection's search path (the ledger
+    checks schema names: lower-case letters, digits and _ need no quoting)."""
+    return f"-c search_path={schema}"
+
+
+def has_search_path(connection: Any, schema: str) -> bool:
+    """Whether a psycopg connection was made with ``schema`` as its search path (read from
+    its connection parameters: no round trip)."""
+    return bool(connection.info.get_parameters().get("options") == search_path_option(schema))
+
+
 class PostgresDb:
     """Wraps a psycopg cursor (``dict_row``) inside a transaction, in the ledger's schema."""
 
     dialect = "postgresql"
 
-    def __init__(self, cursor: Any, schema: str | None, *, pipelined: bool = False) -> None:
-        """``schema``: set as the transaction's search path (None: the connection's own is
-        already the ledger's schema). ``pipelined``: the connection is in pipeline mode (a
-        small append: statements are sent without waiting for each one's answer), where
-        ``COPY`` is not available."""
+    def __init__(self, cursor: Any, schema: str, *, pipelined: bool = False) -> None:
+        """``schema``: the ledger's, set as the transaction's search path unless the
+        connection was made with it (``search_path_option``). ``pipelined``: the connection
+        is in pipeline mode (a small append: statements are sent without waiting for each
+        one's answer), where ``COPY`` is not available."""
         self._c = cursor
         self._pipelined = pipelined
-        if schema is not None:
+        if not has_search_path(cursor.connection, schema):
             from psycopg import sql  # only PostgreSQL stores load psycopg
 
             cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))

@@ -35,7 +35,7 @@ from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
-from ._sql import PostgresDb, SqliteDb
+from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
 
@@ -171,12 +171,16 @@ class Ledger:
         """Read statements each on its own (each its own snapshot), with no transaction
         around them: one round trip each on PostgreSQL. For questions of one statement
         over the append-only, bitemporal projections; anything else uses ``read``."""
-        if self.dialect != "postgresql" or self._recorder.transaction_schema is not None:
+        if self.dialect != "postgresql":
             with self.read() as db:
                 yield db
             return
         with _store_errors(self.url), self._recorder.datastore.get_connection() as conn:
-            yield PostgresDb(conn.cursor(), None)
+            if not has_search_path(conn, self._schema):  # a connection made before: a transaction
+                with conn.transaction(force_rollback=True):
+                    yield PostgresDb(conn.cursor(), self._schema)
+                return
+            yield PostgresDb(conn.cursor(), self._schema)
 
     @contextmanager
     def _transaction(self, *, commit: bool) -> Iterator[projections.Db]:
@@ -184,7 +188,7 @@ class Ledger:
             if self.dialect == "sqlite":
                 yield SqliteDb(cursor)
             else:
-                yield PostgresDb(cursor, self._recorder.transaction_schema)
+                yield PostgresDb(cursor, self._schema)
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""
