@@ -1009,15 +1009,9 @@ def test_ties_are_ordered_by_id_alike_on_sqlite_and_on_a_linguistic_postgresql()
 PLANTABLE = [r.id for r in RULEBOOK if r.check is not None]
 
 
-@pytest.mark.mutation
-@pytest.mark.parametrize("rule_id", PLANTABLE)
-def test_the_machine_catches_a_rule_that_accepts_everything(
-    rule_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Plant a bug (one rule's check accepts everything) and count how many runs of the
-    SQLite machine it takes to find it. Not in the default suite: ``pytest -m mutation``."""
-    broken = tuple(dataclasses.replace(r, check=lambda f: None) if r.id == rule_id else r for r in RULEBOOK)
-    monkeypatch.setattr(_rules, "RULEBOOK", broken)
+def _hunt_planted_bug() -> tuple[str, str]:
+    """Run the SQLite machine until it fails on the bug planted beforehand; its first line
+    and how long the hunt took (runs, events, seconds)."""
 
     class Planted(SqliteMachine):
         runs = 0
@@ -1031,13 +1025,24 @@ def test_the_machine_catches_a_rule_that_accepts_everything(
                 PROFILE, max_examples=500, phases=[Phase.generate], database=None, print_blob=False
             ),
         )
-    message = str(caught.value).splitlines()[0]
+    took = f"{Planted.runs} runs, {Planted.steps} events, {time.monotonic() - started:.1f}s"
+    return str(caught.value).splitlines()[0], took
+
+
+@pytest.mark.mutation
+@pytest.mark.parametrize("rule_id", PLANTABLE)
+def test_the_machine_catches_a_rule_that_accepts_everything(
+    rule_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plant a bug (one rule's check accepts everything) and count how many runs of the
+    SQLite machine it takes to find it. Not in the default suite: ``pytest -m mutation``."""
+    broken = tuple(dataclasses.replace(r, check=lambda f: None) if r.id == rule_id else r for r in RULEBOOK)
+    monkeypatch.setattr(_rules, "RULEBOOK", broken)
+
+    message, caught_after = _hunt_planted_bug()
     assert rule_id in message, message
     with capsys.disabled():
-        print(
-            f"\n{rule_id} planted: caught after {Planted.runs} runs, {Planted.steps} events, "
-            f"{time.monotonic() - started:.1f}s: {message[:160]}"
-        )
+        print(f"\n{rule_id} planted: caught after {caught_after}: {message[:160]}")
 
 
 @pytest.mark.mutation
@@ -1067,21 +1072,9 @@ def test_the_machine_catches_a_delegation_that_moves_a_subscription(
         rulebook = tuple(dataclasses.replace(r, check_effects=None) for r in RULEBOOK)
         monkeypatch.setattr(_rules, "RULEBOOK", rulebook)
 
-    class Planted(SqliteMachine):
-        runs = 0
-        steps = 0
-
-    started = time.monotonic()
-    with pytest.raises(AssertionError) as caught:
-        run_state_machine_as_test(
-            Planted,
-            settings=settings(
-                PROFILE, max_examples=500, phases=[Phase.generate], database=None, print_blob=False
-            ),
-        )
-    message = str(caught.value).splitlines()[0]
+    message, caught_after = _hunt_planted_bug()
     with capsys.disabled():
         print(
             f"\ndelegation fold moving subscriptions (structural rule {structural_rule}): caught after "
-            f"{Planted.runs} runs, {Planted.steps} events, {time.monotonic() - started:.1f}s: {message[:160]}"
+            f"{caught_after}: {message[:160]}"
         )
