@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.application import Application
@@ -458,6 +458,16 @@ class ImportSummary:
 _CHAIN_COLUMNS = ("position", "event_id", "recorded_at", "recorded_us", "prev_hash", "hash")
 
 
+class _New(NamedTuple):
+    """One event an append stores: its input line, the event, its JSON form, and for a
+    restore its ``recorded_at`` and hash from the file."""
+
+    line: int
+    event: Event
+    payload: dict[str, Any]
+    restored: tuple[str, str] | None
+
+
 class _Append:
     """One append of a stream of events in one transaction, under the write lock, batch by
     batch: for each batch, the stored ones are found (duplicates), the new ones inserted
@@ -490,7 +500,7 @@ class _Append:
                 known = _stored_receipts(db, ledger.events_table, [e.event_id for _, e, _ in chunk])
                 new = self._new(chunk, known)
                 if new:
-                    tx.insert([encode(self.position + 1 + i, e.to_json()) for i, (_, e, _) in enumerate(new)])
+                    tx.insert([encode(self.position + 1 + i, n.payload) for i, n in enumerate(new)])
                     written = self._judge_fold_chain(db, session, view, new)
                 else:
                     written = []
@@ -501,18 +511,19 @@ class _Append:
         self,
         chunk: list[tuple[int, Event, tuple[str, str] | None]],
         known: dict[str, tuple[Receipt, dict[str, Any]]],
-    ) -> list[tuple[int, Event, tuple[str, str] | None]]:
-        """The chunk's events not stored yet, each once; a stored or repeated event_id with
-        other content is bad input."""
-        new: list[tuple[int, Event, tuple[str, str] | None]] = []
+    ) -> list[_New]:
+        """The chunk's events not stored yet, each once, with their JSON form; a stored or
+        repeated event_id with other content is bad input."""
+        new: list[_New] = []
         first_seen: dict[str, tuple[int, Event]] = {}
         for line, event, restored in chunk:
             stored = known.get(event.event_id)
             if restored is not None and (stored is not None or event.event_id in first_seen):
                 raise IntegrityFailure(f"event {event.event_id} appears twice", line=line or None)
+            payload = event.to_json()
             if stored is not None:
                 receipt, body = stored
-                if canonical(body) != canonical(event.to_json()):
+                if canonical(body) != canonical(payload):
                     if receipt.position > self.head:  # stored by this append
                         earlier_line = self.lines[receipt.position - self.head - 1]
                         where = f"appears earlier in this input (line {earlier_line})"
@@ -524,7 +535,7 @@ class _Append:
                 continue
             earlier = first_seen.get(event.event_id)
             if earlier is not None:
-                if canonical(earlier[1].to_json()) != canonical(event.to_json()):
+                if canonical(earlier[1].to_json()) != canonical(payload):
                     raise BadInput(
                         "event_id",
                         f"{event.event_id} appears earlier in this input (line {earlier[0]}) "
@@ -533,7 +544,7 @@ class _Append:
                     )
                 continue  # the same event twice in one input: stored once
             first_seen[event.event_id] = (line, event)
-            new.append((line, event, restored))
+            new.append(_New(line, event, payload, restored))
         return new
 
     def _read_chain_head(self, db: projections.Db) -> None:
@@ -550,17 +561,16 @@ class _Append:
         db: projections.Db,
         session: projections.Session,
         view: projections.StateView,
-        new: list[tuple[int, Event, tuple[str, str] | None]],
+        new: list[_New],
     ) -> list[Receipt]:
         """Rulebook, projections and chain for each new event of one batch."""
-        session.prefetch(event.to_json() for _, event, _ in new)
+        session.prefetch(n.payload for n in new)
         chain: list[tuple[int, str, str, int, str, str]] = []
         out: list[Receipt] = []
         recorded_at, recorded_us = self.recorded_at, self.recorded_us
-        for line, event, restored in new:
+        for line, event, payload, restored in new:
             self.position += 1
             position = self.position
-            payload = event.to_json()
             try:
                 _rules.check(event, view)
                 touched = projections.apply(session, payload, position)
@@ -591,18 +601,19 @@ class _Append:
         written: list[Receipt],
         emit: Callable[[Receipt], None],
     ) -> None:
-        """One receipt per input event of the chunk, in input order."""
+        """One receipt per input event of the chunk, in input order: a repeat of an event
+        the chunk stored gets the first one's receipt, as a duplicate."""
         by_id = {r.event_id: r for r in written}
+        emitted: set[str] = set()
         for _, event, _ in chunk:
-            mine = by_id.pop(event.event_id, None)
-            if mine is not None:
+            mine = by_id.get(event.event_id)
+            if mine is None:
+                emit(known[event.event_id][0])
+            elif event.event_id in emitted:
+                emit(_as_duplicate(mine))
+            else:
+                emitted.add(event.event_id)
                 emit(mine)
-                continue
-            stored = known.get(event.event_id)
-            if stored is not None:
-                emit(stored[0])
-            else:  # repeated in the chunk: the receipt of its first occurrence
-                emit(_as_duplicate(next(r for r in written if r.event_id == event.event_id)))
 
 
 def _restorable(
