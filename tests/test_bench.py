@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from bench.generate import History
-from ledger import Ledger, parse_event
+from bench.generate import DAP_RETIRED_US, DAY_US, History
+from ledger import EVENT_TYPES, Ledger, parse_event
+from ledger._rules import DAP_RETIRED_ON
+from ledger._time import to_us
+from projections._fold import FOLDS
 
 
 def test_generated_history_passes_the_rulebook_on_both_stores(url: str) -> None:
@@ -27,6 +32,69 @@ def test_generated_history_passes_the_rulebook_on_both_stores(url: str) -> None:
     with Ledger(url) as ledger:
         ledger.record_many([(i, parse_event(e)) for i, e in enumerate(events, start=1)])
         assert ledger.verify() == len(events)
+
+
+def _import_all(url: str, events: list[dict[str, Any]]) -> None:
+    """The real ledger takes every event, in one import, and verifies what it stored."""
+    with Ledger(url) as ledger:
+        summary = ledger.import_events(
+            ((i, parse_event(e)) for i, e in enumerate(events, start=1)), total=len(events)
+        )
+        assert (summary.imported, summary.duplicates) == (len(events), 0)
+        assert ledger.verify() == len(events)
+
+
+def test_the_generated_history_holds_every_event_type_and_the_ledger_takes_it(url: str) -> None:
+    """Every event type the ledger defines, the rare ones rare but there, and the corners of
+    the rulebook: Azure from other channels migrated into CSP, indirect resellers of record
+    (sales, invitations, switches, delegations), DAP before its retirement; all imported
+    with nothing refused."""
+    events = list(History(3000, seed=11).events())
+    types = Counter(e["type"] for e in events)
+    assert set(types) == set(EVENT_TYPES) == set(FOLDS)
+    assert 1 <= types["partner.program-changed"] <= len(events) // 100
+    of = {t: [e["data"] for e in events if e["type"] == t] for t in types}
+    purchases = of["subscription.purchased"]
+    assert {p["channel"] for p in purchases} == {
+        "csp",
+        "microsoft",
+        "ea",
+        "open",
+        "advisor",
+        "syndication",
+        "third-party",
+    }
+    by_id = {p["subscription_id"]: p for p in purchases}
+    migrations = [p for p in purchases if "migrated_from" in p]
+    assert migrations
+    for new in migrations:  # azure-from-other-channel-migrates, syndication-is-exclusive
+        old = by_id[new["migrated_from"]]
+        assert (new["channel"], new["service"], old["service"]) == ("csp", "usage", "usage")
+        assert old["channel"] not in ("csp", "syndication") and old["customer_id"] == new["customer_id"]
+    assert len({p["migrated_from"] for p in migrations}) == len(migrations)  # each moved once
+    registered = of["partner.registered"]
+    resellers = {p["partner_id"] for p in registered if p["program"] == "csp-indirect-reseller"}
+    assert resellers and all(p["provider_ids"] for p in registered if p["partner_id"] in resellers)
+    assert any(p.get("reseller_id") in resellers for p in purchases)
+    assert any(r.get("reseller_id") in resellers for r in of["relationship.requested"])
+    assert not any(r["partner_id"] in resellers for r in of["relationship.requested"])
+    assert any(s.get("to_reseller_id") in resellers for s in of["subscription.switched"])
+    assert any(g["partner_id"] in resellers for g in of["delegation.granted"])
+    kinds = Counter(g["kind"] for g in of["delegation.granted"])
+    assert kinds["dap"] and kinds["gdap"]
+    _import_all(url, events)
+
+
+def test_dap_grants_stop_at_daps_retirement(url: str) -> None:
+    """A history across 2023-10-09: DAP grants before it, GDAP only from it on, and the
+    ledger refuses none of it (rule dap-retired)."""
+    assert to_us(DAP_RETIRED_ON) == DAP_RETIRED_US
+    events = list(History(3000, seed=3, start_us=DAP_RETIRED_US - 40 * DAY_US).events())
+    grants = [(parse_event(e).effective_us, e["data"]) for e in events if e["type"] == "delegation.granted"]
+    assert any(g["kind"] == "dap" for at, g in grants if at < DAP_RETIRED_US)
+    after = [g["kind"] for at, g in grants if at >= DAP_RETIRED_US]
+    assert after and set(after) == {"gdap"}
+    _import_all(url, events)
 
 
 def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
