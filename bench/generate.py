@@ -3,8 +3,8 @@ thousands of customers with Zipf-skewed activity across every event type.
 
 Every generated event passes the rulebook: the generator keeps a small model of each
 customer (its relationships, subscriptions, delegations) and of each partner's program, and
-picks only valid next steps. Effective times only grow, one to ninety minutes apart, from
-2016 on. What it holds besides direct-bill CSP sales:
+picks only valid next steps. Effective times only grow, from 2016 on, spread over ten
+years whatever the history's length. What it holds besides direct-bill CSP sales:
 
 - the indirect model: indirect providers invite on behalf of their indirect resellers, sell
   with a reseller of record (``reseller_id``) and take switches with one (``to_reseller_id``);
@@ -35,7 +35,7 @@ import orjson
 
 START_US = 1_451_606_400_000_000  # 2016-01-01T00:00:00Z
 DAY_US = 86_400_000_000
-STEP_MAX_US = 5400 * 1_000_000  # the most an event's effective time moves the clock on
+SPAN_US = 3653 * DAY_US  # a history covers ten years (2016 to 2026), whatever its length
 # Rule dap-retired: no DAP grant effective on or after 2023-10-09T00:00:00Z (a test holds
 # this to the rulebook's date). GDAP takes over from 2022 on.
 DAP_RETIRED_US = 1_696_809_600_000_000
@@ -121,8 +121,11 @@ class Customer:
 
 
 class History:
-    def __init__(self, events: int, seed: int, start_us: int = START_US) -> None:
+    def __init__(self, events: int, seed: int, start_us: int = START_US, span_us: int = SPAN_US) -> None:
         self.rng = random.Random(seed)
+        # Effective times one second to twice the mean step apart: the history covers
+        # ``span_us`` (a million events: about five minutes apart on average).
+        self.step_max_s = max(2, 2 * span_us // max(1, events) // 1_000_000)
         self.target = events
         self.clock = start_us
         self.n = 0
@@ -146,7 +149,7 @@ class History:
 
     def _event(self, type_: str, role: str, tenant: str, **data: Any) -> dict[str, Any]:
         self.n += 1
-        self.clock += self.rng.randint(60, 5400) * 1_000_000
+        self.clock += self.rng.randint(1, self.step_max_s) * 1_000_000
         return {
             "event_id": str(uuid.uuid5(self.ns, str(self.n))),
             "type": type_,
@@ -292,7 +295,7 @@ class History:
             did = rng.choice(c.granted.items)
             c.granted.remove(did)
             expires = c.delegations.pop(did)
-            if expires is None or expires > self.clock + 10_000 * 1_000_000:  # still active then
+            if expires is None or expires > self.clock + self.step_max_s * 1_000_000:  # still active then
                 return self._event("delegation.revoked", "customer-global-admin", c.cid, delegation_id=did)
         if move < 0.8 and c.switchable:
             switched = self._switch(c, partner)
@@ -410,7 +413,7 @@ class History:
         did = f"del-{self.n + 1}"
         resellers = self.resellers_of.get(partner)
         grantee = rng.choice(resellers) if resellers and rng.random() < 0.4 else partner
-        latest = self.clock + STEP_MAX_US  # the latest this grant can be effective
+        latest = self.clock + self.step_max_s * 1_000_000  # the latest this grant can be effective
         dap_share = 0.0 if latest >= DAP_RETIRED_US else 0.4 if latest >= GDAP_ERA_US else 0.9
         if rng.random() < dap_share:
             c.delegations[did] = None

@@ -89,7 +89,7 @@ def test_dap_grants_stop_at_daps_retirement(url: str) -> None:
     """A history across 2023-10-09: DAP grants before it, GDAP only from it on, and the
     ledger refuses none of it (rule dap-retired)."""
     assert to_us(DAP_RETIRED_ON) == DAP_RETIRED_US
-    events = list(History(3000, seed=3, start_us=DAP_RETIRED_US - 40 * DAY_US).events())
+    events = list(History(3000, seed=3, start_us=DAP_RETIRED_US - 40 * DAY_US, span_us=80 * DAY_US).events())
     grants = [(parse_event(e).effective_us, e["data"]) for e in events if e["type"] == "delegation.granted"]
     assert any(g["kind"] == "dap" for at, g in grants if at < DAP_RETIRED_US)
     after = [g["kind"] for at, g in grants if at >= DAP_RETIRED_US]
