@@ -12,6 +12,7 @@ refuse a second writer of the same position.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sqlite3
@@ -293,17 +294,18 @@ class Ledger:
         try:
             session = projections.Session(db, empty=True)
             position = 0
-            while position < head:
-                rows = _stored_rows(db, self.events_table, position, head, _CHUNK, chain=False)
-                if not rows:
-                    break
-                events = [(row["position"], _decoded(row)) for row in rows]
-                session.prefetch(event for _, event in events)
-                for position, event in events:
-                    projections.apply(session, event, position)
-                session.flush(evict=True)
-                if progress is not None:
-                    progress(position, head)
+            with _no_cycle_collection():
+                while position < head:
+                    rows = _stored_rows(db, self.events_table, position, head, _CHUNK, chain=False)
+                    if not rows:
+                        break
+                    events = [(row["position"], _decoded(row)) for row in rows]
+                    session.prefetch((event for _, event in events), judging=False)
+                    for position, event in events:
+                        projections.apply(session, event, position)
+                    session.flush(evict=True)
+                    if progress is not None:
+                        progress(position, head)
             yield head
         finally:
             projections.drop_twins(db, self.dialect)
@@ -489,7 +491,7 @@ class _Append:
         emit: Callable[[Receipt], None],
     ) -> None:
         ledger = self.ledger
-        with ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
+        with _no_cycle_collection(), ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
             db: projections.Db = tx.db
             tx.lock()
             self._read_chain_head(db)
@@ -739,6 +741,21 @@ def _stored_receipts(
             )
             found[row["event_id"]] = (receipt, _decoded(stored))
     return found
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off for a fold of many events. A batch allocates hundreds
+    of thousands of rows that live until it is flushed, and each allocation burst sets off
+    a collection that walks them all and finds no cycle (a tenth of a large import's time).
+    Reference counting still frees every row; the collector is back on afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _head(db: projections.Db) -> int:

@@ -9,8 +9,14 @@ queries, so a batch of thousands of events costs a handful of statements, and a 
 event only the few it needs. Correctness never depends on ``prefetch``: whatever was not
 loaded is loaded on first use.
 
-Memory stays bounded: ``flush`` may ``evict`` everything once the cache holds more than a
-set number of versions (the database then holds all of it, and is asked again).
+Memory stays bounded: once the cache holds more than a set number of versions, ``flush``
+may ``evict`` all but what the last batch asked about (a busy customer's things are asked
+about again and again); the database holds all of it, and is asked again for the rest.
+
+A customer's relationships are looked up by customer. A busy customer may have ended
+thousands over the years, so a batch loads only those still in force at its earliest
+effective time or later (the rulebook's ``time-order`` keeps a customer's events in
+order); a question about an earlier time loads the rest.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from ._tables import (
     Db,
     Table,
 )
+from ._time import canonical_to_us
 
 Row = dict[str, Any]
 _TEMPORAL = ("valid_from", "valid_to", "created_pos", "superseded_pos")
@@ -52,8 +59,11 @@ class Session:
         self._rows: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
         # The same versions less the superseded ones: what ``current`` searches.
         self._live: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
-        # (table, column) -> value -> the keys of every thing that ever had that value.
+        # (table, column) -> value -> the keys of the things with that value: every thing
+        # that had it with a live version valid after the value's ``_by_after`` (None: every
+        # thing that ever had it). A question about an earlier time loads the value again.
         self._by: dict[tuple[str, str], dict[Any, set[str]]] = {}
+        self._by_after: dict[tuple[str, str], dict[Any, int | None]] = {}
         self._newest: dict[str, int | None] = {}  # ref -> newest effective_us (loaded refs)
         # table -> (column, fields) -> value of column -> value of any field -> keys: the
         # things with ``column = value`` that name a value in one of ``fields``.
@@ -64,11 +74,16 @@ class Session:
         self._refs: list[tuple[str, int, int]] = []
         self._pending_newest: dict[str, int] = {}
         self._cached = 0
+        # What the last batch asked about: kept when the cache is evicted (a busy
+        # customer's things are asked about again and again).
+        self._used: dict[str, set[str]] = {t.name: set() for t in TABLES}
+        self._used_customers: set[str] = set()
         self.written: set[str] = set()  # short names of the tables written (structural rules)
         if empty:
             for table in TABLES:
                 for column in table.indexed:
                     self._by[(table.name, column)] = {}
+                    self._by_after[(table.name, column)] = {}
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -87,6 +102,7 @@ class Session:
             live = self._live[table.name]
             for key in wanted:
                 cache[key], live[key] = [], []
+            self._cached += len(wanted)
             return
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
@@ -109,47 +125,63 @@ class Session:
                 live[key] = [r for r in versions if r["superseded_pos"] is None]
                 self._cached += len(versions) + 1
 
-    def _keys_by(self, table: Table, column: str, value: Any) -> set[str]:
-        """The keys of every thing of ``table`` that ever had ``column = value``."""
+    def _keys_by(self, table: Table, column: str, value: Any, at: int) -> set[str]:
+        """The keys of the things of ``table`` with ``column = value`` (at least all those
+        with a version valid at effective time ``at`` or later)."""
         index = self._by.setdefault((table.name, column), {})
-        if value not in index:
-            self._load_by(table, column, [value])
+        after = self._by_after.setdefault((table.name, column), {}).get(value)
+        if value not in index or (after is not None and after > at):
+            self._load_by(table, column, [value], at)
         return index[value]
 
-    def _load_by(self, table: Table, column: str, values: Iterable[Any]) -> None:
+    def _load_by(self, table: Table, column: str, values: Iterable[Any], after: int | None) -> None:
+        """Index the things with ``column`` equal to one of ``values`` that have a live
+        version valid after effective time ``after`` (every one ever: None), and cache
+        every version of each."""
         index = self._by.setdefault((table.name, column), {})
-        wanted = sorted({v for v in values if v not in index})
+        index_after = self._by_after.setdefault((table.name, column), {})
+
+        def known(value: Any) -> bool:
+            if value not in index:
+                return False
+            have = index_after.get(value)
+            return have is None or (after is not None and have <= after)
+
+        wanted = sorted({v for v in values if not known(v)})
         if not wanted:
             return
         if self._complete:
             for value in wanted:
-                index[value] = set()
+                index[value], index_after[value] = set(), None
             return
         self.flush()  # the database must hold every version before it is searched
+        since = "" if after is None else " AND superseded_pos IS NULL AND (valid_to IS NULL OR valid_to > ?)"
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
             marks = ", ".join("?" * len(chunk))
             self.db.execute(
                 f"SELECT * FROM {table.sql_name} WHERE {table.key} IN "
-                f"(SELECT {table.key} FROM {table.sql_name} WHERE {column} IN ({marks}))",
-                chunk,
+                f"(SELECT {table.key} FROM {table.sql_name} WHERE {column} IN ({marks}){since})",
+                [*chunk, after] if after is not None else chunk,
             )
             rows = self.db.fetchall()
             keys = {row[table.key] for row in rows}
             self._take(table, rows, keys)
             for value in chunk:
-                index[value] = set()
+                index[value], index_after[value] = set(), after
+                for by_value in self._named.get(table.name, {}).values():
+                    by_value.pop(value, None)  # named through the old entry: built again
             for key in keys:
                 for row in self._rows[table.name][key]:
                     if row[column] in index:
                         index[row[column]].add(key)
 
-    def _matching_keys(self, table: Table, where: Mapping[str, Any]) -> list[str]:
+    def _matching_keys(self, table: Table, where: Mapping[str, Any], at: int) -> list[str]:
         if table.key in where:
             return [where[table.key]]
         for column in table.indexed:
             if column in where:
-                return sorted(self._keys_by(table, column, where[column]))
+                return sorted(self._keys_by(table, column, where[column], at))
         # Any other condition: search the database (flushed first), then judge in memory.
         self.flush()
         cond = " AND ".join(f"{k} = ?" for k in where)
@@ -184,17 +216,32 @@ class Session:
                 values = [v for v in (found.get(ref), self._pending_newest.get(ref)) if v is not None]
                 self._newest[ref] = max(values) if values else None
 
-    def prefetch(self, events: Iterable[Mapping[str, Any]]) -> None:
-        """Load, in a few queries, what judging and folding ``events`` will look up."""
+    def prefetch(self, events: Iterable[Mapping[str, Any]], *, judging: bool = True) -> None:
+        """Load, in a few queries, what judging and folding ``events`` will look up.
+
+        ``judging`` False: only what the fold reads (a rebuild or a verification, which
+        check no rule): not the partners and customers the rulebook asks about, nor every
+        relationship of every customer, nor the customers' newest effective times."""
         ids: dict[str, set[str]] = {t.name: set() for t in TABLES}
+        removals: set[str] = set()  # customers whose relationship with a partner ends
+        earliest: int | None = None  # the batch's earliest effective time
         for event in events:
             d = event["data"]
-            for field in _PARTNER_FIELDS:
-                if field in d:
-                    ids["partners"].add(d[field])
-            ids["partners"].update(d.get("provider_ids", ()))
-            if "customer_id" in d:
+            at = canonical_to_us(event["effective_at"])
+            earliest = at if earliest is None or at < earliest else earliest
+            if judging:
+                for field in _PARTNER_FIELDS:
+                    if field in d:
+                        ids["partners"].add(d[field])
+                ids["partners"].update(d.get("provider_ids", ()))
+                if "customer_id" in d:
+                    ids["customers"].add(d["customer_id"])
+            elif event["type"].startswith("partner."):  # registered (written) or changed
+                ids["partners"].add(d["partner_id"])
+            elif event["type"] == "customer.registered":
                 ids["customers"].add(d["customer_id"])
+            elif event["type"] == "relationship.removed":
+                removals.add(d["customer_id"])
             for field in ("subscription_id", "migrated_from"):
                 if field in d:
                     ids["subscriptions"].add(d[field])
@@ -204,14 +251,20 @@ class Session:
                 ids["delegations"].add(d["delegation_id"])
         for table in (SUBSCRIPTIONS, REQUESTS, DELEGATIONS):
             self._load(table, ids[table.name])
-            for key in ids[table.name]:
-                ids["customers"].update(r["customer_id"] for r in self._rows[table.name][key])
+            if judging:
+                for key in ids[table.name]:
+                    ids["customers"].update(r["customer_id"] for r in self._rows[table.name][key])
         self._load(RELATIONSHIPS, ids["requests"])  # an acceptance writes one, keyed by its request
         ids["partners"] |= ids["customers"]
         self._load(PARTNERS, ids["partners"])
         self._load(CUSTOMERS, ids["customers"])
-        self._load_by(RELATIONSHIPS, "customer_id", ids["customers"])
-        self._load_newest(f"customer:{c}" for c in ids["customers"])
+        if earliest is not None:  # the relationships that may still be in force then
+            self._load_by(RELATIONSHIPS, "customer_id", ids["customers"] | removals, earliest)
+        if judging:
+            self._load_newest(f"customer:{c}" for c in ids["customers"])
+        for table in TABLES:
+            self._used[table.name] |= ids[table.name]
+        self._used_customers |= ids["customers"] | removals
 
     # --- the temporal operations ------------------------------------------------------------
 
@@ -227,7 +280,7 @@ class Session:
         out: list[Row] = []
         conditions = tuple(where.items())
         live = self._live[table.name]
-        for key in self._matching_keys(table, where):
+        for key in self._matching_keys(table, where, at):
             rows = live.get(key)
             if rows is None:
                 self.versions(table, key)
@@ -247,11 +300,12 @@ class Session:
         """``current(table, {column: value}, at)`` narrowed to the versions whose ``fields``
         hold one of ``names``, found through an index (a customer's relationships with
         given partners, without reading all of the customer's relationships)."""
+        keys_with_value = self._keys_by(table, column, value, at)
         by_value = self._named.setdefault(table.name, {}).setdefault((column, fields), {})
         named = by_value.get(value)
         if named is None:
             named = {}
-            for key in self._keys_by(table, column, value):
+            for key in keys_with_value:
                 for row in self.versions(table, key):
                     for field in fields:
                         named.setdefault(row[field], set()).add(key)
@@ -294,6 +348,7 @@ class Session:
                     index[row[column]].add(key)
                 elif self._complete:
                     index[row[column]] = {key}
+                    self._by_after[(table.name, column)][row[column]] = None
         for (column, fields), by_value in self._named.get(table.name, {}).items():
             named = by_value.get(row[column])
             if named is not None:
@@ -366,14 +421,45 @@ class Session:
             self._refs = []
         self._new_ids.clear()
         self._pending_newest.clear()
-        if evict and self._cached > EVICT_AFTER:
-            self._rows = {t.name: {} for t in TABLES}
-            self._live = {t.name: {} for t in TABLES}
-            self._by.clear()
-            self._named.clear()
-            self._newest.clear()
-            self._cached = 0
-            self._complete = False
+        if evict:
+            if self._cached > EVICT_AFTER:
+                self._evict()
+            self._used = {t.name: set() for t in TABLES}
+            self._used_customers = set()
+
+    def _evict(self) -> None:
+        """Forget every cached thing the last batch did not ask about (all of them if that
+        alone is too many). The database holds everything now."""
+        used = self._used
+        for customer in self._used_customers:  # the relationships of the customers asked about
+            used["relationships"] |= self._by.get(("relationships", "customer_id"), {}).get(customer, set())
+        kept = sum(len(self._rows[t][k]) + 1 for t, keys in used.items() for k in keys if k in self._rows[t])
+        if kept > EVICT_AFTER // 2:
+            used = {t.name: set() for t in TABLES}
+        for table in TABLES:
+            keep = used[table.name]
+            for cache in (self._rows[table.name], self._live[table.name]):
+                for key in [k for k in cache if k not in keep]:
+                    del cache[key]
+        # An index entry is kept only whole: every thing it names is still cached.
+        for (name, column), index in self._by.items():
+            cached, after = self._rows[name], self._by_after[(name, column)]
+            for value in [v for v, keys in index.items() if not all(k in cached for k in keys)]:
+                del index[value], after[value]
+        for name, indexes in self._named.items():
+            cached = self._rows[name]
+            for by_value in indexes.values():
+                for value in [
+                    v
+                    for v, named in by_value.items()
+                    if not all(k in cached for ks in named.values() for k in ks)
+                ]:
+                    del by_value[value]
+        customers = {f"customer:{c}" for c in self._used_customers}
+        for ref in [r for r in self._newest if r not in customers]:
+            del self._newest[ref]
+        self._cached = sum(len(rows) + 1 for cache in self._rows.values() for rows in cache.values())
+        self._complete = False
 
 
 def as_session(source: Db | Session) -> Session:

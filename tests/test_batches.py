@@ -33,14 +33,28 @@ def contents(ledger: Ledger) -> list[dict[str, Any]]:
     ]
 
 
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of 37 events, and a cache forgotten after nearly every batch."""
+def small_batches(monkeypatch: pytest.MonkeyPatch, evict_after: int) -> list[int]:
+    """Batches of 37 events, and a cache forgotten once it holds ``evict_after`` versions.
+
+    Returns, for each time the cache was forgotten, how many versions it kept."""
     monkeypatch.setattr(_store, "_CHUNK", 37)
-    monkeypatch.setattr(projections._session, "EVICT_AFTER", 5)
+    monkeypatch.setattr(projections._session, "EVICT_AFTER", evict_after)
+    kept: list[int] = []
+    evict = projections._session.Session._evict
+
+    def counting(self: projections._session.Session) -> None:
+        evict(self)
+        kept.append(self._cached)
+
+    monkeypatch.setattr(projections._session.Session, "_evict", counting)
+    return kept
 
 
+# 5: the cache is forgotten whole after nearly every batch; 400: forgotten in part, keeping
+# what the last batches asked about.
+@pytest.mark.parametrize("evict_after", [5, 400])
 def test_small_batches_and_a_forgetful_cache_store_the_same(
-    url: str, fresh_url: str, monkeypatch: pytest.MonkeyPatch
+    url: str, fresh_url: str, monkeypatch: pytest.MonkeyPatch, evict_after: int
 ) -> None:
     events = [parse_event(e) for e in History(900, seed=11).events()]
     with Ledger(url) as whole:  # a few single records, then one batch
@@ -50,7 +64,7 @@ def test_small_batches_and_a_forgetful_cache_store_the_same(
         expected = projection_rows(whole)
         expected_contents = contents(whole)
 
-    small_batches(monkeypatch)
+    kept = small_batches(monkeypatch, evict_after)
     with Ledger(fresh_url) as streamed:
         summary = streamed.import_events(iter(enumerate(events, start=1)))
         assert (summary.imported, summary.duplicates) == (len(events), 0)
@@ -64,6 +78,9 @@ def test_small_batches_and_a_forgetful_cache_store_the_same(
         # Importing it again, in batches, stores nothing and counts every event.
         again = streamed.import_events(iter(enumerate(events, start=1)))
         assert (again.imported, again.duplicates) == (0, len(events))
+    # The cache was forgotten, in the way the case is about.
+    assert kept
+    assert max(kept) == 0 if evict_after == 5 else any(kept)
 
 
 def _lines(events: list[Event], broken_at: int | None = None) -> Iterator[tuple[int, Event]]:

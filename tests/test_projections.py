@@ -183,19 +183,35 @@ def test_history_filters(full: Ledger) -> None:
 
 
 @pytest.mark.parametrize(
-    "statement",
+    ("statement", "first_touched"),
     [
-        "UPDATE prj_subscriptions SET partner_of_record = 'mallory' WHERE subscription_id = 'azure-1'",
-        "DELETE FROM prj_delegations WHERE delegation_id = 'g-nw'",
-        "UPDATE prj_relationships SET valid_to = 0 WHERE request_id = 'r-fab'",
-        "INSERT INTO prj_event_refs (ref, position, effective_us) VALUES ('customer:contoso', 99, 0)",
+        (
+            "UPDATE prj_subscriptions SET partner_of_record = 'mallory' WHERE subscription_id = 'azure-1'",
+            "SELECT MIN(created_pos) FROM prj_subscriptions WHERE subscription_id = 'azure-1'",
+        ),
+        (
+            "DELETE FROM prj_delegations WHERE delegation_id = 'g-nw'",
+            "SELECT MIN(created_pos) FROM prj_delegations WHERE delegation_id = 'g-nw'",
+        ),
+        (
+            "UPDATE prj_relationships SET valid_to = 0 WHERE request_id = 'r-fab'",
+            "SELECT MIN(created_pos) FROM prj_relationships WHERE request_id = 'r-fab'",
+        ),
+        (
+            "INSERT INTO prj_event_refs (ref, position, effective_us) VALUES ('customer:contoso', 99, 0)",
+            "SELECT 99",
+        ),
     ],
 )
-def test_verify_catches_an_altered_projection_row(full: Ledger, url: str, statement: str) -> None:
+def test_verify_catches_an_altered_projection_row(
+    full: Ledger, url: str, statement: str, first_touched: str
+) -> None:
+    """Verify names the earliest position of a row that was altered, added or removed."""
+    [(expected,)] = rawdb.execute(url, first_touched)
     rawdb.execute(url, statement)
     with pytest.raises(IntegrityFailure) as exc:
         full.verify()
-    assert "projection" in exc.value.message and exc.value.position is not None
+    assert "projection" in exc.value.message and exc.value.position == expected
     full.rebuild()
     assert full.verify() == len(HISTORY)
 
