@@ -12,10 +12,17 @@ the chain and projection rows through ``tx.db``; all of it commits or rolls back
 ``insert_events(stored_events, ledger_work=fn)`` does the same for one batch, as the
 library's API. Used as the library's, the recorders behave exactly as its own (they pass
 its recorder test suites).
+
+On a SQLite file not yet in WAL mode (a new store), the recorder switches it to WAL itself
+before the library's datastore connects (``switch_to_wal``): the datastore's own switch fails
+at once with "database is locked" when another process is switching the same file, where
+this one waits for the lock like any other write.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +30,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+)
 
 import projections
 
@@ -70,8 +82,67 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
+SQLITE_BUSY = 5  # sqlite3's result code (the low byte of an extended one) for "database is locked"
+
+
+def switch_to_wal(db_name: str, lock_timeout: float) -> None:
+    """Put a SQLite file in WAL (write-ahead log) mode, as eventsourcing's datastore does on
+    its first connection, but waiting for the write lock as any other write does: up to
+    ``lock_timeout`` seconds.
+
+    The switch reads the file's header, then takes the write lock to rewrite it. While
+    another connection holds that lock (another process switching the same fresh file),
+    SQLite refuses to turn the read into a write at once, "database is locked", without
+    calling the busy handler: its deadlock avoidance. So on that refusal this waits for the
+    lock (``BEGIN IMMEDIATE`` waits, through the busy handler), lets it go and tries again,
+    by which time the other has usually switched the file already. Once the file is in WAL
+    mode, the datastore finds it so and does not switch it again."""
+    deadline = time.monotonic() + lock_timeout
+    try:
+        conn = sqlite3.connect(db_name, uri=True, isolation_level=None, timeout=lock_timeout)
+    except (sqlite3.Error, TypeError):
+        return  # the datastore's own connection reports it, as it would have
+    try:
+        while True:
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            # Wait for the writer, up to what is left of the busy timeout.
+            conn.execute(f"PRAGMA busy_timeout = {int(max(deadline - time.monotonic(), 0) * 1000)}")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.rollback()
+    finally:
+        conn.close()
+
+
+def _wal_file(db_name: str) -> bool:
+    """Whether ``db_name`` is a plain path to a SQLite file already in WAL mode, read from
+    its header (read and write versions 2: https://sqlite.org/fileformat.html): the usual
+    case, which needs no connection of its own. Once in WAL mode a file stays so."""
+    if db_name.startswith("file:"):
+        return False
+    try:
+        with open(db_name, "rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+
+
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     dialect = "sqlite"
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        pool = datastore.pool
+        if not (pool.is_sqlite_memory_mode or pool.is_journal_mode_wal or _wal_file(pool.db_name)):
+            # Before the datastore's first connection: it would switch to WAL without waiting.
+            switch_to_wal(pool.db_name, pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
 
     def _create_table(self, c: SQLiteCursor) -> None:
         super()._create_table(c)
