@@ -223,10 +223,20 @@ class Ledger:
 
         Raises ``IntegrityFailure`` naming the first position that does not verify."""
         prev_hash, expected = GENESIS, 1
+        # What is verified is the log as one statement sees it: appends that commit while
+        # it is read lie past ``stop``, whereas a chain row or a stored event past the other
+        # table's end lies before it.
         with self.read() as db:
-            db.execute("SELECT COUNT(*) AS n, MAX(position) AS head FROM ledger_chain")
+            db.execute(
+                "SELECT (SELECT COUNT(*) FROM ledger_chain) AS n, "
+                "(SELECT MAX(position) FROM ledger_chain) AS head, "
+                f'(SELECT MAX(originator_version) FROM "{self.events_table}" '
+                "WHERE originator_id = ?) AS events",
+                [_stream_param(self.dialect)],
+            )
             counts = db.fetchone() or {}
-        for event in self.stored(exact=True):
+        stop = max(int(counts.get("head") or 0), int(counts.get("events") or 0))
+        for event in self.stored(stop=stop, exact=True):
             position = event.pop("position")
             recorded_at, stored_prev, stored_hash = (
                 event.pop("recorded_at"),
@@ -237,7 +247,7 @@ class Ledger:
                 raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
             prev_hash, expected = stored_hash, expected + 1
             if progress is not None:
-                progress(position, int(counts.get("head") or 0))
+                progress(position, stop)
         if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
             raise IntegrityFailure(
                 f"the chain has rows past position {expected - 1} with no stored event", position=expected

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -404,3 +404,24 @@ def test_commands_started_together_on_a_fresh_sqlite_file_all_succeed(tmp_path: 
 
     assert_log_whole(url, len(events))
     assert por(url, "sub-1")["partner_of_record"] == "fabrikam"
+
+
+def test_verify_reads_the_log_as_it_was_when_it_began(
+    ledger: Ledger, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An append that commits while a verification reads the log is not a broken chain:
+    the verification checks the log up to the head it began with."""
+    ledger.record(partner("fabrikam"))
+    ledger.record(customer("contoso"))
+    stored = Ledger.stored
+
+    def appended_meanwhile(self: Ledger, *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        with Ledger(url) as other:  # another writer commits between the head and the events
+            other.record(partner("northwind"))
+        yield from stored(self, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "stored", appended_meanwhile)
+    assert ledger.verify_chain() == 2
+    monkeypatch.undo()
+    assert ledger.head() == 3
+    assert ledger.verify() == 3
