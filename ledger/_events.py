@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -247,7 +248,7 @@ class Event:
     data: Mapping[str, Any]
     note: str | None = None
 
-    @property
+    @cached_property
     def effective_us(self) -> int:
         return to_us(parse_time(self.effective_at, "effective_at"))
 

@@ -162,7 +162,7 @@ def _eligible_role(f: Facts) -> str | None:
 
 def _known_references(f: Facts) -> str | None:
     d, w, at = f.data, f.world, f.at
-    when = format_us(at)
+    when = f.event.effective_at  # ``at`` as the ledger spells a time (format_us(at))
     missing: list[str] = []
 
     def need_partner(pid: str | None) -> None:
