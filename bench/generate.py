@@ -415,33 +415,16 @@ class History:
         grantee = rng.choice(resellers) if resellers and rng.random() < 0.4 else partner
         latest = self.clock + self.step_max_s * 1_000_000  # the latest this grant can be effective
         dap_share = 0.0 if latest >= DAP_RETIRED_US else 0.4 if latest >= GDAP_ERA_US else 0.9
-        if rng.random() < dap_share:
-            c.delegations[did] = None
-            c.granted.add(did)
-            return self._event(
-                "delegation.granted",
-                "customer-global-admin",
-                c.cid,
-                delegation_id=did,
-                customer_id=c.cid,
-                partner_id=grantee,
-                kind="dap",
-                roles=["Admin agent"],
-            )
-        expires = self.clock + rng.randint(30, 700) * DAY_US
+        dap = rng.random() < dap_share
+        expires = None if dap else self.clock + rng.randint(30, 700) * DAY_US
         c.delegations[did] = expires
         c.granted.add(did)
-        return self._event(
-            "delegation.granted",
-            "customer-global-admin",
-            c.cid,
-            delegation_id=did,
-            customer_id=c.cid,
-            partner_id=grantee,
-            kind="gdap",
-            roles=["Helpdesk Administrator"],
-            expires_at=_time(expires),
-        )
+        grant: dict[str, Any] = {"delegation_id": did, "customer_id": c.cid, "partner_id": grantee}
+        if expires is None:
+            grant.update(kind="dap", roles=["Admin agent"])
+        else:
+            grant.update(kind="gdap", roles=["Helpdesk Administrator"], expires_at=_time(expires))
+        return self._event("delegation.granted", "customer-global-admin", c.cid, **grant)
 
     def _switch(self, c: Customer, partner: str) -> dict[str, Any] | None:
         """An Azure csp subscription moves from its partner of record to ``partner`` (a
