@@ -40,9 +40,10 @@ def search_path_option(schema: str) -> str:
 
 
 def has_search_path(connection: Any, schema: str) -> bool:
-    """Whether a psycopg connection was made with ``schema`` as its search path (read from
-    its connection parameters: no round trip)."""
-    return bool(connection.info.get_parameters().get("options") == search_path_option(schema))
+    """Whether a psycopg connection was made with ``schema`` as its search path (libpq's
+    ``PQoptions`` of the connection: no round trip, and not all of its parameters, which
+    cost more than the query a ``por`` asks)."""
+    return bool(connection.info.options == search_path_option(schema))
 
 
 class PostgresDb:
