@@ -8,7 +8,7 @@ so ``apply`` folds into them unchanged. Then the real tables are compared with t
 
 from __future__ import annotations
 
-from ._tables import EVENT_REFS_DDL, RELATIONSHIPS, TABLES, Db
+from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_DDL, EVENT_REFS_KEY, RELATIONSHIPS, TABLES, Db
 
 # The one secondary index a fold that checks no rule searches: a relationship's end finds
 # the customer's relationships.
@@ -16,7 +16,7 @@ _SEARCHED_BY_THE_FOLD = {f"{RELATIONSHIPS.sql_name}_customer_id"}
 
 
 def _names() -> list[str]:
-    return [t.sql_name for t in TABLES] + ["prj_event_refs"]
+    return [name for name, _, _, _ in _compared()]
 
 
 def create_twins(db: Db, dialect: str) -> None:
@@ -48,13 +48,8 @@ def drop_twins(db: Db, dialect: str) -> None:
 
 def _compared() -> list[tuple[str, tuple[str, ...], tuple[str, ...], str]]:
     """Each projection table: its name, primary key, every column, and its position column."""
-    temporal = ("valid_from", "valid_to", "created_pos", "superseded_pos")
-    out = [
-        (t.sql_name, (t.key, "created_pos", "valid_from"), (*t.columns, *temporal), "created_pos")
-        for t in TABLES
-    ]
-    refs = ("ref", "position", "effective_us")
-    return [*out, ("prj_event_refs", ("ref", "position"), refs, "position")]
+    out = [(t.sql_name, t.primary_key, t.all_columns, "created_pos") for t in TABLES]
+    return [*out, (EVENT_REFS, EVENT_REFS_KEY, EVENT_REFS_COLUMNS, "position")]
 
 
 def first_difference(db: Db, real: str) -> tuple[str, int] | None:

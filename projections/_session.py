@@ -27,6 +27,8 @@ from typing import Any
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
+    EVENT_REFS,
+    EVENT_REFS_COLUMNS,
     PARTNER_FIELDS,
     PARTNERS,
     RELATIONSHIPS,
@@ -39,7 +41,6 @@ from ._tables import (
 from ._time import canonical_to_us
 
 Row = dict[str, Any]
-_TEMPORAL = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 _CHUNK = 500  # ids per IN (...) list
 EVICT_AFTER = 50_000  # cached versions (a few hundred bytes each) kept past a flush
 
@@ -405,7 +406,7 @@ class Session:
         for table in TABLES:
             new = self._new[table.name]
             if new:
-                names = [*table.columns, *_TEMPORAL]
+                names = table.all_columns
                 self.db.insert_rows(table.sql_name, names, [[row[c] for c in names] for row in new])
                 self._new[table.name] = []
             ended = self._ended[table.name]
@@ -417,7 +418,7 @@ class Session:
                 )
                 self._ended[table.name] = []
         if self._refs:
-            self.db.insert_rows("prj_event_refs", ("ref", "position", "effective_us"), self._refs)
+            self.db.insert_rows(EVENT_REFS, EVENT_REFS_COLUMNS, self._refs)
             self._refs = []
         self._new_ids.clear()
         self._pending_newest.clear()

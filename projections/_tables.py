@@ -37,6 +37,7 @@ class Db(Protocol):
 
 
 _TEMPORAL = "valid_from BIGINT NOT NULL, valid_to BIGINT, created_pos BIGINT NOT NULL, superseded_pos BIGINT"
+TEMPORAL_COLUMNS = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,21 @@ class Table:
     def sql_name(self) -> str:
         return f"prj_{self.name}"
 
+    @property
+    def primary_key(self) -> tuple[str, ...]:
+        return (self.key, "created_pos", "valid_from")
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        """Every column, in the order of the table's definition."""
+        return (*self.columns, *TEMPORAL_COLUMNS)
+
     def ddl(self) -> list[str]:
         cols = ", ".join(f"{c} {'BIGINT' if c in _BIGINT else 'TEXT'}" for c in self.columns)
         t = self.sql_name
         out = [
             f"CREATE TABLE IF NOT EXISTS {t} ({cols}, {_TEMPORAL}, "
-            f"PRIMARY KEY ({self.key}, created_pos, valid_from))",
+            f"PRIMARY KEY ({', '.join(self.primary_key)}))",
             f"CREATE INDEX IF NOT EXISTS {t}_current ON {t} ({self.key}, superseded_pos, valid_from)",
         ]
         for col in self.indexed:
@@ -117,6 +127,9 @@ PARTNER_FIELDS = (
 TABLES: tuple[Table, ...] = (PARTNERS, CUSTOMERS, SUBSCRIPTIONS, REQUESTS, RELATIONSHIPS, DELEGATIONS)
 
 # Which events concern which customer, subscription or partner (history filters, time-order).
+EVENT_REFS = "prj_event_refs"
+EVENT_REFS_COLUMNS = ("ref", "position", "effective_us")
+EVENT_REFS_KEY = ("ref", "position")
 EVENT_REFS_DDL = [
     "CREATE TABLE IF NOT EXISTS prj_event_refs ("
     "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
