@@ -527,7 +527,7 @@ class _Append:
         """The chunk's events not stored yet, each once, with their JSON form; a stored or
         repeated event_id with other content is bad input."""
         new: list[_New] = []
-        first_seen: dict[str, tuple[int, Event]] = {}
+        first_seen: dict[str, tuple[int, dict[str, Any]]] = {}  # event_id -> line, JSON form
         for line, event, restored in chunk:
             stored = known.get(event.event_id)
             if restored is not None and (stored is not None or event.event_id in first_seen):
@@ -547,7 +547,7 @@ class _Append:
                 continue
             earlier = first_seen.get(event.event_id)
             if earlier is not None:
-                if canonical(earlier[1].to_json()) != canonical(payload):
+                if canonical(earlier[1]) != canonical(payload):
                     raise BadInput(
                         "event_id",
                         f"{event.event_id} appears earlier in this input (line {earlier[0]}) "
@@ -555,7 +555,7 @@ class _Append:
                         line=line or None,
                     )
                 continue  # the same event twice in one input: stored once
-            first_seen[event.event_id] = (line, event)
+            first_seen[event.event_id] = (line, payload)
             new.append(_New(line, event, payload, restored))
         return new
 
