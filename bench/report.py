@@ -30,24 +30,29 @@ def _number(value: float) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    """One row a figure: ours / raw and the ratio on each store, the target, met or not."""
+    """One row a figure: ours / raw, the ratio, met or not on each store, and the floor
+    (the database alone storing or reading the same rows), marked where the target asks for
+    more than it; then the target."""
     by = {(f["store"], f["name"]): f for f in results["figures"]}
     stores = sorted({f["store"] for f in results["figures"]}, key=["sqlite", "postgresql"].index)
-    head = "| figure | " + " | ".join(f"{s} ours / raw | ratio | met" for s in stores) + " | target |"
-    lines = [head, "|---" * (2 + 3 * len(stores)) + "|"]
+    head = "| figure | " + " | ".join(f"{s} ours / raw | ratio | met | floor" for s in stores) + " | target |"
+    lines = [head, "|---" * (2 + 4 * len(stores)) + "|"]
     for label, name in ROWS:
         cells, target = [], ""
         for store in stores:
             f = by.get((store, name))
             if f is None:
-                cells += ["", "", ""]
+                cells += ["", "", "", ""]
                 continue
             target = f["target"]
             ours = _number(f["ours"])
             pair = f"{ours} / {_number(f['baseline'])}" if f["baseline"] else ours
             ratio = f"{f['ratio']:.3f}" if f["baseline"] else ""
             met = {True: "yes", False: "**no**", None: ""}[f["met"]]
-            cells += [pair, ratio, met]
+            floor = ""
+            if f.get("floor"):
+                floor = _number(f["floor"]) + ("" if f["reachable"] else " (below the target)")
+            cells += [pair, ratio, met, floor]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(lines)
 
