@@ -9,9 +9,8 @@ One subclass per backend (the library's pattern). Each adds, in the same databas
 ``ledger_transaction()`` is the ledger's unit of work: one transaction in which the store
 inserts stored events (``tx.insert``, the library's own insert, batch by batch), and writes
 the chain and projection rows through ``tx.db``; all of it commits or rolls back together.
-``insert_events(stored_events, ledger_work=fn)`` does the same for one batch, as the
-library's API. Used as the library's, the recorders behave exactly as its own (they pass
-its recorder test suites).
+Used as the library's, the recorders behave exactly as its own: they pass its recorder test
+suites, used plainly and through ``ledger_transaction()``.
 
 On a SQLite file not yet in WAL mode (a new store), the recorder switches it to WAL itself
 before the library's datastore connects (``switch_to_wal``): the datastore's own switch fails
@@ -40,8 +39,6 @@ from eventsourcing.sqlite import (
 import projections
 
 from ._sql import SqliteDb
-
-Work = Callable[[projections.Db], None]
 
 
 @dataclass(frozen=True)
@@ -174,15 +171,6 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             self.insert_events_statement,
             [(_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
         )
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        work: Work | None = kwargs.get("ledger_work")
-        if work is not None:
-            work(SqliteDb(c))
-        return ids
 
 
 def _hex(originator_id: object) -> object:

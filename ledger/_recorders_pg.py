@@ -13,7 +13,7 @@ from psycopg.errors import DuplicateObject
 
 import projections
 
-from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, Work
+from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction
 from ._sql import PostgresDb, search_path_option
 
 _PG_FUNCTION = f"""
@@ -121,16 +121,3 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         ) as copy:
             for event in stored_events:
                 copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))
-
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        work: Work | None = kwargs.get("ledger_work")
-        if work is None:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return ids
-        with self.datastore.transaction(commit=True) as curs:
-            # Takes the library's EXCLUSIVE table lock first, so appends are serialised
-            # and the rulebook below reads everything committed before this one.
-            self._insert_stored_events(curs, stored_events)
-            ids = self._fetch_ids_after_insert_events(curs, stored_events)
-            work(PostgresDb(curs, self.datastore.schema))
-        return ids

@@ -1,7 +1,7 @@
 """eventsourcing's own recorder test suites, run against the ledger's recorder subclasses.
 
 ``SQLiteLedgerRecorder`` and ``PostgresLedgerRecorder`` extend the library's application
-recorders (chain table, projection tables, append-only triggers, the ``ledger_work`` hook).
+recorders (chain table, projection tables, append-only triggers, ``ledger_transaction()``).
 The library ships the contract an application recorder must honour as test cases
 (``eventsourcing.tests.persistence``); these classes run them, set up as the library's own
 test modules set up theirs (``tests/persistence_tests/test_sqlite.py``, ``test_postgres.py``
@@ -14,10 +14,11 @@ and ``test_noninterleaving_notification_ids.py`` in the eventsourcing repository
   cases exactly as the library's own test module does; its maximal-length events table name.
 
 Each suite also runs with text originator ids (the library's ``WithTextOriginatorID``), and
-once more through the ledger's own insert path: ``insert_events(..., ledger_work=fn)``, the
-transaction the ``Ledger`` appends in (on PostgreSQL a different code path from the
-library's pipelined one), with a unit of work that touches the ledger's tables. Whatever
-the ledger adds must leave the library's contract intact on both paths.
+once more with every insert made through the ledger's own path: ``ledger_transaction()``,
+the transaction the ``Ledger`` appends in (its lock, its insert of stored events: on
+PostgreSQL a ``COPY``, not the library's pipelined insert), with a unit of work that reads
+the ledger's tables in it. Whatever the ledger adds must leave the library's contract
+intact on both paths.
 
 Nothing is excluded: no case of these suites updates or deletes a stored event, so the
 append-only triggers never fire there. Not run: the cases the library keeps in its own
@@ -100,7 +101,7 @@ class LedgerCases:
 
     def test_conflict_is_integrity_error_and_rolls_back(self: Any) -> None:
         # A version conflict is the library's IntegrityError and leaves nothing behind
-        # (on the ledger_work path too, where it surfaces from our own transaction).
+        # (through ledger_transaction too, where it surfaces from the ledger's transaction).
         recorder = self.create_recorder()
         oid = self.new_originator_id()
         first = StoredEvent(originator_id=oid, originator_version=1, topic="t", state=b"1")
@@ -148,7 +149,7 @@ class SQLiteRecorderSetup(JoinsStrayThreads):
 
     originator_id_type: Literal["uuid", "text"] = "uuid"
     in_memory: ClassVar[bool] = False
-    with_ledger_work: ClassVar[bool] = False
+    through_ledger_transaction: ClassVar[bool] = False
 
     def setUp(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="ledger-recorder-suite-")
@@ -174,15 +175,43 @@ class SQLiteRecorderSetup(JoinsStrayThreads):
             originator_id_type=self.originator_id_type,
         )
         self._datastores.append(datastore)
-        cls = _SQLiteWithLedgerWork if self.with_ledger_work else SQLiteLedgerRecorder
+        cls = _SQLiteThroughLedgerTransaction if self.through_ledger_transaction else SQLiteLedgerRecorder
         recorder = cls(datastore)
         recorder.create_table()
         return recorder
 
 
-class _SQLiteWithLedgerWork(SQLiteLedgerRecorder):
+def _insert_as_the_ledger(
+    recorder: SQLiteLedgerRecorder | PostgresLedgerRecorder, stored_events: Sequence[StoredEvent]
+) -> Sequence[int]:
+    """The library's ``insert_events``, made as the ``Ledger`` appends: in
+    ``ledger_transaction()``, its lock first, its insert of stored events, a unit of work on
+    the ledger's tables; the notification ids read back in the same transaction."""
+    with recorder.ledger_transaction() as tx:
+        tx.lock()
+        tx.insert(stored_events)
+        _probe_ledger_tables(tx.db)
+        ids = []
+        for event in stored_events:
+            tx.db.execute(
+                f"SELECT {'rowid' if recorder.dialect == 'sqlite' else 'notification_id'} AS id "
+                f'FROM "{recorder.events_table_name}" WHERE originator_id = ? AND originator_version = ?',
+                [_stored_id(event.originator_id), event.originator_version],
+            )
+            row = tx.db.fetchone()
+            assert row is not None
+            ids.append(int(row["id"]))
+        return ids
+
+
+def _stored_id(originator_id: object) -> object:
+    """An originator id as the recorders store it (a UUID as hex on SQLite, as the library)."""
+    return originator_id.hex if isinstance(originator_id, uuid.UUID) else originator_id
+
+
+class _SQLiteThroughLedgerTransaction(SQLiteLedgerRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return super().insert_events(stored_events, ledger_work=_probe_ledger_tables, **kwargs)
+        return _insert_as_the_ledger(self, stored_events)
 
 
 class TestSQLiteLedgerRecorder(
@@ -201,16 +230,16 @@ class TestSQLiteLedgerRecorderInMemory(TestSQLiteLedgerRecorder):
     in_memory = True
 
 
-class TestSQLiteLedgerRecorderWithLedgerWork(TestSQLiteLedgerRecorder):
-    with_ledger_work = True
+class TestSQLiteLedgerRecorderThroughLedgerTransaction(TestSQLiteLedgerRecorder):
+    through_ledger_transaction = True
 
 
 class TestSQLiteLedgerNonInterleaving(SQLiteRecorderSetup, NonInterleavingNotificationIDsBaseCase):
     insert_num = 2000  # the library uses 10000 for SQLite; 2000 keeps the suite quick
 
 
-class TestSQLiteLedgerNonInterleavingWithLedgerWork(TestSQLiteLedgerNonInterleaving):
-    with_ledger_work = True
+class TestSQLiteLedgerNonInterleavingThroughLedgerTransaction(TestSQLiteLedgerNonInterleaving):
+    through_ledger_transaction = True
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -235,7 +264,7 @@ class PostgresRecorderSetup(JoinsStrayThreads):
     max_overflow = 0
     max_waiting = 0
     originator_id_type: Literal["uuid", "text"] = "uuid"
-    with_ledger_work: ClassVar[bool] = False
+    through_ledger_transaction: ClassVar[bool] = False
 
     def setUp(self) -> None:
         self.schema = f"suite_{uuid.uuid4().hex[:12]}"
@@ -262,15 +291,15 @@ class PostgresRecorderSetup(JoinsStrayThreads):
             conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
 
     def create_recorder(self, table_name: str = PG_EVENTS_TABLE_NAME) -> PostgresLedgerRecorder:
-        cls = _PostgresWithLedgerWork if self.with_ledger_work else PostgresLedgerRecorder
+        cls = _PostgresThroughLedgerTransaction if self.through_ledger_transaction else PostgresLedgerRecorder
         recorder = cls(self.datastore, events_table_name=table_name)
         recorder.create_table()
         return recorder
 
 
-class _PostgresWithLedgerWork(PostgresLedgerRecorder):
+class _PostgresThroughLedgerTransaction(PostgresLedgerRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        return super().insert_events(stored_events, ledger_work=_probe_ledger_tables, **kwargs)
+        return _insert_as_the_ledger(self, stored_events)
 
 
 class TestPostgresLedgerRecorder(
@@ -297,8 +326,8 @@ class TestPostgresLedgerRecorderWithTextOriginatorID(WithTextOriginatorID, TestP
     pass
 
 
-class TestPostgresLedgerRecorderWithLedgerWork(TestPostgresLedgerRecorder):
-    with_ledger_work = True
+class TestPostgresLedgerRecorderThroughLedgerTransaction(TestPostgresLedgerRecorder):
+    through_ledger_transaction = True
 
 
 class TestPostgresLedgerRecorderAppTableName(TestPostgresLedgerRecorder):
@@ -313,8 +342,8 @@ class TestPostgresLedgerNonInterleaving(PostgresRecorderSetup, NonInterleavingNo
     pool_size = 2  # two racing writers (the library's datastore default pool is one)
 
 
-class TestPostgresLedgerNonInterleavingWithLedgerWork(TestPostgresLedgerNonInterleaving):
-    with_ledger_work = True
+class TestPostgresLedgerNonInterleavingThroughLedgerTransaction(TestPostgresLedgerNonInterleaving):
+    through_ledger_transaction = True
 
 
 # Imported base cases would be collected (and fail: they are abstract) under their own names.
