@@ -39,6 +39,7 @@ from eventsourcing.sqlite import (
 import projections
 
 from ._sql import SqliteDb
+from ._url import wal_file
 
 
 @dataclass(frozen=True)
@@ -118,17 +119,10 @@ def switch_to_wal(db_name: str, lock_timeout: float) -> None:
 
 
 def _wal_file(db_name: str) -> bool:
-    """Whether ``db_name`` is a plain path to a SQLite file already in WAL mode, read from
-    its header (read and write versions 2: https://sqlite.org/fileformat.html): the usual
-    case, which needs no connection of its own. Once in WAL mode a file stays so."""
-    if db_name.startswith("file:"):
-        return False
-    try:
-        with open(db_name, "rb") as file:
-            header = file.read(20)
-    except OSError:
-        return False
-    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"
+    """Whether ``db_name`` is a plain path to a SQLite file already in WAL mode (its header
+    says so): the usual case, which needs no connection of its own. Once in WAL mode a file
+    stays so."""
+    return not db_name.startswith("file:") and wal_file(db_name)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):

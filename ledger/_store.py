@@ -22,9 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
@@ -39,10 +38,9 @@ from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
+from ._url import DEFAULT_URL, PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, store_url
 
-DEFAULT_URL = "sqlite:///ledger.db"
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # what eventsourcing's PostgreSQL recorder can use
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 _LOOKUP_CHUNK = 500
 _CHUNK = 2000  # events per batch of an append, a rebuild, a verification
@@ -77,41 +75,24 @@ class LedgerApplication(Application[Any]):
 
 def store_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
-        if not path:
-            raise BadInput("db", f"{url!r} names no file (use sqlite:///path/to/ledger.db)")
-        if path != ":memory:" and not Path(path).parent.is_dir():
-            raise StoreError(f"cannot open the store {url}: folder {Path(path).parent} does not exist")
+    where = store_url(url)
+    if where.dialect == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_DBNAME": where.sqlite_path,
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT),
             "APPLICATION_RECORDER_TOPIC": "ledger._recorders:SQLiteLedgerRecorder",
         }
-    if parts.scheme in ("postgresql", "postgres"):
-        query = parse_qs(parts.query)
-        schema = query.get("schema", ["public"])[0]
-        if not _SCHEMA.fullmatch(schema):
-            raise BadInput(
-                "db", f"schema {schema!r} must be a lower-case name: letters, digits and _ (at most 63)"
-            )
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": parts.hostname or "localhost",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": "2",
-            "POSTGRES_MAX_OVERFLOW": "4",
-            "POSTGRES_LOCK_TIMEOUT": "60",
-            "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
-        }
-    raise BadInput("db", f"{url!r} is not a sqlite:///… or postgresql://… URL")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        **{f"POSTGRES_{name.upper()}": value for name, value in where.pg},
+        "POSTGRES_SCHEMA": where.schema,
+        "POSTGRES_CONNECT_TIMEOUT": str(PG_CONNECT_TIMEOUT),
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "4",
+        "POSTGRES_LOCK_TIMEOUT": "60",
+        "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
+    }
 
 
 @contextmanager
