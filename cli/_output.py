@@ -5,19 +5,52 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 
 from ledger import LedgerError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 T = TypeVar("T")
 
-# Piped output is not cut to 80 columns: tables stay one row per line for files and scripts.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class LazyConsole:
+    """A rich ``Console`` on standard output or standard error, made on first use: rich is
+    loaded by the output that needs it (tables and text for people), not by every start
+    (``--json`` answers need none)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            if self._stderr:
+                self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+            else:
+                self._console = Console(highlight=False, soft_wrap=True, width=_out_width())
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """``Console.print``."""
+        self.console.print(*objects, **options)
+
+
+def _out_width() -> int | None:
+    """Standard output's width: a terminal's own; piped, tables are not cut to 80 columns
+    but stay one row per line for files and scripts."""
+    return None if sys.stdout.isatty() else 200
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 def emit_json(value: Any) -> None:
@@ -63,7 +96,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err.console,
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)

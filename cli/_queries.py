@@ -1,23 +1,26 @@
-"""The auditor's commands: por, delegations, customer, history, report, verify, rebuild, demo."""
+"""The auditor's questions: por, delegations, customer, history.
+
+``por``, ``delegations`` and ``customer`` ask the store by its URL (see ``ledger.read``),
+which needs neither the store's write side nor eventsourcing.
+"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from ledger import GENESIS, BadInput, IntegrityFailure, Ledger, read
-from ledger._time import format_us, now, parse_time, to_us
+from ledger import read
+from ledger._time import parse_time, to_us
 
-from ._output import emit_json, out, progress_bar, reporting
-from ._record import JsonOption
+from ._options import JsonOption
+from ._output import emit_json, reporting
 from ._views import show_customer, show_delegations, show_history, show_por
 
-if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo cost a fast start
-    from . import _report
+if TYPE_CHECKING:
+    from ledger import Ledger
 
 AsOf = Annotated[
     str | None,
@@ -46,25 +49,12 @@ def _db(ctx: typer.Context) -> str | None:
     return url
 
 
-def _verification(ledger: Ledger) -> _report.Verification:
-    """Run ``verify`` (the chain and every projection); a failure is reported, not raised."""
-    from . import _report
+def _ledger(ctx: typer.Context) -> Ledger:
+    """The ledger on the command's store (``por``, ``delegations`` and ``customer`` ask the
+    store by its URL instead: see ``ledger.read``)."""
+    from ledger import Ledger
 
-    try:
-        return _report.Verification(True, ledger.verify(), "")
-    except IntegrityFailure as failure:
-        return _report.Verification(False, 0, failure.message, failure.position)
-
-
-def _head_at(ledger: Ledger, position: int) -> _report.Head:
-    from . import _report
-
-    if position == 0:
-        return _report.Head(0, GENESIS)
-    try:
-        return _report.Head(position, next(ledger.stored(position, position))["hash"])
-    except IntegrityFailure:
-        return _report.Head(position, "unreadable (see Verification)")
+    return Ledger(_db(ctx))
 
 
 def register(app: typer.Typer) -> None:
@@ -79,8 +69,7 @@ def register(app: typer.Typer) -> None:
         """Partner of record of a subscription: who sold it, who bills it, since when."""
         with reporting(as_json):
             at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            with Ledger(_db(ctx)) as ledger:
-                answer = read.por(ledger, subscription_id, at, known)
+            answer = read.por(_db(ctx), subscription_id, at, known)
             emit_json(answer) if as_json else show_por(answer)
 
     @app.command()
@@ -94,8 +83,7 @@ def register(app: typer.Typer) -> None:
         """The customer's active delegated admin privileges (DAP and GDAP)."""
         with reporting(as_json):
             at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            with Ledger(_db(ctx)) as ledger:
-                answer = read.delegations(ledger, customer_id, at, known)
+            answer = read.delegations(_db(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_delegations(answer)
 
     @app.command()
@@ -113,8 +101,7 @@ def register(app: typer.Typer) -> None:
         """
         with reporting(as_json):
             at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            with Ledger(_db(ctx)) as ledger:
-                answer = read.customer(ledger, customer_id, at, known)
+            answer = read.customer(_db(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_customer(answer)
 
     @app.command()
@@ -143,7 +130,7 @@ def register(app: typer.Typer) -> None:
                 "as_of": _us(as_of, "--as-of"),
                 "known_at": _us(known_at, "--known-at"),
             }
-            with Ledger(_db(ctx)) as ledger:
+            with _ledger(ctx) as ledger:
                 events = list(
                     read.history(
                         ledger, customer=customer, subscription=subscription, partner=partner, **times
@@ -153,172 +140,3 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.buffer.write(b'{"events":[' + b",".join(orjson.dumps(e) for e in events) + b"]}\n")
             else:
                 show_history(events)
-
-    @app.command()
-    def report(
-        ctx: typer.Context,
-        customer_id: Annotated[str, typer.Argument(help="The customer.")],
-        out_file: Annotated[
-            str,
-            typer.Option(
-                "--out", help="The HTML file to write (written whole or not at all).", show_default=False
-            ),
-        ],
-        as_of: AsOf = None,
-        known_at: KnownAt = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Write one customer's relationship history as a self-contained HTML page for auditors.
-
-        A timeline of partners of record, reseller relationships and delegations (DAP, GDAP).
-
-        The customer's events in plain language, the chain head, and whether verify passed.
-
-        It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
-        """
-        from . import _report
-
-        with reporting(as_json):
-            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            target = Path(out_file)
-            if not target.parent.is_dir():
-                raise BadInput("--out", f"folder {target.parent} does not exist")
-            with Ledger(_db(ctx)) as ledger:
-                timeline = read.timeline(ledger, customer_id, at, known)
-                events = list(
-                    read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
-                )
-                verification = _verification(ledger)
-                head = _report.Head(ledger.head(), ledger.head_hash())
-                known_head = None if known is None else _head_at(ledger, timeline.known)
-            page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
-            partial = target.with_name(target.name + ".partial")
-            partial.write_text(page, encoding="utf-8")
-            partial.replace(target)
-            if not verification.ok:
-                raise IntegrityFailure(
-                    f"{verification.message} (the report {target} was written and says so)",
-                    position=verification.position,
-                )
-            if as_json:
-                emit_json(
-                    {
-                        "report": str(target),
-                        "customer_id": timeline.customer_id,
-                        "events": len(events),
-                        "as_of": format_us(timeline.as_of),
-                        "verified": verification.count,
-                        "head": head.hash,
-                    }
-                )
-            else:
-                out.print(
-                    f"Wrote the report of {timeline.customer_id} ({len(events)} events, as of "
-                    f"{format_us(timeline.as_of)}) to {target}; verify passed."
-                )
-
-    @app.command()
-    def verify(
-        ctx: typer.Context,
-        digest: Annotated[
-            str | None,
-            typer.Option(
-                "--digest",
-                help=(
-                    "A head hash an earlier verify printed: also prove that the log still extends "
-                    "the log that had it (exit 4 if it was truncated or rewritten since)."
-                ),
-                show_default=False,
-            ),
-        ] = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Recompute the hash chain and every projection, and compare them with what is stored.
-
-        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log;
-        keep it, and a later `verify --digest HASH` proves nothing recorded by then was lost.
-        """
-        with reporting(as_json):
-            with Ledger(_db(ctx)) as ledger, progress_bar("verifying") as progress:
-                count = ledger.verify(progress, digest=digest)
-                head = ledger.head_hash()
-            if as_json:
-                emit_json(
-                    {"verified": count, "head": head, **({"extends": digest.lower()} if digest else {})}
-                )
-            else:
-                extends = f" It extends the log whose head was {digest.lower()}." if digest else ""
-                out.print(
-                    f"Verified {count} events: the chain and every projection match. Head {head}.{extends}"
-                )
-
-    @app.command()
-    def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Rebuild every projection from position 1, replacing the old state atomically."""
-        with reporting(as_json):
-            with Ledger(_db(ctx)) as ledger, progress_bar("rebuilding") as progress:
-                count = ledger.rebuild(progress)
-            if as_json:
-                emit_json({"rebuilt": count})
-            else:
-                out.print(f"Rebuilt every projection from {count} events.")
-
-    @app.command("demo")
-    def demo_(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Load a realistic built-in history into a fresh ledger and show what it derives."""
-        from ledger import demo
-
-        with reporting(as_json), Ledger(_db(ctx)) as ledger:
-            foreign = demo.stored_foreign_events(ledger)
-            if foreign:
-                raise BadInput(
-                    "db",
-                    f"{ledger.url} already holds {foreign} events of its own; the demo needs a fresh "
-                    "ledger: give another --db, e.g. --db sqlite:///demo.db",
-                )
-            loaded_before = demo.already_loaded(ledger)
-            outcomes = [] if loaded_before else demo.load(ledger)
-            views = {cid: read.customer(ledger, cid) for cid in demo.CUSTOMERS}
-            back_then = read.customer(ledger, "contoso", to_us(parse_time("2019-06-30T00:00:00Z", "as-of")))
-            count = ledger.verify()
-            if as_json:
-                emit_json(
-                    {
-                        "steps": [
-                            {
-                                "story": o.step.story,
-                                "type": o.step.event.type,
-                                "position": o.receipt.position if o.receipt else None,
-                                "rejected_by": o.rejected_by,
-                            }
-                            for o in outcomes
-                        ],
-                        "customers": views,
-                        "contoso_as_of_2019_06_30": back_then,
-                        "verified": count,
-                        "already_loaded": loaded_before,
-                    }
-                )
-                return
-            if loaded_before:
-                out.print(f"The demo history is already loaded in {ledger.url}; nothing new was recorded.")
-            for o in outcomes:
-                if o.receipt is not None:
-                    out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")
-                else:
-                    out.print(
-                        f"  [red]  ✗[/red]  {o.step.event.effective_at[:10]}  {o.step.story}: "
-                        f"refused by [bold]{o.rejected_by}[/bold]"
-                    )
-            out.print()
-            for view in views.values():
-                show_customer(view)
-                out.print()
-            out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
-            show_customer(back_then)
-            out.print()
-            out.print(f"Verified {count} events: the chain and every projection match.")
-            out.print(
-                "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
-                "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"
-            )

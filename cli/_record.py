@@ -17,9 +17,8 @@ import typer
 from ledger import EVENT_TYPES, BadInput, EventType, Ledger, Receipt, parse_event, parse_event_json
 from ledger._events import ROLES
 
+from ._options import JsonOption
 from ._output import emit_json, out, reporting
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result (or the error) as JSON.")]
 
 record_app = typer.Typer(
     name="record",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from ._output import out
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def _dash(value: object) -> str:
@@ -19,6 +20,8 @@ def _dash(value: object) -> str:
 
 
 def _table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Table:
+    from rich.table import Table  # loaded by what prints for people only
+
     table = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
     for column in columns:
         table.add_column(column)

@@ -1,28 +1,61 @@
 """The relationship ledger's write side: event types, the rulebook, the store.
 
-A small public surface; everything else is private modules behind it.
+A small public surface; everything else is private modules behind it. The errors are
+loaded with the package; every other name from its module on first use (PEP 562), so a
+question (``ledger por``) never loads the store, eventsourcing, the event types or the
+rulebook, which count in the start of every ``ledger`` process.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
-from . import _read as read
-from ._chain import GENESIS, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, NotFound, RuleViolation, StoreError
-from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
-from ._rules import RULE_IDS, RULEBOOK, Rule
-from ._store import DEFAULT_URL, Ledger, Receipt
 
 if TYPE_CHECKING:
     from . import _demo as demo
+    from . import _read as read
+    from ._chain import GENESIS, chain_hash
+    from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
+    from ._rules import RULE_IDS, RULEBOOK, Rule
+    from ._store import Ledger, Receipt
+    from ._url import DEFAULT_URL
+
+# Where each name loaded on first use lives; "" for a module itself (``read``, ``demo``).
+_MODULES = {
+    "read": ("_read", ""),
+    "demo": ("_demo", ""),
+    "GENESIS": ("_chain", "GENESIS"),
+    "chain_hash": ("_chain", "chain_hash"),
+    "EVENT_TYPES": ("_events", "EVENT_TYPES"),
+    "Actor": ("_events", "Actor"),
+    "Event": ("_events", "Event"),
+    "EventType": ("_events", "EventType"),
+    "Field": ("_events", "Field"),
+    "parse_event": ("_events", "parse_event"),
+    "parse_event_json": ("_events", "parse_event_json"),
+    "RULE_IDS": ("_rules", "RULE_IDS"),
+    "RULEBOOK": ("_rules", "RULEBOOK"),
+    "Rule": ("_rules", "Rule"),
+    "DEFAULT_URL": ("_url", "DEFAULT_URL"),
+    "Ledger": ("_store", "Ledger"),
+    "Receipt": ("_store", "Receipt"),
+}
 
 
 def __getattr__(name: str) -> object:
-    """``ledger.demo`` is loaded on first use: only ``ledger demo`` and its tests need it."""
-    if name == "demo":
-        from . import _demo
+    """A public name, imported from its module on first use (then a plain attribute)."""
+    where = _MODULES.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = where
+    value = import_module(f"{__name__}.{module}")
+    value = getattr(value, attribute) if attribute else value
+    globals()[name] = value
+    return value
 
-        return _demo
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
 
 
 __all__ = [

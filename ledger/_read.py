@@ -8,11 +8,15 @@ read connection, see ``_reader``; on PostgreSQL on an autocommit connection of t
 pool): a statement is its own snapshot, and a
 ``--known-at`` position resolved by the statement before stays valid, since what was
 believed after a recorded position never changes.
+
+``por``, ``delegations`` and ``customer`` also take the URL of a store instead of a
+``Ledger`` (the ``ledger`` command's way): they ask it through a ``ReadStore`` (see
+``_reader``), which loads neither the store's write side nor eventsourcing, and through a
+``Ledger`` only where that cannot serve (a store not created yet, a driver's error).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -20,9 +24,12 @@ import projections
 from projections._queries import KNOWN_NOW, por_answer, por_statement
 
 from ._errors import NotFound
+from ._reader import ReadStore, read_store
 from ._time import now, to_us
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from ._store import Ledger
 
 T = TypeVar("T")
@@ -47,8 +54,27 @@ def known_position(db: projections.Db, known_at: int | None) -> int:
     return int(row["p"]) if row and row["p"] is not None else 0
 
 
+def _ask(store: Ledger | str | None, question: Callable[[Ledger | ReadStore], T]) -> T:
+    """``question`` asked of ``store``: a ``Ledger``, or a store's URL (None: ``LEDGER_DB``
+    or the default), asked through a ``ReadStore`` where one serves it, else through a
+    ``Ledger``, which creates a store not there yet or reports the store's error as ever."""
+    if store is not None and not isinstance(store, str):
+        return question(store)
+    quick = read_store(store)
+    if quick is not None:
+        try:
+            with quick:
+                return question(quick)
+        except quick.errors:
+            pass  # the store is not as a ReadStore expects: a Ledger answers instead
+    from ._store import Ledger
+
+    with Ledger(store) as ledger:
+        return question(ledger)
+
+
 def _answer(
-    ledger: Ledger,
+    ledger: Ledger | ReadStore,
     what: str,
     as_of: int | None,
     known_at: int | None,
@@ -69,17 +95,20 @@ def _answer(
 
 
 def por(
-    ledger: Ledger, subscription_id: str, as_of: int | None = None, known_at: int | None = None
+    ledger: Ledger | str | None,
+    subscription_id: str,
+    as_of: int | None = None,
+    known_at: int | None = None,
 ) -> dict[str, Any]:
-    """Partner of record of one subscription."""
-    reader = ledger._reader
-    cursor = None
-    if reader is not None:
-        try:
-            cursor = reader.cursor()
-        except sqlite3.Error as exc:
-            _store_error(ledger, exc)
-    if cursor is None:
+    """Partner of record of one subscription (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
+    return _ask(ledger, lambda store: _por(store, subscription_id, as_of, known_at))
+
+
+def _por(
+    ledger: Ledger | ReadStore, subscription_id: str, as_of: int | None, known_at: int | None
+) -> dict[str, Any]:
+    cursor = _cursor(ledger)
+    if cursor is None:  # no SQLite read connection of its own here (PostgreSQL, another thread)
         return _answer(
             ledger,
             f"subscription {subscription_id}",
@@ -88,6 +117,8 @@ def por(
             lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
             statements=True,
         )
+    import sqlite3
+
     at = to_us(now()) if as_of is None else as_of
     try:
         if known_at is None:
@@ -103,8 +134,24 @@ def por(
     return por_answer(row, at)
 
 
-def _store_error(ledger: Ledger, exc: sqlite3.Error) -> NoReturn:
-    """Raise ``exc`` as the store's error, as every other read does (``_store_errors``)."""
+def _cursor(ledger: Ledger | ReadStore) -> sqlite3.Cursor | None:
+    """The cursor for single statements of the store's SQLite read connection, where it has
+    one (see ``_reader``); None otherwise."""
+    if ledger._reader is None:
+        return None
+    import sqlite3
+
+    try:
+        return ledger._reader.cursor()
+    except sqlite3.Error as exc:
+        _store_error(ledger, exc)
+
+
+def _store_error(ledger: Ledger | ReadStore, exc: sqlite3.Error) -> NoReturn:
+    """Raise ``exc`` as the store's error, as every other read does (``_store_errors``);
+    from a ``ReadStore``, as it is (``_ask`` asks a ``Ledger`` then)."""
+    if isinstance(ledger, ReadStore):
+        raise exc
     from ._store import _store_errors
 
     with _store_errors(ledger.url):
@@ -113,9 +160,9 @@ def _store_error(ledger: Ledger, exc: sqlite3.Error) -> NoReturn:
 
 
 def delegations(
-    ledger: Ledger, customer_id: str, as_of: int | None = None, known_at: int | None = None
+    ledger: Ledger | str | None, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
-    """The customer's active delegations."""
+    """The customer's active delegations (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
 
     def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
         if projections.customer_state(db, customer_id, at, known) is None:
@@ -123,20 +170,19 @@ def delegations(
         found = projections.delegations(db, customer_id, at, known)
         return {"customer_id": customer_id, "as_of": _show(at), "delegations": found}
 
-    return _answer(ledger, f"customer {customer_id}", as_of, known_at, ask)
+    return _ask(ledger, lambda store: _answer(store, f"customer {customer_id}", as_of, known_at, ask))
 
 
 def customer(
-    ledger: Ledger, customer_id: str, as_of: int | None = None, known_at: int | None = None
+    ledger: Ledger | str | None, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
-    """One customer: subscriptions with their partner of record, relationships, delegations."""
-    return _answer(
-        ledger,
-        f"customer {customer_id}",
-        as_of,
-        known_at,
-        lambda db, at, known: projections.customer(db, customer_id, at, known),
-    )
+    """One customer: subscriptions with their partner of record, relationships, delegations
+    (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
+
+    def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
+        return projections.customer(db, customer_id, at, known)
+
+    return _ask(ledger, lambda store: _answer(store, f"customer {customer_id}", as_of, known_at, ask))
 
 
 def timeline(

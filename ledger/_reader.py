@@ -1,4 +1,4 @@
-"""Queries on a SQLite store through one persistent, read-only connection of their own.
+"""Queries on a store through connections of their own, beside eventsourcing's.
 
 eventsourcing's datastore hands out pooled connections and wraps every use in a transaction
 (``BEGIN`` … ``ROLLBACK``), which costs many times what an index lookup does. A ``Ledger`` on
@@ -19,20 +19,31 @@ connection of any process (WAL mode), including the ``Ledger``'s own appends.
 The connection belongs to the thread that opened it; any other thread, a read nested in a
 read transaction already open on it, and stores it cannot serve (an in-memory database, a
 ``file:`` URI given as the path) take eventsourcing's pooled connections as before.
+
+A question asked of a store by its URL alone (the ``ledger`` command's ``por``,
+``delegations`` and ``customer``) needs no ``Ledger`` at all: a ``ReadStore`` opens one
+connection of its own to a store that is there already, with none of what a ``Ledger``
+sets up to write (eventsourcing's application, recorder and connection pool, the tables'
+DDL) nor the imports that costs, which are most of a short process's time.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import projections
 
-from ._sql import SqliteDb
+from ._errors import LedgerError
+from ._sql import PostgresDb, SqliteDb, search_path_option
+from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, store_url, wal_file
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 def reader_for(db_name: str, lock_timeout: float) -> SqliteReader | None:
@@ -43,16 +54,24 @@ def reader_for(db_name: str, lock_timeout: float) -> SqliteReader | None:
 
 
 class SqliteReader:
-    """The lazily opened read-only connection of one ``Ledger`` on one SQLite file."""
+    """The lazily opened read-only connection of one ``Ledger`` on one SQLite file.
 
-    def __init__(self, path: str, lock_timeout: float) -> None:
-        self._uri = f"file:{quote(path)}?mode=ro"
+    ``mode`` ``rw`` (a ``ReadStore``'s, the only connection to the file in its process):
+    the file must exist, as with ``ro``, but the connection may be the last one to close,
+    which folds the write-ahead log back into the file and removes it, as eventsourcing's
+    connection does; a read-only one cannot, and leaves the log files behind. Only
+    queries are ever run on it."""
+
+    def __init__(self, path: str, lock_timeout: float, mode: str = "ro") -> None:
+        self._uri = f"file:{quote(path)}?mode={mode}"
         self._timeout = lock_timeout
         self._conn: sqlite3.Connection | None = None
         self._cursor: sqlite3.Cursor | None = None  # for single statements, kept: no cursor each
         self._owner = 0
 
     def _open(self) -> None:
+        import sqlite3
+
         conn = sqlite3.connect(
             self._uri, uri=True, isolation_level=None, check_same_thread=False, timeout=self._timeout
         )
@@ -78,6 +97,8 @@ class SqliteReader:
     ) -> Iterator[projections.Db]:
         """One read transaction (``Ledger.read``) on this connection, within ``errors`` (the
         store's error mapping); ``fallback`` (the pool's) where the connection is not free."""
+        import sqlite3
+
         with errors:
             conn = self.connection()
             if conn is None or conn.in_transaction:
@@ -98,3 +119,111 @@ class SqliteReader:
         conn, self._conn, self._cursor = self._conn, None, None
         if conn is not None:
             conn.close()
+
+
+# --- questions by URL -----------------------------------------------------------------------
+
+
+class Unserved(Exception):
+    """A ``ReadStore`` cannot answer here: a ``Ledger`` answers instead."""
+
+
+class ReadStore:
+    """One store opened to answer questions alone, by URL: on SQLite one connection to the
+    file (``SqliteReader``, mode ``rw``), on PostgreSQL one autocommit connection made with
+    the ledger's schema as its search path. ``read`` and ``statements`` as a ``Ledger``'s.
+
+    It serves only a store that is there already (a SQLite file in WAL mode, as every
+    ledger's is): ``read_store`` gives None for anything else, and any error of the driver
+    on the way (``errors``: a table missing, a server that cannot be reached) is for the
+    caller to ask a ``Ledger`` instead, which creates the store's tables, or reports the
+    error, exactly as it always has. Use it as a context manager: entering connects."""
+
+    def __init__(
+        self, url: str, *, sqlite_path: str = "", pg: dict[str, str] | None = None, schema: str = ""
+    ) -> None:
+        """``sqlite_path``: a SQLite file's; or ``pg``: the connection parameters of a
+        PostgreSQL store, whose tables are in ``schema``."""
+        self.url = url
+        self.dialect = "sqlite" if sqlite_path else "postgresql"
+        self._reader = SqliteReader(sqlite_path, SQLITE_LOCK_TIMEOUT, "rw") if sqlite_path else None
+        self._pg_params = pg or {}
+        self._schema = schema
+        self._pg: Any = None  # the psycopg connection, made on entering
+
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """What the driver raises where the store is not as this expects (and ``Unserved``)."""
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            return (Unserved, sqlite3.Error, OSError)
+        import psycopg
+
+        return (Unserved, psycopg.Error, OSError)
+
+    def __enter__(self) -> ReadStore:
+        if self.dialect == "postgresql":
+            import psycopg  # only PostgreSQL stores load psycopg
+            from psycopg.conninfo import make_conninfo
+            from psycopg.rows import dict_row
+
+            self._pg = psycopg.connect(
+                make_conninfo(**self._pg_params),
+                options=search_path_option(self._schema),
+                connect_timeout=PG_CONNECT_TIMEOUT,
+                autocommit=True,
+                row_factory=dict_row,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        conn, self._pg = self._pg, None
+        if conn is not None:
+            conn.close()
+
+    def read(self) -> AbstractContextManager[projections.Db]:
+        """One read transaction, as ``Ledger.read``."""
+        if self._reader is not None:
+            return self._reader.read(nullcontext(), _unserved)
+        return self._pg_read()
+
+    @contextmanager
+    def _pg_read(self) -> Iterator[projections.Db]:
+        with self._pg.transaction(force_rollback=True):
+            yield PostgresDb(self._pg.cursor(), self._schema)
+
+    @contextmanager
+    def statements(self) -> Iterator[projections.Db]:
+        """Statements each on its own, with no transaction around them, as ``Ledger.statements``."""
+        if self._reader is not None:
+            with self.read() as db:
+                yield db
+            return
+        yield PostgresDb(self._pg.cursor(), self._schema)
+
+
+def _unserved() -> AbstractContextManager[projections.Db]:
+    raise Unserved("the connection is busy")
+
+
+def read_store(url: str | None) -> ReadStore | None:
+    """A ``ReadStore`` for ``url`` (None: ``LEDGER_DB`` or the default), as a ``Ledger``
+    would open it (``_url.store_url``), or None where a ``Ledger`` must: a URL that is bad
+    input, an in-memory database, a SQLite file that is not there or not a ledger's (not in
+    WAL mode)."""
+    try:
+        where = store_url(url)
+    except (LedgerError, ValueError):  # a Ledger says what is wrong with it
+        return None
+    if where.dialect == "postgresql":
+        return ReadStore(where.url, pg=dict(where.pg), schema=where.schema)
+    path = where.sqlite_path
+    if ":memory:" in path or "mode=memory" in path or path.startswith("file:") or not wal_file(path):
+        return None
+    return ReadStore(where.url, sqlite_path=os.path.abspath(path))

@@ -3,32 +3,88 @@
 ``apply`` folds one stored event through a ``Session`` (the unit of work of one
 transaction: live appends, imports, rebuilds); ``StateView`` reads the state of things as
 of an effective time.
+
+Every name is loaded from its module on first use (PEP 562): a question (``ledger por``)
+loads the queries and the tables alone, not the fold, the session or the timeline, which
+count in the start of every ``ledger`` process.
 """
 
-from ._fold import apply
-from ._model import (
-    CustomerState,
-    DelegationState,
-    PartnerState,
-    RelationshipState,
-    RequestState,
-    SubscriptionState,
-)
-from ._queries import customer, customer_state, delegations, history_positions, partner_of_record
-from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
-from ._session import Session
-from ._tables import TABLES, Db, schema_statements
-from ._time import format_us
-from ._timeline import (
-    DelegationLine,
-    PartnerInfo,
-    PorPeriod,
-    RelationshipLine,
-    SubscriptionLine,
-    Timeline,
-    timeline,
-)
-from ._view import StateView
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._fold import apply
+    from ._model import (
+        CustomerState,
+        DelegationState,
+        PartnerState,
+        RelationshipState,
+        RequestState,
+        SubscriptionState,
+    )
+    from ._queries import customer, customer_state, delegations, history_positions, partner_of_record
+    from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
+    from ._session import Session
+    from ._tables import TABLES, Db, schema_statements
+    from ._time import format_us
+    from ._timeline import (
+        DelegationLine,
+        PartnerInfo,
+        PorPeriod,
+        RelationshipLine,
+        SubscriptionLine,
+        Timeline,
+        timeline,
+    )
+    from ._view import StateView
+
+# Where each public name lives.
+_MODULES = {
+    "apply": "_fold",
+    "CustomerState": "_model",
+    "DelegationState": "_model",
+    "PartnerState": "_model",
+    "RelationshipState": "_model",
+    "RequestState": "_model",
+    "SubscriptionState": "_model",
+    "customer": "_queries",
+    "customer_state": "_queries",
+    "delegations": "_queries",
+    "history_positions": "_queries",
+    "partner_of_record": "_queries",
+    "create_twins": "_rebuild",
+    "drop_twins": "_rebuild",
+    "first_difference": "_rebuild",
+    "replace_with_twins": "_rebuild",
+    "Session": "_session",
+    "TABLES": "_tables",
+    "Db": "_tables",
+    "schema_statements": "_tables",
+    "format_us": "_time",
+    "DelegationLine": "_timeline",
+    "PartnerInfo": "_timeline",
+    "PorPeriod": "_timeline",
+    "RelationshipLine": "_timeline",
+    "SubscriptionLine": "_timeline",
+    "Timeline": "_timeline",
+    "timeline": "_timeline",
+    "StateView": "_view",
+}
+
+
+def __getattr__(name: str) -> object:
+    """A public name, imported from its module on first use (then a plain attribute)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULES})
+
 
 __all__ = [
     "TABLES",

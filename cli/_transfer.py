@@ -1,0 +1,176 @@
+"""``ledger import`` and ``ledger export``: the log in and out as JSON Lines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
+
+import orjson
+import typer
+
+from ledger import BadInput, Ledger, LedgerError, parse_event
+
+from ._options import JsonOption
+from ._output import emit_json, err, out, progress_bar, reporting
+
+if TYPE_CHECKING:
+    from ledger import Event
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_)
+    app.command()(export)
+
+
+@contextmanager
+def _lines(file: str) -> Iterator[Iterator[tuple[int, bytes]]]:
+    """The non-blank lines of a file (- : standard input) with their numbers, read as they
+    are consumed (an import streams: memory does not grow with the file)."""
+    if file == "-":
+        yield ((n, raw) for n, raw in enumerate(sys.stdin.buffer, start=1) if raw.strip())
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise BadInput("file", f"{file} is not a readable file")
+    with path.open("rb") as handle:
+        yield ((n, raw) for n, raw in enumerate(handle, start=1) if raw.strip())
+
+
+def _count_lines(file: str, progress: object) -> int:
+    """What a progress bar counts towards: the file's non-blank lines (0: unknown, or no bar)."""
+    if progress is None or file == "-":
+        return 0
+    with Path(file).open("rb") as handle:
+        return sum(1 for raw in handle if raw.strip())
+
+
+def _objects(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
+    for number, raw in lines:
+        try:
+            yield number, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+
+
+def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Event]]:
+    for number, obj in _objects(lines):
+        try:
+            event = parse_event(obj)
+        except LedgerError as exc:
+            raise exc.at_line(number) from None
+        yield number, event
+
+
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="A JSON Lines file of events; - reads standard input.")],
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help=(
+                "Load a file written by `ledger export` into an EMPTY ledger, keeping positions, "
+                "recorded_at and hashes. A file whose chain does not verify is refused whole."
+            ),
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Record every event of a JSON Lines file in one transaction: all or nothing.
+
+    An error names the line. Events whose event_id is already stored with the same content
+    are skipped, so importing the same file twice stores it once.
+    """
+    if restore:
+        _restore(ctx, file, as_json)
+        return
+    with reporting(as_json):
+        with (
+            _lines(file) as lines,
+            Ledger(ctx.obj["db"]) as ledger,
+            progress_bar("importing") as progress,
+        ):
+            summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
+            head = ledger.head()
+        answer = {
+            "imported": summary.imported,
+            "duplicates": summary.duplicates,
+            "first_position": summary.first_position,
+            "last_position": summary.last_position,
+            "head": head,
+        }
+        if as_json:
+            emit_json(answer)
+        elif summary.imported:
+            out.print(
+                f"Imported {summary.imported} events at positions {summary.first_position} to "
+                f"{summary.last_position}{_dupes(summary.duplicates)}."
+            )
+        else:
+            out.print(f"Nothing new to import{_dupes(summary.duplicates)}.")
+
+
+def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, obj in _objects(lines):
+        if not isinstance(obj, dict):
+            raise BadInput("event", "must be a JSON object", line=number)
+        yield number, obj
+
+
+def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
+    with reporting(as_json):
+        with (
+            _lines(file) as lines,
+            Ledger(ctx.obj["db"]) as ledger,
+            progress_bar("restoring") as progress,
+        ):
+            summary = ledger.restore(_restorable(lines), progress, _count_lines(file, progress))
+        if as_json:
+            emit_json({"restored": summary.imported, "head": summary.last_hash})
+        else:
+            out.print(f"Restored {summary.imported} events; every hash came out the same.")
+
+
+def _dupes(count: object) -> str:
+    return f"; {count} already stored" if count else ""
+
+
+def export(
+    ctx: typer.Context,
+    file: Annotated[
+        str | None, typer.Argument(help="Write here instead of standard output (- is standard output).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write every stored event as JSON Lines in position order, with its chain fields.
+
+    Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
+    """
+    with reporting(as_json):
+        with Ledger(ctx.obj["db"]) as ledger:
+            if file in (None, "-"):
+                count = _write_events(ledger, sys.stdout.buffer)
+                return
+            target = Path(file)
+            if not target.parent.is_dir():
+                raise BadInput("file", f"folder {target.parent} does not exist")
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("wb") as handle:
+                count = _write_events(ledger, handle)
+            partial.replace(target)
+        if as_json:
+            emit_json({"exported": count, "file": str(target)})
+        else:
+            err.print(f"Exported {count} events to {target}.")
+
+
+def _write_events(ledger: Ledger, handle: BinaryIO) -> int:
+    count = 0
+    for event in ledger.stored():
+        handle.write(orjson.dumps(event) + b"\n")
+        count += 1
+    handle.flush()
+    return count
