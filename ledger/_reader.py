@@ -223,7 +223,6 @@ def read_store(url: str | None) -> ReadStore | None:
         return None
     if where.dialect == "postgresql":
         return ReadStore(where.url, pg=dict(where.pg), schema=where.schema)
-    path = where.sqlite_path
-    if ":memory:" in path or "mode=memory" in path or path.startswith("file:") or not wal_file(path):
+    if not wal_file(where.sqlite_path):  # not there yet, in memory, a URI: a Ledger's
         return None
-    return ReadStore(where.url, sqlite_path=os.path.abspath(path))
+    return ReadStore(where.url, sqlite_path=os.path.abspath(where.sqlite_path))

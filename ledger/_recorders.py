@@ -118,20 +118,13 @@ def switch_to_wal(db_name: str, lock_timeout: float) -> None:
         conn.close()
 
 
-def _wal_file(db_name: str) -> bool:
-    """Whether ``db_name`` is a plain path to a SQLite file already in WAL mode (its header
-    says so): the usual case, which needs no connection of its own. Once in WAL mode a file
-    stays so."""
-    return not db_name.startswith("file:") and wal_file(db_name)
-
-
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     dialect = "sqlite"
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
         pool = datastore.pool
-        if not (pool.is_sqlite_memory_mode or pool.is_journal_mode_wal or _wal_file(pool.db_name)):
+        if not (pool.is_sqlite_memory_mode or pool.is_journal_mode_wal or wal_file(pool.db_name)):
             # Before the datastore's first connection: it would switch to WAL without waiting.
             switch_to_wal(pool.db_name, pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT)
 

@@ -13,7 +13,6 @@ refuse a second writer of the same position.
 from __future__ import annotations
 
 import gc
-import os
 import re
 import sqlite3
 import sys
@@ -38,7 +37,7 @@ from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
-from ._url import DEFAULT_URL, PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, store_url
+from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, store_url
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
@@ -126,7 +125,7 @@ class Ledger:
     """The relationship ledger on one store (SQLite file or PostgreSQL database)."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or os.environ.get("LEDGER_DB") or DEFAULT_URL
+        self.url = chosen(url)
         env = store_env(self.url)
         self._schema = env.get("POSTGRES_SCHEMA", "")
         with _store_errors(self.url):

@@ -35,10 +35,15 @@ class StoreUrl:
         return "sqlite" if self.sqlite_path else "postgresql"
 
 
+def chosen(url: str | None) -> str:
+    """The store's URL: ``url``, else ``LEDGER_DB``, else the default."""
+    return url or os.environ.get("LEDGER_DB") or DEFAULT_URL
+
+
 def store_url(url: str | None) -> StoreUrl:
-    """``url`` read (None: ``LEDGER_DB``, else the default); bad input, or a store that
-    cannot be (a SQLite file in a folder that does not exist), is an error naming it."""
-    url = url or os.environ.get("LEDGER_DB") or DEFAULT_URL
+    """``url`` read (None: see ``chosen``); bad input, or a store that cannot be (a SQLite
+    file in a folder that does not exist), is an error naming it."""
+    url = chosen(url)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
@@ -65,8 +70,11 @@ def store_url(url: str | None) -> StoreUrl:
 
 
 def wal_file(path: str) -> bool:
-    """Whether ``path`` is a SQLite file in WAL mode, read from its header (read and write
-    versions 2: https://sqlite.org/fileformat.html)."""
+    """Whether ``path`` is a plain path (not a ``file:`` URI, not ``:memory:``) to a SQLite
+    file in WAL mode, read from its header (read and write versions 2:
+    https://sqlite.org/fileformat.html). Once in WAL mode a file stays so."""
+    if path.startswith("file:") or path == ":memory:":
+        return False
     try:
         with open(path, "rb") as file:
             header = file.read(20)
