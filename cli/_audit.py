@@ -10,9 +10,8 @@ import typer
 from ledger import GENESIS, BadInput, IntegrityFailure, read
 from ledger._time import format_us, now, parse_time, to_us
 
-from ._options import JsonOption
+from ._options import AsOf, JsonOption, KnownAt, as_us, open_ledger
 from ._output import emit_json, out, progress_bar, reporting
-from ._queries import AsOf, KnownAt, _ledger, _us
 from ._views import show_customer
 
 if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo cost a start
@@ -68,11 +67,11 @@ def register(app: typer.Typer) -> None:
         from . import _report
 
         with reporting(as_json):
-            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
+            at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             target = Path(out_file)
             if not target.parent.is_dir():
                 raise BadInput("--out", f"folder {target.parent} does not exist")
-            with _ledger(ctx) as ledger:
+            with open_ledger(ctx) as ledger:
                 timeline = read.timeline(ledger, customer_id, at, known)
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
@@ -128,7 +127,7 @@ def register(app: typer.Typer) -> None:
         keep it, and a later `verify --digest HASH` proves nothing recorded by then was lost.
         """
         with reporting(as_json):
-            with _ledger(ctx) as ledger, progress_bar("verifying") as progress:
+            with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
                 count = ledger.verify(progress, digest=digest)
                 head = ledger.head_hash()
             if as_json:
@@ -145,7 +144,7 @@ def register(app: typer.Typer) -> None:
     def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
         """Rebuild every projection from position 1, replacing the old state atomically."""
         with reporting(as_json):
-            with _ledger(ctx) as ledger, progress_bar("rebuilding") as progress:
+            with open_ledger(ctx) as ledger, progress_bar("rebuilding") as progress:
                 count = ledger.rebuild(progress)
             if as_json:
                 emit_json({"rebuilt": count})
@@ -157,7 +156,7 @@ def register(app: typer.Typer) -> None:
         """Load a realistic built-in history into a fresh ledger and show what it derives."""
         from ledger import demo
 
-        with reporting(as_json), _ledger(ctx) as ledger:
+        with reporting(as_json), open_ledger(ctx) as ledger:
             foreign = demo.stored_foreign_events(ledger)
             if foreign:
                 raise BadInput(

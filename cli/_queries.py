@@ -7,54 +7,16 @@ which needs neither the store's write side nor eventsourcing.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import orjson
 import typer
 
 from ledger import read
-from ledger._time import parse_time, to_us
 
-from ._options import JsonOption
+from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, reporting
 from ._views import show_customer, show_delegations, show_history, show_por
-
-if TYPE_CHECKING:
-    from ledger import Ledger
-
-AsOf = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="The world as it was at this effective time (RFC 3339 with an offset). Default: now.",
-        show_default=False,
-    ),
-]
-KnownAt = Annotated[
-    str | None,
-    typer.Option(
-        "--known-at",
-        help="Only what the ledger had recorded by this time (RFC 3339 with an offset). Default: now.",
-        show_default=False,
-    ),
-]
-
-
-def _us(value: str | None, option: str) -> int | None:
-    return None if value is None else to_us(parse_time(value, option))
-
-
-def _db(ctx: typer.Context) -> str | None:
-    url: str | None = ctx.obj["db"]
-    return url
-
-
-def _ledger(ctx: typer.Context) -> Ledger:
-    """The ledger on the command's store (``por``, ``delegations`` and ``customer`` ask the
-    store by its URL instead: see ``ledger.read``)."""
-    from ledger import Ledger
-
-    return Ledger(_db(ctx))
 
 
 def register(app: typer.Typer) -> None:
@@ -68,8 +30,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Partner of record of a subscription: who sold it, who bills it, since when."""
         with reporting(as_json):
-            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            answer = read.por(_db(ctx), subscription_id, at, known)
+            at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
+            answer = read.por(db_url(ctx), subscription_id, at, known)
             emit_json(answer) if as_json else show_por(answer)
 
     @app.command()
@@ -82,8 +44,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The customer's active delegated admin privileges (DAP and GDAP)."""
         with reporting(as_json):
-            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            answer = read.delegations(_db(ctx), customer_id, at, known)
+            at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
+            answer = read.delegations(db_url(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_delegations(answer)
 
     @app.command()
@@ -100,8 +62,8 @@ def register(app: typer.Typer) -> None:
         provider's reseller) and the active delegations, all as of --as-of.
         """
         with reporting(as_json):
-            at, known = _us(as_of, "--as-of"), _us(known_at, "--known-at")
-            answer = read.customer(_db(ctx), customer_id, at, known)
+            at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
+            answer = read.customer(db_url(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_customer(answer)
 
     @app.command()
@@ -125,12 +87,12 @@ def register(app: typer.Typer) -> None:
         """Stored events in position order, as export writes them, filtered."""
         with reporting(as_json):
             times = {
-                "since": _us(since, "--since"),
-                "until": _us(until, "--until"),
-                "as_of": _us(as_of, "--as-of"),
-                "known_at": _us(known_at, "--known-at"),
+                "since": as_us(since, "--since"),
+                "until": as_us(until, "--until"),
+                "as_of": as_us(as_of, "--as-of"),
+                "known_at": as_us(known_at, "--known-at"),
             }
-            with _ledger(ctx) as ledger:
+            with open_ledger(ctx) as ledger:
                 events = list(
                     read.history(
                         ledger, customer=customer, subscription=subscription, partner=partner, **times

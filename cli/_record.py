@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger import EVENT_TYPES, BadInput, EventType, Ledger, Receipt, parse_event, parse_event_json
+from ledger import EVENT_TYPES, BadInput, EventType, Receipt, parse_event, parse_event_json
 from ledger._events import ROLES
 
-from ._options import JsonOption
+from ._options import JsonOption, open_ledger
 from ._output import emit_json, out, reporting
 
 record_app = typer.Typer(
@@ -46,11 +46,6 @@ def _print_receipt(event_type: str, receipt: Receipt, as_json: bool) -> None:
         )
 
 
-def _db(ctx: typer.Context) -> str | None:
-    url: str | None = ctx.obj.get("db") if ctx.obj else None
-    return url
-
-
 @record_app.callback()
 def record(
     ctx: typer.Context,
@@ -70,7 +65,7 @@ def record(
             raise BadInput("event", "is missing: give --event JSON, --event -, or a TYPE (see --help)")
         text = sys.stdin.buffer.read() if event == "-" else event
         parsed = parse_event_json(text)
-        with Ledger(_db(ctx)) as ledger:
+        with open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)
         _print_receipt(parsed.type, receipt, as_json)
 
@@ -102,7 +97,7 @@ def _typed_command(event_type: EventType) -> Any:
                 if options[key] is not None:
                     obj[key] = options[key]
             parsed = parse_event(obj)
-            with Ledger(_db(ctx)) as ledger:
+            with open_ledger(ctx) as ledger:
                 receipt = ledger.record(parsed)
             _print_receipt(parsed.type, receipt, as_json)
 

@@ -13,7 +13,7 @@ import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
 
-from ._options import JsonOption
+from ._options import JsonOption, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def import_(
     with reporting(as_json):
         with (
             _lines(file) as lines,
-            Ledger(ctx.obj["db"]) as ledger,
+            open_ledger(ctx) as ledger,
             progress_bar("importing") as progress,
         ):
             summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
@@ -124,7 +124,7 @@ def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
     with reporting(as_json):
         with (
             _lines(file) as lines,
-            Ledger(ctx.obj["db"]) as ledger,
+            open_ledger(ctx) as ledger,
             progress_bar("restoring") as progress,
         ):
             summary = ledger.restore(_restorable(lines), progress, _count_lines(file, progress))
@@ -150,7 +150,7 @@ def export(
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
     """
     with reporting(as_json):
-        with Ledger(ctx.obj["db"]) as ledger:
+        with open_ledger(ctx) as ledger:
             if file in (None, "-"):
                 count = _write_events(ledger, sys.stdout.buffer)
                 return
