@@ -1,0 +1,200 @@
+"""Issue 12 ("Hardening"), items 6, 7 and 18: hostile text in events, and a read-only ledger.
+
+- 12.6 Rich markup in stored text (``[/bold]``, ``[link=…]``, ``[conceal]``, ``:emoji:``) in a
+  name, actor id, offer, role or note: ``customer``, ``history``, ``por`` and ``delegations``
+  print it literally (no traceback, no link, nothing hidden).
+- 12.7 Terminal escape sequences and other control characters: refused at input in ids,
+  names, offers, roles, actor ids and notes (a note keeps its newlines and tabs), exit 2
+  naming the field; already stored ones (recorded before the refusal, bypassing it here)
+  are shown visibly escaped (``\\x1b``) in every output for people (tables, error messages
+  that quote input, the HTML report) while JSON stays exact; an export holding them is
+  refused by ``import --restore`` like any input.
+- 12.18 A SQLite ledger on a read-only copy (file 0444, folder 0555, its write-ahead log
+  absent or present), read by a user who may not write it (``nobody`` when the tests run as
+  root): every command that only reads works and answers as on the original; every command
+  that writes says "the store … is read-only" (exit 1) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger import Actor, Event, Ledger
+
+from builders import accept, customer, grant, partner, purchase, request
+from clitools import ledger_command, run_json
+
+# --- 12.6 and 12.7: hostile text ------------------------------------------------------------
+
+# Rich markup (each token without spaces: a table may wrap a cell between words).
+MARKUP = "[/bold]M[link=https://evil.example/]L[/link][conceal]hid[/conceal]:smile:"
+# Terminal escapes: clear the screen, an OSC 8 link, a colour, C1 CSI, a bell, DEL, a
+# right-to-left override.
+ESCAPES = "\x1b[2J\x1b]8;;https://evil.example/\x1b\\X\x1b]8;;\x1b\\\x1b[31m\x9b8m\x07\x7f\u202e"
+HOSTILE = MARKUP + ESCAPES
+AS_OF = "2020-01-01T00:00:00Z"
+
+# What must never reach a terminal raw: C0 controls but tab and newline, DEL, C1 (UTF-8),
+# and the bidirectional overrides and isolates.
+UNSAFE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _with_text(event: Event, **data: Any) -> Event:
+    """``event`` with hostile text put in, bypassing the input validation: what a ledger
+    recorded before the refusal holds (or a restore of such an export)."""
+    actor = Actor(f"{MARKUP}{ESCAPES}@{event.actor.tenant_id}", event.actor.role, event.actor.tenant_id)
+    return dataclasses.replace(
+        event, data={**event.data, **data}, actor=actor, note=f"note {HOSTILE}\nline two\tend"
+    )
+
+
+# A table crops a long cell (with an ellipsis): each field leads with what its test looks for.
+HOSTILE_HISTORY = [
+    _with_text(partner("fabrikam", at="2018-01-01T00:00:00Z"), name=f"Fab{ESCAPES}{MARKUP}"),
+    _with_text(customer("contoso", at="2019-01-01T00:00:00Z"), name=f"Con{MARKUP}{ESCAPES}"),
+    request("r-1", "fabrikam", "contoso", at="2019-01-02T00:00:00Z"),
+    accept("r-1", "contoso", at="2019-01-03T00:00:00Z"),
+    _with_text(purchase("azure-1", "contoso", at="2019-01-04T00:00:00Z"), offer=f"Off{ESCAPES}"),
+    _with_text(grant("d-1", "contoso", "fabrikam", at="2019-01-05T00:00:00Z"), roles=[f"admin{MARKUP}"]),
+]
+# How they show: markup as written, escapes spelled out.
+SHOWN_MARKUP = b"[/bold]M[link=https://evil.example/]L[/link][conceal]hid[/conceal]:smile:"
+SHOWN_ESCAPES = (
+    b"\\x1b[2J\\x1b]8;;https://evil.example/\\x1b\\X\\x1b]8;;\\x1b\\\\x1b[31m\\x9b8m\\x07\\x7f\\u202e"
+)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DB", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    return {**env, **extra}
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """The installed console script, its output piped (or, with ``FORCE_COLOR``, as on a
+    terminal)."""
+    return subprocess.run([*ledger_command(), *args], capture_output=True, env=_env(**env), timeout=120)
+
+
+@pytest.fixture
+def hostile(url: str) -> str:
+    """A ledger whose stored names, actor ids, offer, roles and notes hold markup and escapes."""
+    with Ledger(url) as opened:
+        opened.record_many(enumerate(HOSTILE_HISTORY, start=1))
+    return url
+
+
+def _assert_shown_safely(done: subprocess.CompletedProcess[bytes]) -> None:
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert not UNSAFE.search(done.stdout), done.stdout
+    assert not UNSAFE.search(done.stderr), done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("customer", "contoso"),
+        ("history",),
+        ("history", "--customer", "contoso"),
+        ("por", "azure-1"),
+        ("delegations", "contoso"),
+    ],
+)
+def test_12_6_12_7_stored_markup_and_escapes_are_printed_literally(hostile: str, args: Sequence[str]) -> None:
+    """12.6 and 12.7: markup prints as written (no traceback); escapes print visibly escaped."""
+    done = run_cli("--db", hostile, *args, "--as-of", AS_OF)
+    _assert_shown_safely(done)
+    out = done.stdout
+    expected = {
+        "customer": [
+            b"Con" + SHOWN_MARKUP + SHOWN_ESCAPES + b" (contoso, cloud commercial)",
+            b"Off\\x1b[2J\\x1b]8",
+        ],
+        "history": [
+            b"name=Con" + SHOWN_MARKUP[:40],
+            b"\\x1b[2J\\x1b]8;;",
+            "\u2502 ".encode() + SHOWN_MARKUP[:40],
+        ],
+        "por": [b"Off\\x1b[2J\\x1b]8;;"],
+        "delegations": [b"admin" + SHOWN_MARKUP[:40]],
+    }[args[0]]
+    for shown in expected:
+        assert shown in out, (shown, out)
+
+
+@pytest.mark.parametrize("args", [("customer", "contoso"), ("history",)])
+def test_12_6_markup_makes_no_link_and_hides_nothing_on_a_terminal(hostile: str, args: Sequence[str]) -> None:
+    """12.6 on a terminal (styles on): no OSC 8 link, no concealed text, no emoji."""
+    done = run_cli("--db", hostile, *args, "--as-of", AS_OF, FORCE_COLOR="1")
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
+    out = done.stdout
+    assert b"\x1b]8;" not in out and b"\x1b[8m" not in out and b"\x1b[5m" not in out
+    plain = re.sub(rb"\x1b\[[0-9;]*m", b"", out)  # rich's own styles (bold headers) off
+    assert b"[link=https://evil.example/]L[/link][conceal]hid" in plain and "😄".encode() not in plain
+    assert not UNSAFE.search(plain), plain
+
+
+def test_12_7_json_output_stays_exact(hostile: str) -> None:
+    """12.7: ``--json`` answers carry the stored text exactly (JSON escapes it itself)."""
+    events = run_json("--db", hostile, "history")["events"]
+    assert [e["event_id"] for e in events] == [e.event_id for e in HOSTILE_HISTORY]
+    assert events[1]["data"]["name"] == f"Con{MARKUP}{ESCAPES}"
+    assert events[1]["actor"]["id"] == f"{MARKUP}{ESCAPES}@contoso"
+    assert events[1]["note"] == f"note {HOSTILE}\nline two\tend"
+    answer = run_json("--db", hostile, "customer", "contoso", "--as-of", AS_OF)
+    assert answer["name"] == f"Con{MARKUP}{ESCAPES}"
+    assert answer["delegations"][0]["roles"] == [f"admin{MARKUP}"]
+
+
+def test_12_7_report_shows_control_characters_visibly(hostile: str, tmp_path: Path) -> None:
+    """12.7: the HTML report (autoescaped, with SVG text) holds no raw control character."""
+    page = tmp_path / "report.html"
+    done = run_cli("--db", hostile, "report", "contoso", "--out", str(page), "--as-of", AS_OF)
+    assert done.returncode == 0, done.stderr
+    html = page.read_bytes()
+    assert not UNSAFE.search(html)
+    assert b"\\x1b[2J" in html and b"[conceal]hid[/conceal]" in html
+    assert b"note " in html and b"\\nline two\\tend" in html  # a note's newline and tab, escaped
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("por", "\x1b[2Jsub\x9b"),
+        ("customer", "\x1b]8;;https://evil.example/\x1b\\x"),
+        ("history", "--customer", "\x1b[8mc"),
+        ("delegations", "c\u202eu"),
+    ],
+)
+def test_12_7_an_error_quoting_input_shows_it_escaped(url: str, args: Sequence[str]) -> None:
+    """12.7: an error message that quotes what was asked shows its escapes visibly (human);
+    the JSON error quotes it exactly."""
+    with Ledger(url) as opened:
+        opened.record(customer("contoso"))
+    done = run_cli("--db", url, *args)
+    assert done.returncode == 1 and done.stderr.startswith(b"error: "), done.stderr
+    assert not UNSAFE.search(done.stderr), done.stderr
+    assert b"\\x" in done.stderr or b"\\u202e" in done.stderr
+    error = run_json("--db", url, *args, expect=1)["error"]
+    assert error["code"] == "not-found" and args[-1] in error["message"]
+
+
+def test_12_7_visible_escapes_every_control_character() -> None:
+    """12.7: the one function every output for people goes through."""
+    from cli._output import visible
+
+    controls = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0)])) + "\u202a\u202b\u202c\u202d\u202e"
+    controls += "\u2066\u2067\u2068\u2069\u2028\u2029"
+    shown = visible(f"a{controls}b")
+    assert shown.startswith("a\\x00\\x01") and shown.endswith("\\u2029b")
+    assert shown.isprintable() and "\\n" in shown and "\\t" in shown and "\\x1b" in shown
+    plain = "Contoso [bold]GmbH[/bold] :smile: \\x1b é 日本 😄 a\\b"
+    assert visible(plain) == plain
