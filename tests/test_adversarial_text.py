@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ledger import Actor, Event, Ledger
@@ -198,3 +199,112 @@ def test_12_7_visible_escapes_every_control_character() -> None:
     assert shown.isprintable() and "\\n" in shown and "\\t" in shown and "\\x1b" in shown
     plain = "Contoso [bold]GmbH[/bold] :smile: \\x1b é 日本 😄 a\\b"
     assert visible(plain) == plain
+
+
+def _event(
+    type_: str = "customer.registered",
+    data: dict[str, Any] | None = None,
+    actor: dict[str, str] | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """An event as JSON: a customer's registration unless told otherwise."""
+    obj: dict[str, Any] = {
+        "type": type_,
+        "effective_at": "2019-01-01T00:00:00Z",
+        "actor": {
+            "id": "ops@contoso.example",
+            "role": "global-admin",
+            "tenant_id": "contoso",
+            **(actor or {}),
+        },
+        "data": data or {"customer_id": "contoso", "name": "Contoso", "cloud": "commercial"},
+    }
+    if note is not None:
+        obj["note"] = note
+    return obj
+
+
+CUSTOMER = {"customer_id": "contoso", "name": "Contoso", "cloud": "commercial"}
+PURCHASE = {
+    "subscription_id": "sub-1",
+    "customer_id": "contoso",
+    "offer": "Office 365 E3",
+    "service": "usage",
+    "channel": "csp",
+    "seller_id": "fabrikam",
+}
+GRANT = {"delegation_id": "d-1", "customer_id": "contoso", "partner_id": "fabrikam", "kind": "dap"}
+
+
+@pytest.mark.parametrize(
+    ("field", "event"),
+    [
+        ("data.name", _event(data={**CUSTOMER, "name": "Contoso\x1b[2J"})),
+        ("data.name", _event(data={**CUSTOMER, "name": "Contoso\x9b31m"})),  # C1 CSI
+        ("data.name", _event(data={**CUSTOMER, "name": "Con\x7ftoso"})),  # DEL
+        ("actor.id", _event(actor={"id": "ops\x1b]8;;https://evil.example/\x1b\\@contoso"})),
+        ("data.offer", _event("subscription.purchased", {**PURCHASE, "offer": "E3\x1b[8m"})),
+        ("data.roles[0]", _event("delegation.granted", {**GRANT, "roles": ["admin\x1b[5m"]})),
+        ("note", _event(note="ticket 4711\x1b[2J")),
+        ("data.customer_id", _event(data={**CUSTOMER, "customer_id": "con\x1btoso"})),
+        ("actor.tenant_id", _event(actor={"tenant_id": "con\x85toso"})),  # C1 NEL
+    ],
+)
+def test_12_7_control_characters_are_refused_at_input(url: str, field: str, event: dict[str, Any]) -> None:
+    """12.7: a control character in an id, a name, an offer, a role, an actor id or a note
+    is bad input naming the field (exit 2); nothing is stored."""
+    error = run_json("--db", url, "record", "--event", orjson.dumps(event).decode(), expect=2)["error"]
+    assert error["code"] == "bad-input" and re.match(rf"{re.escape(field)}[ :]", error["message"]), error
+    assert "control character" in error["message"] or "is not an id" in error["message"]
+    people = run_cli("--db", url, "record", "--event", orjson.dumps(event).decode())
+    assert people.returncode == 2 and people.stderr.startswith(f"error: {field}".encode()), people.stderr
+    assert not UNSAFE.search(people.stderr), people.stderr
+    assert run_json("--db", url, "history")["events"] == []
+
+
+def test_12_7_a_typed_option_with_an_escape_is_refused(url: str) -> None:
+    """12.7: the same through ``ledger record TYPE --field value``."""
+    done = run_cli(
+        "--db",
+        url,
+        "record",
+        "customer.registered",
+        "--effective-at",
+        "2019-01-01T00:00:00Z",
+        "--actor-id",
+        "ops@contoso.example",
+        "--actor-role",
+        "global-admin",
+        "--actor-tenant-id",
+        "contoso",
+        "--customer-id",
+        "contoso",
+        "--name",
+        "Contoso\x1b]8;;https://evil.example/\x1b\\",
+        "--cloud",
+        "commercial",
+    )
+    assert done.returncode == 2 and done.stderr.startswith(b"error: data.name "), done.stderr
+    assert not UNSAFE.search(done.stderr)
+    assert run_json("--db", url, "history")["events"] == []
+
+
+def test_12_7_a_note_keeps_its_newlines_and_tabs(url: str) -> None:
+    """12.7: a note is free text: newlines (also CR LF) and tabs are kept exactly."""
+    note = "ticket 4711\r\n\tsecond line\nthird [b]line[/b]"
+    run_json("--db", url, "record", "--event", orjson.dumps(_event(note=note)).decode())
+    assert run_json("--db", url, "history")["events"][0]["note"] == note
+
+
+def test_12_7_restore_refuses_an_export_holding_control_characters(
+    hostile: str, fresh_url: str, tmp_path: Path
+) -> None:
+    """12.7, decided: ``import --restore`` validates every event as ``import`` does, so an
+    export holding control characters (recorded before they were refused) is refused whole,
+    naming the field, and nothing is stored."""
+    exported = tmp_path / "old.jsonl"
+    done = run_cli("--db", hostile, "export", str(exported))
+    assert done.returncode == 0, done.stderr
+    error = run_json("--db", fresh_url, "import", "--restore", str(exported), expect=2)["error"]
+    assert error["message"].startswith("actor.id must not contain control characters"), error
+    assert run_json("--db", fresh_url, "history")["events"] == []
