@@ -18,10 +18,17 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import pwd
 import re
+import shutil
 import subprocess
-from collections.abc import Sequence
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +315,197 @@ def test_12_7_restore_refuses_an_export_holding_control_characters(
     error = run_json("--db", fresh_url, "import", "--restore", str(exported), expect=2)["error"]
     assert error["message"].startswith("actor.id must not contain control characters"), error
     assert run_json("--db", fresh_url, "history")["events"] == []
+
+
+# --- 12.18: a read-only copy -------------------------------------------------------------
+
+RO_HISTORY = [
+    partner("fabrikam", at="2018-01-01T00:00:00Z"),
+    customer("contoso", at="2019-01-01T00:00:00Z"),
+    request("r-1", "fabrikam", "contoso", at="2019-01-02T00:00:00Z"),
+    accept("r-1", "contoso", at="2019-01-03T00:00:00Z"),
+    purchase("azure-1", "contoso", at="2019-01-04T00:00:00Z"),
+    grant("d-1", "contoso", "fabrikam", at="2019-01-05T00:00:00Z"),
+]
+
+# Runs a console script file with an interpreter that may not be the venv's own (its
+# ``site-packages`` added): the venv's may be out of an unprivileged user's reach.
+_BOOT = (
+    "import runpy, site, sys; site.addsitedir(sys.argv[1]); script = sys.argv[2]; "
+    "sys.argv = [script, *sys.argv[3:]]; runpy.run_path(script, run_name='__main__')"
+)
+
+
+@cache
+def _unprivileged() -> tuple[str, ...]:
+    """How to run the console script as a user who may not write the copy: as it is when the
+    tests do not run as root; as root, as ``nobody`` (``setpriv``), with the venv's
+    interpreter if that user may run it, else with the system's of the same version."""
+    script = ledger_command()[0]
+    if os.geteuid() != 0:
+        return (script,)
+    nobody = pwd.getpwnam("nobody")
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) runs the test as an unprivileged user"
+    drop = (setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups")
+    purelib = sysconfig.get_paths()["purelib"]
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    tried = []
+    for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        command = (*drop, python, "-c", _BOOT, purelib, script)
+        probe = subprocess.run([*command, "--help"], capture_output=True, env=_nobody_env(), timeout=120)
+        if probe.returncode == 0:
+            return command
+        tried.append(f"{python}: {probe.stderr[-200:]!r}")
+    pytest.fail("cannot run the console script as nobody: " + "; ".join(tried))
+
+
+def _nobody_env() -> dict[str, str]:
+    return _env(HOME=tempfile.gettempdir(), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
+
+
+def run_unprivileged(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*_unprivileged(), *args],
+        capture_output=True,
+        env=_nobody_env(),
+        cwd=tempfile.gettempdir(),
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder every user may enter (pytest's own are the test user's only)."""
+    base = Path(tempfile.mkdtemp(prefix="ledger-ro-"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        for path in [base, *base.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(base)
+
+
+def _seal(folder: Path) -> dict[str, str]:
+    """Make ``folder`` and its files read-only (0555, 0444); return each file's digest."""
+    for path in folder.iterdir():
+        path.chmod(0o444)
+    folder.chmod(0o555)
+    return _digests(folder)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def _copy(shared_dir: Path, *, open_log: bool) -> tuple[Path, Path]:
+    """An original ledger and its evidence copy (``copy/ledger.db``): with ``open_log``,
+    copied while the original is open, so the copy holds its write-ahead log (``-wal``,
+    events not yet in the file) and ``-shm``; else copied closed (the file alone)."""
+    live, copy = shared_dir / "live", shared_dir / "copy"
+    live.mkdir()
+    copy.mkdir()
+    with Ledger(f"sqlite:///{live / 'ledger.db'}") as opened:
+        opened.record_many(enumerate(RO_HISTORY, start=1))
+        if open_log:
+            for suffix in ("", "-wal", "-shm"):
+                shutil.copyfile(live / f"ledger.db{suffix}", copy / f"ledger.db{suffix}")
+            assert (copy / "ledger.db-wal").stat().st_size > 0
+    if not open_log:
+        assert sorted(p.name for p in live.iterdir()) == ["ledger.db"]
+        shutil.copyfile(live / "ledger.db", copy / "ledger.db")
+    return live / "ledger.db", copy / "ledger.db"
+
+
+READS = [
+    ("por", "azure-1", "--as-of", AS_OF, "--json"),
+    ("delegations", "contoso", "--as-of", AS_OF, "--json"),
+    ("customer", "contoso", "--as-of", AS_OF, "--json"),
+    ("history", "--json"),
+    ("history", "--customer", "contoso", "--as-of", AS_OF),
+    ("customer", "contoso", "--as-of", AS_OF),
+    ("export",),
+    ("verify", "--json"),
+]
+
+
+@pytest.mark.parametrize("open_log", [False, True], ids=["file-alone", "with-wal-and-shm"])
+def test_12_18_every_read_works_on_a_read_only_copy(shared_dir: Path, open_log: bool) -> None:
+    """12.18: por, delegations, customer, history, export, verify and report on a read-only
+    copy, run by a user who may not write it, answer as on the original; nothing changes."""
+    live, copy = _copy(shared_dir, open_log=open_log)
+    sealed = _seal(copy.parent)
+    out = shared_dir / "out"
+    out.mkdir()
+    out.chmod(0o777)
+    for args in READS:
+        expected = subprocess.run(
+            [*ledger_command(), "--db", f"sqlite:///{live}", *args], capture_output=True, env=_env()
+        )
+        done = run_unprivileged("--db", f"sqlite:///{copy}", *args)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, (args, done.stderr)
+        assert done.stdout == expected.stdout, args
+    done = run_unprivileged("--db", f"sqlite:///{copy}", "export", str(out / "evidence.jsonl"), "--json")
+    assert done.returncode == 0, done.stderr
+    live_export = subprocess.run(
+        [*ledger_command(), "--db", f"sqlite:///{live}", "export"], capture_output=True
+    )
+    assert (out / "evidence.jsonl").read_bytes() == live_export.stdout
+    done = run_unprivileged(
+        "--db",
+        f"sqlite:///{copy}",
+        "report",
+        "contoso",
+        "--out",
+        str(out / "r.html"),
+        "--as-of",
+        AS_OF,
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["verified"] == len(RO_HISTORY)
+    assert _digests(copy.parent) == sealed
+
+
+def test_12_18_every_write_says_the_store_is_read_only(shared_dir: Path) -> None:
+    """12.18: record, import, import --restore, rebuild and demo on a read-only copy: exit 1,
+    "the store … is read-only" (code ``store`` as JSON), no traceback, nothing changed."""
+    live, copy = _copy(shared_dir, open_log=False)
+    empty = shared_dir / "empty"
+    empty.mkdir()
+    with Ledger(f"sqlite:///{empty / 'ledger.db'}"):
+        pass  # a ledger with its tables and no event: the demo's
+    exported = subprocess.run([*ledger_command(), "--db", f"sqlite:///{live}", "export"], capture_output=True)
+    dump = shared_dir / "events.jsonl"
+    dump.write_bytes(exported.stdout)
+    dump.chmod(0o644)
+    sealed, sealed_empty = _seal(copy.parent), _seal(empty)
+    new = orjson.dumps(_event(data={**CUSTOMER, "customer_id": "adatum", "name": "Adatum"})).decode()
+    for db, args in (
+        (copy, ("record", "--event", new)),
+        (copy, ("import", str(dump))),
+        (copy, ("rebuild",)),
+        (empty / "ledger.db", ("import", "--restore", str(dump))),
+        (empty / "ledger.db", ("demo",)),
+    ):
+        done = run_unprivileged("--db", f"sqlite:///{db}", *args)
+        assert done.returncode == 1 and b"Traceback" not in done.stderr, (args, done.stderr)
+        assert done.stderr.startswith(f"error: the store sqlite:///{db} is read-only".encode()), done.stderr
+        error = orjson.loads(run_unprivileged("--db", f"sqlite:///{db}", *args, "--json").stdout)["error"]
+        assert error["code"] == "store" and "is read-only" in error["message"], error
+    assert _digests(copy.parent) == sealed and _digests(empty) == sealed_empty
+
+
+def test_12_18_a_log_without_its_shm_in_a_read_only_folder_is_named(shared_dir: Path) -> None:
+    """12.18: a copy with its write-ahead log but not its ``-shm``, in a folder that cannot be
+    written, cannot be read whole (SQLite needs the -shm to read the log): a clear error
+    (exit 1), not a traceback, and not an answer that misses the log's events."""
+    _, copy = _copy(shared_dir, open_log=True)
+    (copy.parent / "ledger.db-shm").unlink()
+    _seal(copy.parent)
+    for args in (("verify",), ("por", "azure-1"), ("export",)):
+        done = run_unprivileged("--db", f"sqlite:///{copy}", *args)
+        assert done.returncode == 1 and b"Traceback" not in done.stderr, (args, done.stderr)
+        assert b"ledger.db-shm" in done.stderr and b"read-only" in done.stderr, done.stderr
+        assert done.stdout == b""
