@@ -11,7 +11,7 @@ from ledger import GENESIS, BadInput, IntegrityFailure, read
 from ledger._time import format_us, now, parse_time, to_us
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, open_ledger
-from ._output import emit_json, out, progress_bar, reporting
+from ._output import emit_json, out, progress_bar, reporting, styled
 from ._views import show_customer
 
 if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo cost a start
@@ -195,8 +195,12 @@ def register(app: typer.Typer) -> None:
                     out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")
                 else:
                     out.print(
-                        f"  [red]  ✗[/red]  {o.step.event.effective_at[:10]}  {o.step.story}: "
-                        f"refused by [bold]{o.rejected_by}[/bold]"
+                        styled(
+                            "  ",
+                            ("  ✗", "red"),
+                            f"  {o.step.event.effective_at[:10]}  {o.step.story}: refused by ",
+                            (o.rejected_by or "", "bold"),
+                        )
                     )
             out.print()
             for view in views.values():

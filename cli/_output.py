@@ -1,4 +1,12 @@
-"""Rendering: plain sentences and tables for people, JSON for scripts, errors for both."""
+"""Rendering: plain sentences and tables for people, JSON for scripts, errors for both.
+
+Everything printed for people goes through a console that shows every string as it is
+(``visible``): never read as rich markup or emoji codes, and with the characters a terminal
+would act on (escape sequences, other control characters) shown escaped, so text from an
+event or from input (a name, a note, an id in an error message) can neither break the
+output nor reach the terminal as a command. Output with styles of its own is built with
+``styled``. JSON answers are exact (orjson escapes control characters itself).
+"""
 
 from __future__ import annotations
 
@@ -14,14 +22,57 @@ from ledger import LedgerError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 T = TypeVar("T")
 
+# What a terminal acts on instead of showing, each spelled as Python escapes it: the C0
+# controls (newline and tab too: one row stays one line), DEL, the C1 controls, the Unicode
+# line and paragraph separators, and the bidirectional embeddings, overrides and isolates
+# (which reorder what is shown).
+_ESCAPES = {
+    code: repr(chr(code))[1:-1]
+    for code in (
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+
+
+def visible(text: str) -> str:
+    """``text`` as people are shown it: each control character escaped (ESC as ``\\x1b``,
+    a newline as ``\\n``), everything else as it is."""
+    return text if text.isprintable() else text.translate(_ESCAPES)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line with styles of its own: each part, text or (text, style), shown as ``visible``
+    shows it (never read as markup)."""
+    from rich.text import Text
+
+    return Text.assemble(*((visible(p), "") if isinstance(p, str) else (visible(p[0]), p[1]) for p in parts))
+
+
+def _console(**options: Any) -> Console:
+    """A rich ``Console`` that renders every string (printed, or a table's cell or title) as
+    ``visible`` shows it, with no markup and no emoji codes, whatever a caller asks."""
+    from rich.console import Console
+
+    class VisibleConsole(Console):
+        def render_str(self, text: str, **options: Any) -> Text:
+            return super().render_str(visible(text), **{**options, "markup": False, "emoji": False})
+
+    return VisibleConsole(**options)
+
 
 class LazyConsole:
-    """A rich ``Console`` on standard output or standard error, made on first use: rich is
-    loaded by the output that needs it (tables and text for people), not by every start
-    (``--json`` answers need none)."""
+    """A rich ``Console`` (``_console``) on standard output or standard error, made on first
+    use: rich is loaded by the output that needs it (tables and text for people), not by
+    every start (``--json`` answers need none)."""
 
     def __init__(self, stderr: bool = False) -> None:
         self._stderr = stderr
@@ -30,12 +81,10 @@ class LazyConsole:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
-
             if self._stderr:
-                self._console = Console(stderr=True, highlight=False, soft_wrap=True)
+                self._console = _console(stderr=True, highlight=False, soft_wrap=True)
             else:
-                self._console = Console(highlight=False, soft_wrap=True, width=_out_width())
+                self._console = _console(highlight=False, soft_wrap=True, width=_out_width())
         return self._console
 
     def print(self, *objects: Any, **options: Any) -> None:

@@ -3,7 +3,8 @@
 This module lays the timeline out (which lane, span and mark goes where in the SVG, in plain
 numbers) and writes the plain-language sentence of each event; the Jinja2 template
 ``templates/report.html.j2`` turns that into markup, autoescaping everything, so text from
-event data (a note, a name) is always text. The page has inline CSS and SVG only: no script,
+event data (a note, a name) is always text, with its control characters shown escaped as on
+a terminal (``_shown``). The page has inline CSS and SVG only: no script,
 no font, no image is fetched, and its Content-Security-Policy forbids any fetch.
 
 Readable at a glance, whatever the history's size: partner colours come from a hash of the
@@ -24,6 +25,8 @@ from typing import Any
 import jinja2
 
 from projections import DelegationLine, RelationshipLine, SubscriptionLine, Timeline, format_us
+
+from ._output import visible
 
 # Twelve well separated colours; a partner's is fixed by a hash of its id. Grey is kept for
 # subscriptions with no CSP partner of record.
@@ -800,9 +803,17 @@ class Head:
     hash: str
 
 
+def _shown(value: object) -> object:
+    """What the template prints of a value: a string as ``visible`` shows it (a control
+    character, which HTML and SVG would pass on or drop, escaped), then autoescaped; anything
+    else (a number, the template's own markup from a macro) as it is."""
+    return visible(value) if type(value) is str else value
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cli", "templates"),
     autoescape=True,
+    finalize=_shown,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,

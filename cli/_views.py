@@ -1,11 +1,13 @@
-"""Output for people: rich tables of the contract's JSON answers (the same data ``--json`` prints)."""
+"""Output for people: rich tables of the contract's JSON answers (the same data ``--json`` prints).
+
+Every cell and title is a plain string: the console shows it as it is (``_output.visible``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._output import out
+from ._output import out, styled
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -83,7 +85,7 @@ def show_delegations(answer: Mapping[str, Any]) -> None:
 
 
 def show_customer(c: Mapping[str, Any]) -> None:
-    out.print(f"[bold]{c['name']}[/bold] ({c['customer_id']}, cloud {c['cloud']}) as of {c['as_of']}")
+    out.print(styled((c["name"], "bold"), f" ({c['customer_id']}, cloud {c['cloud']}) as of {c['as_of']}"))
     out.print(_table("Subscriptions", POR_COLUMNS, [por_row(p) for p in c["subscriptions"]]))
     out.print(
         _table(

@@ -49,6 +49,10 @@ _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _MAX_TEXT = 1024
 _MAX_NOTE = 4096
+# Control characters (C0, DEL, C1): a terminal acts on them instead of showing them (escape
+# sequences), so no text holds one; a note, free text, keeps its tabs and line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
 
@@ -297,7 +301,7 @@ def parse_event(obj: object) -> Event:
     data = _data(event_type, obj["data"])
     note = obj.get("note")
     if note is not None:
-        note = _text(note, "note", _MAX_NOTE)
+        note = _text(note, "note", _MAX_NOTE, free=True)
     return Event(event_id, type_name, effective_at, actor, data, note)
 
 
@@ -363,15 +367,24 @@ def _no_unknown(
             )
 
 
-def _text(value: object, name: str, limit: int = _MAX_TEXT) -> str:
+def _text(value: object, name: str, limit: int = _MAX_TEXT, *, free: bool = False) -> str:
+    """A name-like text (``free``: a note, which may hold tabs and line breaks)."""
     if not isinstance(value, str):
         raise BadInput(name, f"must be a string, got {describe_kind(value)}")
     if not value.strip():
         raise BadInput(name, "must not be empty")
     if len(value) > limit:
         raise BadInput(name, f"is {len(value)} characters long; at most {limit} are allowed")
-    if "\x00" in value:
-        raise BadInput(name, "must not contain the NUL character")
+    if not value.isprintable():  # a control character is not: most texts are looked at no further
+        if "\x00" in value:
+            raise BadInput(name, "must not contain the NUL character")
+        control = (_NOTE_CONTROL if free else _CONTROL).search(value)
+        if control is not None:
+            raise BadInput(
+                name,
+                f"must not contain control characters (U+{ord(control.group()):04X} at character "
+                f"{control.start() + 1}){'; tabs and line breaks are allowed' if free else ''}",
+            )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import projections
 
-from ._errors import LedgerError
+from ._errors import LedgerError, StoreError
 from ._sql import PostgresDb, SqliteDb, search_path_option
 from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, store_url, wal_file
 
@@ -53,6 +53,40 @@ def reader_for(db_name: str, lock_timeout: float) -> SqliteReader | None:
     return SqliteReader(os.path.abspath(db_name), lock_timeout)
 
 
+def sqlite_read_only(path: str) -> str | None:
+    """How to open the SQLite file at ``path`` where this process may read it but not write
+    it (an auditor's copy: a read-only mount, a file or folder without write permission):
+    the ``mode`` of its URI; None where it may be written, or is not there (a ``Ledger``
+    creates it, or says why it cannot).
+
+    A ledger's file is in WAL mode, which SQLite reads through a ``-shm`` file beside it,
+    made on first use (https://www.sqlite.org/wal.html, "Read-Only Databases"). A file with
+    no write-ahead log beside it is opened ``immutable``: no ``-shm``, no locks, SQLite
+    trusts that nothing changes the file while it is read (nothing may write a read-only
+    copy). A file with its log (events not yet folded into the file) is read through its
+    ``-shm``; where that is missing and cannot be made, the log cannot be read, and this says
+    so rather than answer without the log's events."""
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    folder_writable = os.access(folder, os.W_OK | os.X_OK)
+    if os.access(path, os.W_OK) and (
+        folder_writable or all(os.access(path + end, os.W_OK) for end in ("-wal", "-shm"))
+    ):
+        return None
+    log = path + "-wal"
+    if not os.path.isfile(log) or os.path.getsize(log) == 0:
+        return "ro&immutable=1"
+    if not os.path.exists(path + "-shm") and not folder_writable:
+        raise StoreError(
+            f"cannot read the read-only store {path}: its write-ahead log {log} holds events "
+            f"not yet in the file, which SQLite reads only through {path}-shm, missing here "
+            "and not to be made in a folder that cannot be written: copy the three files "
+            "together, or give the folder write permission"
+        )
+    return "ro"
+
+
 class SqliteReader:
     """The lazily opened read-only connection of one ``Ledger`` on one SQLite file.
 
@@ -60,7 +94,8 @@ class SqliteReader:
     the file must exist, as with ``ro``, but the connection may be the last one to close,
     which folds the write-ahead log back into the file and removes it, as eventsourcing's
     connection does; a read-only one cannot, and leaves the log files behind. Only
-    queries are ever run on it."""
+    queries are ever run on it. A file this process may not write is opened as
+    ``sqlite_read_only`` says."""
 
     def __init__(self, path: str, lock_timeout: float, mode: str = "ro") -> None:
         self._uri = f"file:{quote(path)}?mode={mode}"
@@ -146,7 +181,11 @@ class ReadStore:
         PostgreSQL store, whose tables are in ``schema``."""
         self.url = url
         self.dialect = "sqlite" if sqlite_path else "postgresql"
-        self._reader = SqliteReader(sqlite_path, SQLITE_LOCK_TIMEOUT, "rw") if sqlite_path else None
+        self._reader = (
+            SqliteReader(sqlite_path, SQLITE_LOCK_TIMEOUT, sqlite_read_only(sqlite_path) or "rw")
+            if sqlite_path
+            else None
+        )
         self._pg_params = pg or {}
         self._schema = schema
         self._pg: Any = None  # the psycopg connection, made on entering

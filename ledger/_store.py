@@ -13,6 +13,7 @@ refuse a second writer of the same position.
 from __future__ import annotations
 
 import gc
+import os
 import re
 import sqlite3
 import sys
@@ -22,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
@@ -121,6 +122,22 @@ def _redact(url: str) -> str:
     return url
 
 
+def _open_read_only(env: dict[str, str]) -> bool:
+    """Whether the store is a SQLite file this process may read but not write (an auditor's
+    copy), opened read-only then: ``SQLITE_DBNAME`` becomes its read-only URI (see
+    ``_reader.sqlite_read_only``), eventsourcing creates no table (which would write), and
+    reads take eventsourcing's pooled connections (``_reader.reader_for`` serves no URI)."""
+    from ._reader import sqlite_read_only
+
+    path = env.get("SQLITE_DBNAME", "")
+    mode = sqlite_read_only(path) if path else None
+    if mode is None:
+        return False
+    env["SQLITE_DBNAME"] = f"file:{quote(os.path.abspath(path))}?mode={mode}"
+    env["CREATE_TABLE"] = "false"
+    return True
+
+
 class Ledger:
     """The relationship ledger on one store (SQLite file or PostgreSQL database)."""
 
@@ -128,6 +145,7 @@ class Ledger:
         self.url = chosen(url)
         env = store_env(self.url)
         self._schema = env.get("POSTGRES_SCHEMA", "")
+        self.read_only = _open_read_only(env)
         with _store_errors(self.url):
             self.app = LedgerApplication(env=env)
         recorder: Any = self.app.recorder  # SQLiteLedgerRecorder or PostgresLedgerRecorder
@@ -262,6 +280,7 @@ class Ledger:
         """Rebuild every projection from position 1 and replace the old state atomically.
 
         Appends wait until it is done. Returns the number of events folded."""
+        self._writable()
         with self._transaction(commit=True) as db:
             if self.dialect == "postgresql":
                 db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
@@ -398,6 +417,7 @@ class Ledger:
         appends are serialised, each reads the head and the stored event ids under the lock
         and is judged once, against everything committed before it; the input is read once,
         streaming. Receipts are emitted batch by batch (void if the append then fails)."""
+        self._writable()
         it = iter(source)
         first = list(islice(it, _CHUNK))
         with _store_errors(self.url):
@@ -413,6 +433,14 @@ class Ledger:
     ) -> None:
         """One append (see ``_Append``)."""
         _Append(self, progress, total).run(first, rest, emit)
+
+    def _writable(self) -> None:
+        """Refuse to write a store opened read-only (``_open_read_only``), before trying."""
+        if self.read_only:
+            raise StoreError(
+                f"the store {_redact(self.url)} is read-only: this process may read it but not "
+                "write it (a read-only file, folder or mount)"
+            )
 
     def close(self) -> None:
         if self._reader is not None:

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -371,6 +372,8 @@ def odd_unicode(draw: st.DrawFn) -> Case:
         # Free text: odd but valid unicode is fine; NUL, a lone surrogate, blank text are not.
         special = draw(st.sampled_from(("keep", "nul", "surrogate", "blank")))
         if special == "keep":
+            if unicodedata.category(odd) == "Cc":  # a C1 control character: refused (issue 12.7)
+                return make("odd-unicode", put(event, path, spoiled), path)
             return make("odd-unicode", put(event, path, spoiled), path, must_fail=False)
         if special == "nul":
             return make("odd-unicode", put(event, path, spoiled + "\x00"), path)
