@@ -4,7 +4,9 @@ One subclass per backend (the library's pattern). Each adds, in the same databas
 - the ``ledger_chain`` table (position, event id, ``recorded_at``, ``prev_hash``, ``hash``);
 - the projection tables;
 - triggers that refuse any UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) of a stored
-  event or chain row, so the log is append-only in the database itself.
+  event or chain row, so the log is append-only in the database itself; in SQLite also any
+  INSERT over a stored row (``INSERT OR REPLACE``, ``REPLACE INTO``, upserts), which would
+  delete it without firing the DELETE triggers.
 
 ``ledger_transaction()`` is the ledger's unit of work: one transaction in which the store
 inserts stored events (``tx.insert``, the library's own insert, batch by batch), and writes
@@ -80,6 +82,41 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
+def _sqlite_no_replace(table: str, keys: Sequence[Sequence[str]]) -> str:
+    """A trigger refusing an INSERT that conflicts with a stored row on any of ``keys`` (the
+    table's unique keys, the rowid among them). Such an insert fails anyway, unless it asks
+    SQLite to resolve the conflict by deleting the stored row (``INSERT OR REPLACE``,
+    ``REPLACE INTO``), which fires no DELETE trigger while ``recursive_triggers`` is off (a
+    setting of the connection, the attacker's). A BEFORE INSERT trigger fires before any
+    conflict is resolved, in every spelling; upserts and ``OR IGNORE`` are refused too."""
+    found = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE {' AND '.join(f'{k} = NEW.{k}' for k in key)})" for key in keys
+    )
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} WHEN {found} "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: INSERT over a stored row of {table} "
+        "refused'); END"
+    )
+
+
+def _sqlite_guards(events_table: str) -> list[tuple[str, str, str]]:
+    """The ledger's triggers in a SQLite store: (name, table, DDL) of each. The unique keys
+    are the library's (its events table's primary key, and the rowid that is its
+    notification id) and those of ``CHAIN_DDL`` (with the rowid every SQLite table has)."""
+    guards: list[tuple[str, str, str]] = []
+    for table, keys in (
+        (events_table, [("rowid",), ("originator_id", "originator_version")]),
+        ("ledger_chain", [("rowid",), ("position",), ("event_id",)]),
+    ):
+        update, delete = _sqlite_triggers(table)
+        guards += [
+            (f"{table}_no_update", table, update),
+            (f"{table}_no_delete", table, delete),
+            (f"{table}_no_replace", table, _sqlite_no_replace(table, keys)),
+        ]
+    return guards
+
+
 SQLITE_BUSY = 5  # sqlite3's result code (the low byte of an extended one) for "database is locked"
 
 
@@ -134,8 +171,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         for statement in [
             *CHAIN_DDL,
             *projections.schema_statements(),
-            *_sqlite_triggers(self.events_table_name),
-            *_sqlite_triggers("ledger_chain"),
+            *(ddl for _, _, ddl in _sqlite_guards(self.events_table_name)),
         ]:
             db.execute(statement)
 
@@ -177,7 +213,7 @@ def drop_triggers_statements(dialect: str, events_table: str) -> list[str]:
         return [
             f"DROP TRIGGER IF EXISTS {t}_no_{op}"
             for t in (events_table, "ledger_chain")
-            for op in ("update", "delete")
+            for op in ("update", "delete", "replace")
         ]
     return [
         f'DROP TRIGGER IF EXISTS "{name}" ON "{t}"'
