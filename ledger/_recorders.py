@@ -8,6 +8,10 @@ One subclass per backend (the library's pattern). Each adds, in the same databas
   INSERT over a stored row (``INSERT OR REPLACE``, ``REPLACE INTO``, upserts), which would
   delete it without firing the DELETE triggers.
 
+These triggers are the ledger's guards: ``check_guards(db)`` on each recorder tells whether
+the database's are still the ledger's own (present, enabled, not altered), before every
+append and at the start of ``verify``.
+
 ``ledger_transaction()`` is the ledger's unit of work: one transaction in which the store
 inserts stored events (``tx.insert``, the library's own insert, batch by batch), and writes
 the chain and projection rows through ``tx.db``; all of it commits or rolls back together.
@@ -40,6 +44,7 @@ from eventsourcing.sqlite import (
 
 import projections
 
+from ._errors import IntegrityFailure
 from ._sql import SqliteDb
 from ._url import wal_file
 
@@ -117,6 +122,11 @@ def _sqlite_guards(events_table: str) -> list[tuple[str, str, str]]:
     return guards
 
 
+def guard_failure(problems: Sequence[str]) -> IntegrityFailure:
+    """The failure that names each guard that is not the ledger's own, and what is wrong."""
+    return IntegrityFailure("the log's append-only guards are not the ledger's own: " + "; ".join(problems))
+
+
 SQLITE_BUSY = 5  # sqlite3's result code (the low byte of an extended one) for "database is locked"
 
 
@@ -174,6 +184,28 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             *(ddl for _, _, ddl in _sqlite_guards(self.events_table_name)),
         ]:
             db.execute(statement)
+
+    def check_guards(self, db: projections.Db, *, writing: bool = False) -> None:
+        """Raise ``IntegrityFailure`` naming every guard (trigger) of the ledger's that is
+        there but not its own: its definition (``sqlite_master.sql``, the whole trigger)
+        differs from the ledger's DDL. One catalog query.
+
+        A missing one is re-created when ``writing`` (in an append's transaction, under the
+        write lock), as every opening of the store re-creates it; otherwise it is no failure
+        (SQLite has no way to disable a trigger but to drop it, and the next opening of the
+        store brings it back)."""
+        db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+        found = {row["name"]: row for row in db.fetchall()}
+        problems: list[str] = []
+        for name, table, ddl in _sqlite_guards(self.events_table_name):
+            row = found.get(name)
+            if row is None:
+                if writing:
+                    db.execute(ddl)
+            elif row["tbl_name"] != table or row["sql"] != ddl.replace(" IF NOT EXISTS", "", 1):
+                problems.append(f"trigger {name} on {table} is altered (its definition is not the ledger's)")
+        if problems:
+            raise guard_failure(problems)
 
     @contextmanager
     def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
@@ -236,4 +268,5 @@ __all__ = [
     "BULK_TEMP_CACHE",
     "SQLiteLedgerRecorder",
     "drop_triggers_statements",
+    "guard_failure",
 ]
