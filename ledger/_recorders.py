@@ -4,7 +4,13 @@ One subclass per backend (the library's pattern). Each adds, in the same databas
 - the ``ledger_chain`` table (position, event id, ``recorded_at``, ``prev_hash``, ``hash``);
 - the projection tables;
 - triggers that refuse any UPDATE, DELETE (and, in PostgreSQL, TRUNCATE) of a stored
-  event or chain row, so the log is append-only in the database itself.
+  event or chain row, so the log is append-only in the database itself; in SQLite also any
+  INSERT over a stored row (``INSERT OR REPLACE``, ``REPLACE INTO``, upserts), which would
+  delete it without firing the DELETE triggers.
+
+These triggers are the ledger's guards: ``check_guards(db)`` on each recorder tells whether
+the database's are still the ledger's own (present, enabled, not altered), before every
+append and at the start of ``verify``.
 
 ``ledger_transaction()`` is the ledger's unit of work: one transaction in which the store
 inserts stored events (``tx.insert``, the library's own insert, batch by batch), and writes
@@ -38,6 +44,7 @@ from eventsourcing.sqlite import (
 
 import projections
 
+from ._errors import IntegrityFailure
 from ._sql import SqliteDb
 from ._url import wal_file
 
@@ -78,6 +85,46 @@ def _sqlite_triggers(table: str) -> list[str]:
         f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {op} on {table} refused'); END"
         for op in ("UPDATE", "DELETE")
     ]
+
+
+def _sqlite_no_replace(table: str, keys: Sequence[Sequence[str]]) -> str:
+    """A trigger refusing an INSERT that conflicts with a stored row on any of ``keys`` (the
+    table's unique keys, the rowid among them). Such an insert fails anyway, unless it asks
+    SQLite to resolve the conflict by deleting the stored row (``INSERT OR REPLACE``,
+    ``REPLACE INTO``), which fires no DELETE trigger while ``recursive_triggers`` is off (a
+    setting of the connection, the attacker's). A BEFORE INSERT trigger fires before any
+    conflict is resolved, in every spelling; upserts and ``OR IGNORE`` are refused too."""
+    found = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE {' AND '.join(f'{k} = NEW.{k}' for k in key)})" for key in keys
+    )
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} WHEN {found} "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: INSERT over a stored row of {table} "
+        "refused'); END"
+    )
+
+
+def _sqlite_guards(events_table: str) -> list[tuple[str, str, str]]:
+    """The ledger's triggers in a SQLite store: (name, table, DDL) of each. The unique keys
+    are the library's (its events table's primary key, and the rowid that is its
+    notification id) and those of ``CHAIN_DDL`` (with the rowid every SQLite table has)."""
+    guards: list[tuple[str, str, str]] = []
+    for table, keys in (
+        (events_table, [("rowid",), ("originator_id", "originator_version")]),
+        ("ledger_chain", [("rowid",), ("position",), ("event_id",)]),
+    ):
+        update, delete = _sqlite_triggers(table)
+        guards += [
+            (f"{table}_no_update", table, update),
+            (f"{table}_no_delete", table, delete),
+            (f"{table}_no_replace", table, _sqlite_no_replace(table, keys)),
+        ]
+    return guards
+
+
+def guard_failure(problems: Sequence[str]) -> IntegrityFailure:
+    """The failure that names each guard that is not the ledger's own, and what is wrong."""
+    return IntegrityFailure("the log's append-only guards are not the ledger's own: " + "; ".join(problems))
 
 
 SQLITE_BUSY = 5  # sqlite3's result code (the low byte of an extended one) for "database is locked"
@@ -134,10 +181,31 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         for statement in [
             *CHAIN_DDL,
             *projections.schema_statements(),
-            *_sqlite_triggers(self.events_table_name),
-            *_sqlite_triggers("ledger_chain"),
+            *(ddl for _, _, ddl in _sqlite_guards(self.events_table_name)),
         ]:
             db.execute(statement)
+
+    def check_guards(self, db: projections.Db, *, writing: bool = False) -> None:
+        """Raise ``IntegrityFailure`` naming every guard (trigger) of the ledger's that is
+        there but not its own: its definition (``sqlite_master.sql``, the whole trigger)
+        differs from the ledger's DDL. One catalog query.
+
+        A missing one is re-created when ``writing`` (in an append's transaction, under the
+        write lock), as every opening of the store re-creates it; otherwise it is no failure
+        (SQLite has no way to disable a trigger but to drop it, and the next opening of the
+        store brings it back)."""
+        db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+        found = {row["name"]: row for row in db.fetchall()}
+        problems: list[str] = []
+        for name, table, ddl in _sqlite_guards(self.events_table_name):
+            row = found.get(name)
+            if row is None:
+                if writing:
+                    db.execute(ddl)
+            elif row["tbl_name"] != table or row["sql"] != ddl.replace(" IF NOT EXISTS", "", 1):
+                problems.append(f"trigger {name} on {table} is altered (its definition is not the ledger's)")
+        if problems:
+            raise guard_failure(problems)
 
     @contextmanager
     def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
@@ -177,7 +245,7 @@ def drop_triggers_statements(dialect: str, events_table: str) -> list[str]:
         return [
             f"DROP TRIGGER IF EXISTS {t}_no_{op}"
             for t in (events_table, "ledger_chain")
-            for op in ("update", "delete")
+            for op in ("update", "delete", "replace")
         ]
     return [
         f'DROP TRIGGER IF EXISTS "{name}" ON "{t}"'
@@ -200,4 +268,5 @@ __all__ = [
     "BULK_TEMP_CACHE",
     "SQLiteLedgerRecorder",
     "drop_triggers_statements",
+    "guard_failure",
 ]

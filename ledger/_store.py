@@ -252,6 +252,27 @@ class Ledger:
             )
         return expected - 1
 
+    def verify_guards(self) -> None:
+        """Check that the database's append-only guards (the triggers refusing changes to
+        the log) are the ledger's own: present, enabled, not altered (see the recorders'
+        ``check_guards``; on SQLite a missing one is re-created by the next opening or
+        append, so only an altered one fails).
+
+        Raises ``IntegrityFailure`` naming each guard that is not. Where one is not, the
+        log may have been changed meanwhile: the chain is checked too, and a break in it is
+        named first, with its position."""
+        try:
+            with self.read() as db:
+                self._recorder.check_guards(db)
+        except IntegrityFailure as disarmed:
+            try:
+                self.verify_chain()
+            except IntegrityFailure as broken:
+                raise IntegrityFailure(
+                    f"{broken.message}; and {disarmed.message}", position=broken.position
+                ) from None
+            raise
+
     def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> int:
         """Recompute the chain and every projection from the stored events and compare them
         with what is stored; return the number of events verified. With ``digest`` (a head
@@ -259,6 +280,7 @@ class Ledger:
         (``extends``), so a truncated or rewritten log is caught even where it verifies.
 
         Raises ``IntegrityFailure`` naming the first bad position."""
+        self.verify_guards()
         count = self.verify_chain(progress)
         if digest is not None:
             self.extends(digest)
@@ -512,6 +534,7 @@ class _Append:
         with _no_cycle_collection(), ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
             db: projections.Db = tx.db
             tx.lock()
+            ledger._recorder.check_guards(db, writing=True)
             self._read_chain_head(db)
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
