@@ -41,6 +41,19 @@ def _head_at(ledger: Ledger, position: int) -> _report.Head:
         return _report.Head(position, "unreadable (see Verification)")
 
 
+Digest = Annotated[
+    str | None,
+    typer.Option(
+        "--digest",
+        help=(
+            "A head hash an earlier verify printed: also prove that the log still extends "
+            "the log that had it (exit 4 if it was truncated or rewritten since)."
+        ),
+        show_default=False,
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def report(
@@ -106,38 +119,31 @@ def register(app: typer.Typer) -> None:
                 )
 
     @app.command()
-    def verify(
-        ctx: typer.Context,
-        digest: Annotated[
-            str | None,
-            typer.Option(
-                "--digest",
-                help=(
-                    "A head hash an earlier verify printed: also prove that the log still extends "
-                    "the log that had it (exit 4 if it was truncated or rewritten since)."
-                ),
-                show_default=False,
-            ),
-        ] = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Recompute the hash chain and every projection, and compare them with what is stored.
+    def verify(ctx: typer.Context, digest: Digest = None, as_json: JsonOption = False) -> None:
+        """Recompute the hash chain, judge every event again by the rulebook, rebuild every
+        projection, and compare them with what is stored.
 
-        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log;
-        keep it, and a later `verify --digest HASH` proves nothing recorded by then was lost.
+        Exit 4 naming the first bad position. Prints the head hash it verified: a digest of the
+        whole log up to there; keep it, and a later `verify --digest HASH` proves nothing
+        recorded by then was lost or rewritten.
         """
         with reporting(as_json):
             with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
-                count = ledger.verify(progress, digest=digest)
-                head = ledger.head_hash()
+                verified = ledger.verify(progress, digest=digest)
+            head, wanted = verified.head_hash, None if digest is None else digest.lower()
             if as_json:
                 emit_json(
-                    {"verified": count, "head": head, **({"extends": digest.lower()} if digest else {})}
+                    {"verified": verified.count, "head": head, **({"extends": wanted} if wanted else {})}
                 )
             else:
-                extends = f" It extends the log whose head was {digest.lower()}." if digest else ""
+                extends = (
+                    f" It extends the log whose head was {wanted} (position {verified.extends})."
+                    if wanted
+                    else ""
+                )
                 out.print(
-                    f"Verified {count} events: the chain and every projection match. Head {head}.{extends}"
+                    f"Verified {verified.count} events: the chain, the rulebook and every projection "
+                    f"match. Head {head} (position {verified.head}).{extends}"
                 )
 
     @app.command()
@@ -205,7 +211,7 @@ def register(app: typer.Typer) -> None:
             out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
             show_customer(back_then)
             out.print()
-            out.print(f"Verified {count} events: the chain and every projection match.")
+            out.print(f"Verified {count} events: the chain, the rulebook and every projection match.")
             out.print(
                 "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
                 "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"
