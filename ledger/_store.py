@@ -240,15 +240,16 @@ class Ledger:
 
     def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> Verified:
         """Check the whole log in one pass over one snapshot of the store: recompute the
-        chain from the stored events, fold them into temporary twins of the projections, and
-        compare them with what is stored. Returns what was verified (``Verified``: the
+        chain from the stored events, judge every event again by the rulebook against the
+        state before it (as its append did), fold it into temporary twins of the projections,
+        and compare them with what is stored. Returns what was verified (``Verified``: the
         count, and the head position and hash this same pass checked; appends that commit
         meanwhile lie past it). With ``digest`` (a head hash seen earlier), also prove in the
         same snapshot that the log still extends the one that had it (``extends``), so a
         truncated or rewritten log is caught even where it verifies.
 
-        Raises ``IntegrityFailure`` naming the first bad position; ``BadInput`` for a
-        malformed digest."""
+        Raises ``IntegrityFailure`` naming the first bad position (and, where the rulebook
+        refuses an event, the rule); ``BadInput`` for a malformed digest."""
         wanted = None if digest is None else parse_digest(digest)
         with self._transaction(commit=False) as db:
             if self.dialect == "postgresql":
@@ -287,7 +288,7 @@ class Ledger:
         """Fold every stored event up to the head into temporary twins of the projection
         tables (see ``projections._rebuild``), in batches through one session; yields the
         head position. With ``replay`` (a verification), up to its head, each event's chain
-        checked before it is folded."""
+        checked and the event judged by the rulebook before it is folded."""
         head = _head(db) if replay is None else replay.stop
         if self.dialect == "sqlite":
             db.execute(BULK_CACHE)
@@ -453,6 +454,7 @@ class ImportSummary:
         self.last_position, self.last_hash = receipt.position, receipt.hash
 
 
+_CHAIN_FIELDS = frozenset(("position", "recorded_at", "prev_hash", "hash"))  # export adds them
 _CHAIN_COLUMNS = ("position", "event_id", "recorded_at", "recorded_us", "prev_hash", "hash")
 
 
@@ -617,8 +619,10 @@ class _Append:
 class _Replay:
     """A verification's pass over the stored events from position 1 to ``stop``, in
     position order. Each event's chain row is checked (``chained``: the hash covers the
-    event and the hash before it); in a full verification (``fold``) the event is then
-    folded. The first bad position stops it (``IntegrityFailure``)."""
+    event and the hash before it); in a full verification (``fold``) the event must also
+    be one the ledger could have recorded (it parses, in its normal form) and is judged by
+    the rulebook against the twins folded so far, as its append judged it against the
+    projections, then folded. The first bad position stops it (``IntegrityFailure``)."""
 
     def __init__(self, stop: int, chain_rows: int, chain_head: int) -> None:
         self.stop = stop
@@ -626,6 +630,7 @@ class _Replay:
         self.chain_head = chain_head
         self.count = 0  # positions verified, 1 to count
         self.hash = GENESIS  # the hash at position count
+        self.view: projections.StateView | None = None
 
     def chained(self, stored: dict[str, Any]) -> int:
         """Check the next event (as ``_checked`` gives it, the position after the last one
@@ -643,10 +648,12 @@ class _Replay:
         return position
 
     def fold(self, session: projections.Session, rows: list[Mapping[str, Any]]) -> int:
-        """Check and fold one batch of stored rows (with their chain rows) into ``session``;
-        return the last position folded. Every event before a bad one is folded first, so
-        the failure is the first bad position whatever its kind."""
-        batch: list[tuple[int, dict[str, Any]]] = []
+        """Check, judge and fold one batch of stored rows (with their chain rows) into
+        ``session``; return the last position folded. Every event before a bad one is
+        folded first, so the failure is the first bad position whatever its kind."""
+        if self.view is None:
+            self.view = projections.StateView(session)
+        batch: list[tuple[int, Event, dict[str, Any]]] = []
         failure: IntegrityFailure | None = None
         for row in rows:
             try:
@@ -655,13 +662,25 @@ class _Replay:
                         f"position {self.count + 1} is missing from the log", position=self.count + 1
                     )
                 payload = _checked(row, exact=True)
-                batch.append((self.chained(payload), payload))
+                position = self.chained(payload)
+                batch.append((position, _recordable(payload, position), payload))
             except IntegrityFailure as exc:
                 failure = exc
                 break
-        session.prefetch((payload for _, payload in batch), judging=False)
-        for position, payload in batch:
-            projections.apply(session, payload, position)
+        session.prefetch(payload for _, _, payload in batch)
+        for position, event, payload in batch:
+            try:
+                _rules.check(event, self.view)
+                touched = projections.apply(session, payload, position)
+                _rules.check_effects(event, touched)
+            except RuleViolation as violation:
+                refused = IntegrityFailure(
+                    f"the rulebook refuses the event at position {position} ({violation.rule}): "
+                    f"{violation.message}",
+                    position=position,
+                )
+                refused.rule = violation.rule
+                raise refused from None
         if failure is not None:
             raise failure
         return self.count
@@ -672,6 +691,25 @@ class _Replay:
             raise IntegrityFailure(
                 f"the chain has rows past position {self.count} with no stored event", position=self.count + 1
             )
+
+
+def _recordable(payload: dict[str, Any], position: int) -> Event:
+    """The stored event at ``position`` as the ledger records it: it must parse, and be in
+    the normal form every append and restore stores (else its export would not restore)."""
+    try:
+        event = parse_event(payload)
+    except BadInput as exc:
+        raise IntegrityFailure(
+            f"the stored event at position {position} is not one the ledger could have recorded "
+            f"({exc.message})",
+            position=position,
+        ) from None
+    if event.to_json() != payload:
+        raise IntegrityFailure(
+            f"the stored event at position {position} is not in the form the ledger records",
+            position=position,
+        )
+    return event
 
 
 def _extent(db: projections.Db, events_table: str) -> tuple[int, int, int]:
@@ -784,6 +822,7 @@ def _checked(row: Mapping[str, Any], *, exact: bool) -> dict[str, Any]:
         try:
             own = state_bytes(event) == bytes(row["state"]) and row["topic"] == TOPIC
             own = own and canonical_to_us(str(row["recorded_at"])) == row["recorded_us"]
+            own = own and _CHAIN_FIELDS.isdisjoint(event)  # the chain's fields are not the event's
         except Exception:  # a stored value the ledger could not have written
             own = False
         if not own:

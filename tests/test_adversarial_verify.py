@@ -5,20 +5,39 @@
   middle of a verification (library and command): the count, the head position and the
   head hash answered are all of the one pass, and the digest handed on is the last
   position verified.
+- 12.4 ``verify`` did not replay the rulebook: an attacker who drops the triggers, changes
+  an event and recomputes every hash after it (and rebuilds the projections) had a log
+  that verified although an event in it breaks a rule (its own export then fails to
+  restore, exit 3). Now every event is judged again in the verification's one pass: exit
+  4 naming the first position the rulebook refuses and the rule. Likewise an event the
+  ledger could not have recorded (one that does not parse, one not in the normal form the
+  ledger stores, one whose stored bytes carry the chain's own fields, which the hash does
+  not cover): verify passes only a log whose export restores.
+
+The attacker has what a DBA has: a raw connection (``rawdb``). Each forgery is consistent:
+the changed event's stored bytes are the ledger's own encoding of it (``state_bytes``) and
+every hash from it on is recomputed (``chain_hash``). The triggers it drops come back when
+a ``Ledger`` (or the command) opens the store, so what verify finds is the forgery itself.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 import projections
-from ledger import Ledger
+from ledger import RULE_IDS, IntegrityFailure, Ledger
+from ledger._chain import chain_hash
+from ledger._stream import state_bytes
 
+import rawdb
 from builders import accept, customer, grant, partner, purchase, request
+from clitools import run, run_json
 
 EVENTS = [
     partner("fabrikam"),
@@ -36,6 +55,36 @@ def recorded(url: str) -> str:
     with Ledger(url) as ledger:
         ledger.record_many(list(enumerate(EVENTS, start=1)))
     return url
+
+
+def forge(url: str, position: int, change: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite the event at ``position`` with ``change`` and every hash from it on, as an
+    attacker with write access would: triggers dropped, the stored bytes the ledger's own
+    encoding of the changed event, each chain row's ``prev_hash`` and ``hash`` recomputed."""
+    with Ledger(url) as ledger:
+        stored = list(ledger.stored())
+        table = ledger.events_table
+    rawdb.drop_triggers(url)
+    prev_hash = stored[position - 2]["hash"] if position > 1 else "0" * 64
+    for row in stored[position - 1 :]:
+        event = {k: v for k, v in row.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
+        at = row["position"]
+        if at == position:
+            change(event)
+            rawdb.execute(
+                url, f"UPDATE {table} SET state = ? WHERE originator_version = ?", (state_bytes(event), at)
+            )
+        digest = chain_hash(event, at, row["recorded_at"], prev_hash)
+        rawdb.execute(
+            url, "UPDATE ledger_chain SET prev_hash = ?, hash = ? WHERE position = ?", (prev_hash, digest, at)
+        )
+        prev_hash = digest
+
+
+def refused(url: str) -> IntegrityFailure:
+    with Ledger(url) as ledger, pytest.raises(IntegrityFailure) as failure:
+        ledger.verify()
+    return failure.value
 
 
 # --- 12.3: the head verify answers is the head it verified -----------------------------------
@@ -99,3 +148,101 @@ def test_12_3_an_empty_log_verifies_to_the_genesis_head(url: str) -> None:
     with Ledger(url) as ledger:
         verified = ledger.verify(digest="0" * 64)
     assert (verified.count, verified.head, verified.head_hash, verified.extends) == (0, 0, "0" * 64, 0)
+
+
+# --- 12.4: a consistently rewritten log that breaks a rule ------------------------------------
+
+
+def test_12_4_an_event_rewritten_to_break_a_rule_without_touching_the_projections(recorded: str) -> None:
+    """The partner's registration now claims a sales agent registered it (eligible-role):
+    the fold reads no role, so the projections still match; only the rulebook sees it."""
+
+    def by_a_sales_agent(event: dict[str, Any]) -> None:
+        event["actor"]["role"] = "sales-agent"
+
+    forge(recorded, 1, by_a_sales_agent)
+    with Ledger(recorded) as ledger:
+        assert ledger.verify_chain() == len(EVENTS)  # the forgery is consistent
+    failure = refused(recorded)
+    assert failure.position == 1 and failure.rule == "eligible-role"
+    assert "position 1" in failure.message and "eligible-role" in failure.message
+
+
+def test_12_4_a_rewritten_purchase_caught_by_the_rulebook_as_restore_catches_it(
+    recorded: str, fresh_url: str, tmp_path: Path
+) -> None:
+    """The purchase now names a seller the ledger never knew; the attacker rebuilds the
+    projections so that they match. Verify exits 4 naming the position and the rule that its
+    own export's restore refuses with (exit 3)."""
+
+    def sold_by_mallory(event: dict[str, Any]) -> None:
+        event["data"]["seller_id"] = "mallory"
+
+    forge(recorded, 5, sold_by_mallory)
+    assert run_json("--db", recorded, "rebuild") == {"rebuilt": len(EVENTS)}  # tidied
+    backup = tmp_path / "forged.jsonl"
+    assert run_json("--db", recorded, "export", str(backup))["exported"] == len(EVENTS)
+    restore = run_json("--db", fresh_url, "import", "--restore", str(backup), expect=3)["error"]
+    assert restore["code"] == "rule-violation" and restore["rule"] in RULE_IDS
+
+    error = run_json("--db", recorded, "verify", expect=4)["error"]
+    assert error["code"] == "integrity" and error["position"] == 5 and error["rule"] == restore["rule"]
+    assert "position 5" in error["message"] and restore["rule"] in error["message"]
+    plain = run("--db", recorded, "verify")
+    assert plain.returncode == 4 and b"Traceback" not in plain.stderr
+    assert restore["rule"].encode() in plain.stderr and b"position 5" in plain.stderr
+
+
+def test_12_4_the_first_position_the_rulebook_refuses_is_named(recorded: str) -> None:
+    """Two forged events: the earlier one is named, even where a later one is also bad."""
+
+    def by_a_sales_agent(event: dict[str, Any]) -> None:
+        event["actor"]["role"] = "sales-agent"
+
+    forge(recorded, 6, by_a_sales_agent)  # a customer's grant, now by a partner's sales agent
+    forge(recorded, 4, by_a_sales_agent)  # the customer's acceptance, likewise
+    failure = refused(recorded)
+    assert (failure.position, failure.rule) == (4, "eligible-role")
+
+
+def _unknown_field(event: dict[str, Any]) -> None:
+    event["data"]["discount"] = "100%"
+
+
+def _offset_time(event: dict[str, Any]) -> None:
+    event["effective_at"] = event["effective_at"].replace("Z", "+00:00")  # the same instant
+
+
+def _hash_inside(event: dict[str, Any]) -> None:
+    event["hash"] = "f" * 64  # the chain's own field, in the stored bytes: not hashed
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (_unknown_field, "not one the ledger could have recorded (data.discount"),
+        (_offset_time, "not in the form the ledger records"),
+        (_hash_inside, "not the ledger's own record"),
+    ],
+    ids=["unknown field", "time not in normal form", "chain field in the stored event"],
+)
+def test_12_4_an_event_the_ledger_could_not_have_recorded(
+    recorded: str, change: Callable[[dict[str, Any]], None], says: str
+) -> None:
+    forge(recorded, 3, change)
+    failure = refused(recorded)
+    assert failure.position == 3 and says in failure.message, failure.message
+    error = run_json("--db", recorded, "verify", expect=4)["error"]
+    assert error["code"] == "integrity" and error["position"] == 3
+
+
+def test_12_4_rebuild_does_not_judge(recorded: str) -> None:
+    """Rebuilding is not verifying: it folds a forged log as it is (verify is what refuses)."""
+
+    def by_a_sales_agent(event: dict[str, Any]) -> None:
+        event["actor"]["role"] = "sales-agent"
+
+    forge(recorded, 1, by_a_sales_agent)
+    with Ledger(recorded) as ledger:
+        assert ledger.rebuild() == len(EVENTS)
+    assert refused(recorded).rule == "eligible-role"
