@@ -13,6 +13,10 @@
   ledger could not have recorded (one that does not parse, one not in the normal form the
   ledger stores, one whose stored bytes carry the chain's own fields, which the hash does
   not cover): verify passes only a log whose export restores.
+- 12.5 the report said "verify passed" of a log rewritten whole: ``ledger report`` takes
+  ``--digest`` like ``verify``, shows what was checked (chain, rulebook, projections, and
+  whether the log extends the digest), and says plainly when no earlier digest was
+  checked.
 
 The attacker has what a DBA has: a raw connection (``rawdb``). Each forgery is consistent:
 the changed event's stored bytes are the ledger's own encoding of it (``state_bytes``) and
@@ -246,3 +250,89 @@ def test_12_4_rebuild_does_not_judge(recorded: str) -> None:
     with Ledger(recorded) as ledger:
         assert ledger.rebuild() == len(EVENTS)
     assert refused(recorded).rule == "eligible-role"
+
+
+# --- 12.5: the report says what was checked ---------------------------------------------------
+
+
+def _checks(page: str) -> str:
+    start = page.index('id="verification"')
+    return page[start : page.index("</dd>", start)]
+
+
+def test_12_5_the_report_says_no_earlier_digest_was_checked(recorded: str, tmp_path: Path) -> None:
+    target = tmp_path / "r.html"
+    answer = run_json("--db", recorded, "report", "contoso", "--out", str(target))
+    assert answer["verified"] == len(EVENTS) and "extends" not in answer
+    checks = _checks(target.read_text(encoding="utf-8"))
+    for check in ("check-chain", "check-rulebook", "check-projections"):
+        assert f'id="{check}"' in checks
+    assert "no earlier digest was checked: a log rewritten whole would pass" in checks
+    plain = run("--db", recorded, "report", "contoso", "--out", str(target))
+    assert plain.returncode == 0 and b"verify passed" in plain.stdout
+    assert b"no earlier digest was checked: a log rewritten whole would pass" in plain.stdout
+
+
+def test_12_5_the_report_with_a_digest_says_the_log_extends_it(recorded: str, tmp_path: Path) -> None:
+    with Ledger(recorded) as ledger:
+        digest = next(ledger.stored(4, 4))["hash"]  # a head kept when the log had 4 events
+    target = tmp_path / "r.html"
+    answer = run_json("--db", recorded, "report", "contoso", "--out", str(target), "--digest", digest.upper())
+    assert answer["extends"] == digest and answer["verified"] == len(EVENTS)
+    checks = _checks(target.read_text(encoding="utf-8"))
+    assert "no earlier digest was checked" not in checks
+    assert (
+        f'the log still extends the log whose head was <code class="hash">{digest}</code> (position 4)'
+        in checks
+    )
+    plain = run("--db", recorded, "report", "contoso", "--out", str(target), "--digest", digest)
+    assert (
+        plain.returncode == 0 and f"the log extends the one whose head was {digest}".encode() in plain.stdout
+    )
+
+
+def test_12_5_a_log_rewritten_whole_fails_the_report_given_the_earlier_digest(
+    recorded: str, fresh_url: str, tmp_path: Path
+) -> None:
+    """A forged log, recorded from scratch, verifies on its own; the digest of the real one
+    is not in it."""
+    with Ledger(recorded) as ledger:
+        digest = ledger.head_hash()
+    with Ledger(fresh_url) as forged:
+        forged.record_many(list(enumerate(EVENTS[:5], start=1)))
+    target = tmp_path / "r.html"
+    run_json("--db", fresh_url, "report", "contoso", "--out", str(target))  # passes without one
+    error = run_json(
+        "--db", fresh_url, "report", "contoso", "--out", str(target), "--digest", digest, expect=4
+    )
+    assert (
+        error["error"]["code"] == "integrity" and "no longer contains the head" in error["error"]["message"]
+    )
+    page = target.read_text(encoding="utf-8")
+    assert "FAILED" in page and "passed" not in page and digest in _checks(page)
+
+
+def test_12_5_a_forged_event_fails_the_report_naming_the_rule(recorded: str, tmp_path: Path) -> None:
+    def by_a_sales_agent(event: dict[str, Any]) -> None:
+        event["actor"]["role"] = "sales-agent"
+
+    forge(recorded, 4, by_a_sales_agent)
+    target = tmp_path / "r.html"
+    error = run_json("--db", recorded, "report", "contoso", "--out", str(target), expect=4)["error"]
+    assert error["code"] == "integrity" and error["position"] == 4 and "eligible-role" in error["message"]
+    page = target.read_text(encoding="utf-8")
+    assert "FAILED" in page and "eligible-role" in page and "no earlier digest was checked" in page
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "0" * 65])
+def test_12_5_a_malformed_digest_is_bad_input_and_writes_no_report(
+    recorded: str, tmp_path: Path, digest: str
+) -> None:
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "r.html"
+    error = run_json(
+        "--db", recorded, "report", "contoso", "--out", str(target), "--digest", digest, expect=2
+    )
+    assert error["error"]["code"] == "bad-input"
+    assert error["error"]["message"].startswith("digest must be a head hash as verify prints it")
+    assert list(target.parent.iterdir()) == []
