@@ -89,6 +89,9 @@ class Verified(int):
     def __repr__(self) -> str:
         return f"Verified(count={int(self)}, head_hash={self.head_hash!r}, extends={self.extends!r})"
 
+    def __str__(self) -> str:  # the count, as ever (an int's str and format would use __repr__)
+        return int.__repr__(self)
+
 
 class LedgerApplication(Application[Any]):
     """eventsourcing's application, configured for the ledger's recorders."""

@@ -148,6 +148,15 @@ def test_12_3_the_verify_command_prints_the_head_it_verified_while_another_write
         assert ledger.head_hash() != answer["head"]
 
 
+def test_12_3_the_result_still_reads_as_the_count(recorded: str, tmp_path: Path) -> None:
+    """``verify`` answers an int carrying the head: printed, it is the count it always was."""
+    with Ledger(recorded) as ledger:
+        verified = ledger.verify()
+    assert (str(verified), f"{verified}", f"{verified:>3}", orjson.dumps(verified)) == ("6", "6", "  6", b"6")
+    demo = run("--db", f"sqlite:///{tmp_path / 'demo.db'}", "demo")
+    assert demo.returncode == 0 and "Verified 30 events: the chain" in demo.stdout.decode()
+
+
 def test_12_3_an_empty_log_verifies_to_the_genesis_head(url: str) -> None:
     with Ledger(url) as ledger:
         verified = ledger.verify(digest="0" * 64)
