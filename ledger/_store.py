@@ -260,6 +260,7 @@ class Ledger:
             replay = _Replay(*_extent(db, self.events_table))
             with self._twins(db, progress, replay):
                 replay.finish()
+                _event_ids_unique(db, replay.count)
                 extends = None if wanted is None else _digest_position(db, wanted)
                 difference = projections.first_difference(db, self._real_schema)
         if difference is not None:
@@ -728,6 +729,26 @@ def _extent(db: projections.Db, events_table: str) -> tuple[int, int, int]:
     counts = db.fetchone() or {}
     head, events = int(counts.get("head") or 0), int(counts.get("events") or 0)
     return max(head, events), int(counts.get("n") or 0), head
+
+
+def _event_ids_unique(db: projections.Db, count: int) -> None:
+    """No event_id stored twice among the ``count`` events verified (their chain rows name
+    them): an append stores an event once, a restore refuses a file that repeats one, and
+    the table's UNIQUE constraint can be dropped. One statement through that constraint's
+    index; a second one names the first repeat."""
+    db.execute("SELECT COUNT(DISTINCT event_id) AS n FROM ledger_chain")
+    row = db.fetchone()
+    if row is None or int(row["n"]) == count:
+        return
+    db.execute(
+        "SELECT MIN(position) AS position FROM (SELECT position, ROW_NUMBER() OVER "
+        "(PARTITION BY event_id ORDER BY position) AS n FROM ledger_chain) AS t WHERE n > 1"
+    )
+    repeat = db.fetchone()
+    position = int(repeat["position"]) if repeat and repeat["position"] is not None else None
+    raise IntegrityFailure(
+        f"the event at position {position} repeats the event_id of an earlier event", position=position
+    )
 
 
 def _digest_position(db: projections.Db, digest: str) -> int:

@@ -12,7 +12,8 @@
   4 naming the first position the rulebook refuses and the rule. Likewise an event the
   ledger could not have recorded (one that does not parse, one not in the normal form the
   ledger stores, one whose stored bytes carry the chain's own fields, which the hash does
-  not cover): verify passes only a log whose export restores.
+  not cover), and an event_id stored twice: verify passes only a log whose export
+  restores.
 - 12.5 the report said "verify passed" of a log rewritten whole: ``ledger report`` takes
   ``--digest`` like ``verify``, shows what was checked (chain, rulebook, projections, and
   whether the log extends the digest), and says plainly when no earlier digest was
@@ -247,6 +248,35 @@ def test_12_4_an_event_the_ledger_could_not_have_recorded(
     assert failure.position == 3 and says in failure.message, failure.message
     error = run_json("--db", recorded, "verify", expect=4)["error"]
     assert error["code"] == "integrity" and error["position"] == 3
+
+
+def test_12_4_an_event_id_stored_twice(recorded: str, fresh_url: str, tmp_path: Path) -> None:
+    """The attacker also drops the chain table's UNIQUE constraint (rebuilding the table
+    without it) and gives the purchase the customer registration's event_id: the rulebook
+    and the fold do not read event ids, restore refuses the export ("appears twice")."""
+    for statement in (
+        "CREATE TABLE chain_copy AS SELECT * FROM ledger_chain",
+        "DROP TABLE ledger_chain",
+        "ALTER TABLE chain_copy RENAME TO ledger_chain",
+    ):
+        rawdb.execute(recorded, statement)
+    taken = EVENTS[1].event_id
+
+    def reusing_an_id(event: dict[str, Any]) -> None:
+        event["event_id"] = taken
+
+    forge(recorded, 5, reusing_an_id)
+    rawdb.execute(recorded, "UPDATE ledger_chain SET event_id = ? WHERE position = 5", (taken,))
+    with Ledger(recorded) as ledger:
+        assert ledger.verify_chain() == len(EVENTS)
+    backup = tmp_path / "forged.jsonl"
+    run_json("--db", recorded, "export", str(backup))
+    assert (
+        "appears twice"
+        in run_json("--db", fresh_url, "import", "--restore", str(backup), expect=4)["error"]["message"]
+    )
+    failure = refused(recorded)
+    assert failure.position == 5 and "event_id" in failure.message
 
 
 def test_12_4_rebuild_does_not_judge(recorded: str) -> None:
