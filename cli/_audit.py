@@ -20,14 +20,23 @@ if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo c
     from . import _report
 
 
-def _verification(ledger: Ledger) -> _report.Verification:
-    """Run ``verify`` (the chain and every projection); a failure is reported, not raised."""
+def _verification(ledger: Ledger, digest: str | None) -> _report.Verification:
+    """Run ``verify`` (the chain, the rulebook, every projection, and with ``digest`` whether
+    the log extends it); a failure is reported, not raised."""
     from . import _report
 
     try:
-        return _report.Verification(True, ledger.verify(), "")
+        verified = ledger.verify(digest=digest)
     except IntegrityFailure as failure:
-        return _report.Verification(False, 0, failure.message, failure.position)
+        return _report.Verification(False, 0, failure.message, failure.position, digest=digest)
+    return _report.Verification(
+        True,
+        verified.count,
+        "",
+        head=_report.Head(verified.head, verified.head_hash),
+        digest=digest,
+        extends=verified.extends,
+    )
 
 
 def _head_at(ledger: Ledger, position: int) -> _report.Head:
@@ -39,6 +48,19 @@ def _head_at(ledger: Ledger, position: int) -> _report.Head:
         return _report.Head(position, next(ledger.stored(position, position))["hash"])
     except IntegrityFailure:
         return _report.Head(position, "unreadable (see Verification)")
+
+
+Digest = Annotated[
+    str | None,
+    typer.Option(
+        "--digest",
+        help=(
+            "A head hash an earlier verify printed: also prove that the log still extends "
+            "the log that had it (exit 4 if it was truncated or rewritten since)."
+        ),
+        show_default=False,
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -54,20 +76,26 @@ def register(app: typer.Typer) -> None:
         ],
         as_of: AsOf = None,
         known_at: KnownAt = None,
+        digest: Digest = None,
         as_json: JsonOption = False,
     ) -> None:
         """Write one customer's relationship history as a self-contained HTML page for auditors.
 
         A timeline of partners of record, reseller relationships and delegations (DAP, GDAP).
 
-        The customer's events in plain language, the chain head, and whether verify passed.
+        The customer's events in plain language, the chain head verify checked, and what verify
+        checked: the chain, the rulebook, every projection, and with --digest whether the log
+        extends a head taken earlier (without one, a log rewritten whole would pass).
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
         """
+        from ledger._chain import parse_digest
+
         from . import _report
 
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
+            wanted = None if digest is None else parse_digest(digest)
             target = Path(out_file)
             if not target.parent.is_dir():
                 raise BadInput("--out", f"folder {target.parent} does not exist")
@@ -76,8 +104,9 @@ def register(app: typer.Typer) -> None:
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
-                verification = _verification(ledger)
-                head = _report.Head(ledger.head(), ledger.head_hash())
+                verification = _verification(ledger, wanted)
+                # What verify checked; after a failure, the stored head (nothing vouches for it).
+                head = verification.head or _report.Head(ledger.head(), ledger.head_hash())
                 known_head = None if known is None else _head_at(ledger, timeline.known)
             page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
             partial = target.with_name(target.name + ".partial")
@@ -97,47 +126,47 @@ def register(app: typer.Typer) -> None:
                         "as_of": format_us(timeline.as_of),
                         "verified": verification.count,
                         "head": head.hash,
+                        **({"extends": wanted} if wanted else {}),
                     }
                 )
             else:
+                extends = (
+                    f"the log extends the one whose head was {wanted}"
+                    if wanted
+                    else "no earlier digest was checked: a log rewritten whole would pass"
+                )
                 out.print(
                     f"Wrote the report of {timeline.customer_id} ({len(events)} events, as of "
-                    f"{format_us(timeline.as_of)}) to {target}; verify passed."
+                    f"{format_us(timeline.as_of)}) to {target}; verify passed (the chain, the rulebook "
+                    f"and every projection, up to position {head.position}); {extends}."
                 )
 
     @app.command()
-    def verify(
-        ctx: typer.Context,
-        digest: Annotated[
-            str | None,
-            typer.Option(
-                "--digest",
-                help=(
-                    "A head hash an earlier verify printed: also prove that the log still extends "
-                    "the log that had it (exit 4 if it was truncated or rewritten since)."
-                ),
-                show_default=False,
-            ),
-        ] = None,
-        as_json: JsonOption = False,
-    ) -> None:
-        """Recompute the hash chain and every projection, and compare them with what is stored.
+    def verify(ctx: typer.Context, digest: Digest = None, as_json: JsonOption = False) -> None:
+        """Recompute the hash chain, judge every event again by the rulebook, rebuild every
+        projection, and compare them with what is stored.
 
-        Exit 4 naming the first bad position. Prints the head hash: a digest of the whole log;
-        keep it, and a later `verify --digest HASH` proves nothing recorded by then was lost.
+        Exit 4 naming the first bad position. Prints the head hash it verified: a digest of the
+        whole log up to there; keep it, and a later `verify --digest HASH` proves nothing
+        recorded by then was lost or rewritten.
         """
         with reporting(as_json):
             with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
-                count = ledger.verify(progress, digest=digest)
-                head = ledger.head_hash()
+                verified = ledger.verify(progress, digest=digest)
+            head, wanted = verified.head_hash, None if digest is None else digest.lower()
             if as_json:
                 emit_json(
-                    {"verified": count, "head": head, **({"extends": digest.lower()} if digest else {})}
+                    {"verified": verified.count, "head": head, **({"extends": wanted} if wanted else {})}
                 )
             else:
-                extends = f" It extends the log whose head was {digest.lower()}." if digest else ""
+                extends = (
+                    f" It extends the log whose head was {wanted} (position {verified.extends})."
+                    if wanted
+                    else ""
+                )
                 out.print(
-                    f"Verified {count} events: the chain and every projection match. Head {head}.{extends}"
+                    f"Verified {verified.count} events: the chain, the rulebook and every projection "
+                    f"match. Head {head} (position {verified.head}).{extends}"
                 )
 
     @app.command()
@@ -209,7 +238,7 @@ def register(app: typer.Typer) -> None:
             out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
             show_customer(back_then)
             out.print()
-            out.print(f"Verified {count} events: the chain and every projection match.")
+            out.print(f"Verified {count} events: the chain, the rulebook and every projection match.")
             out.print(
                 "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
                 "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"

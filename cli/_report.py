@@ -788,19 +788,24 @@ def sentence(event: Mapping[str, Any], names: Names) -> str:
 
 
 @dataclass(frozen=True)
+class Head:
+    position: int
+    hash: str
+
+
+@dataclass(frozen=True)
 class Verification:
-    """What ``Ledger.verify`` said: ``ok``, how many events it verified, or why it failed."""
+    """What ``Ledger.verify`` said: ``ok``, how many events it verified and the head it
+    verified, or why it failed; the digest it was given (None: no earlier digest was
+    checked) and, when it passed, the position of the event that has it."""
 
     ok: bool
     count: int
     message: str
     position: int | None = None
-
-
-@dataclass(frozen=True)
-class Head:
-    position: int
-    hash: str
+    head: Head | None = None
+    digest: str | None = None
+    extends: int | None = None
 
 
 def _shown(value: object) -> object:

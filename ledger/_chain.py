@@ -9,12 +9,16 @@ is 64 zeros.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from ._errors import BadInput
+
 GENESIS = "0" * 64
+_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
@@ -31,3 +35,11 @@ def chain_hash(event: Mapping[str, Any], position: int, recorded_at: str, prev_h
     body["recorded_at"] = recorded_at
     body["prev_hash"] = prev_hash
     return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def parse_digest(digest: object) -> str:
+    """A head hash as ``verify`` prints it (64 hexadecimal digits), in lower case; bad input
+    naming ``digest`` otherwise."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise BadInput("digest", "must be a head hash as verify prints it: 64 hexadecimal digits")
+    return digest.lower()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import sqlite3
 import sys
 from array import array
@@ -31,7 +30,7 @@ from eventsourcing.persistence import PersistenceError
 import projections
 
 from . import _rules
-from ._chain import GENESIS, canonical, chain_hash
+from ._chain import GENESIS, canonical, chain_hash, parse_digest
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
@@ -40,7 +39,6 @@ from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
 from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, store_url
 
-_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 _LOOKUP_CHUNK = 500
 _CHUNK = 2000  # events per batch of an append, a rebuild, a verification
@@ -65,6 +63,35 @@ class Receipt:
             "hash": self.hash,
             "duplicate": self.duplicate,
         }
+
+
+class Verified(int):
+    """What one verification verified, all from one pass over one snapshot of the store.
+
+    The int itself is the number of events verified (what ``verify`` has always answered);
+    ``head`` is the last position verified (the same number: positions have no gaps) and
+    ``head_hash`` its hash, the digest to hand on (64 zeros for an empty log): appends that
+    commit during the verification lie past it. ``extends``: the position of the event
+    whose hash is the digest it was given (0 for the empty log's), None when none was."""
+
+    head: int
+    head_hash: str
+    extends: int | None
+
+    def __new__(cls, count: int, head_hash: str, extends: int | None = None) -> Verified:
+        verified = super().__new__(cls, count)
+        verified.head, verified.head_hash, verified.extends = count, head_hash, extends
+        return verified
+
+    @property
+    def count(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"Verified(count={int(self)}, head_hash={self.head_hash!r}, extends={self.extends!r})"
+
+    def __str__(self) -> str:  # the count, as ever (an int's str and format would use __repr__)
+        return int.__repr__(self)
 
 
 class LedgerApplication(Application[Any]):
@@ -220,37 +247,17 @@ class Ledger:
         """Recompute every hash from the stored events; return the count verified.
 
         Raises ``IntegrityFailure`` naming the first position that does not verify."""
-        prev_hash, expected = GENESIS, 1
         # What is verified is the log as one statement sees it: appends that commit while
         # it is read lie past ``stop``, whereas a chain row or a stored event past the other
         # table's end lies before it.
         with self.read() as db:
-            db.execute(
-                "SELECT (SELECT COUNT(*) FROM ledger_chain) AS n, "
-                "(SELECT MAX(position) FROM ledger_chain) AS head, "
-                f'(SELECT MAX(originator_version) FROM "{self.events_table}" '
-                "WHERE originator_id = ?) AS events",
-                [_stream_param(self.dialect)],
-            )
-            counts = db.fetchone() or {}
-        stop = max(int(counts.get("head") or 0), int(counts.get("events") or 0))
-        for event in self.stored(stop=stop, exact=True):
-            position = event.pop("position")
-            recorded_at, stored_prev, stored_hash = (
-                event.pop("recorded_at"),
-                event.pop("prev_hash"),
-                event.pop("hash"),
-            )
-            if stored_prev != prev_hash or chain_hash(event, position, recorded_at, prev_hash) != stored_hash:
-                raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
-            prev_hash, expected = stored_hash, expected + 1
+            replay = _Replay(*_extent(db, self.events_table))
+        for event in self.stored(stop=replay.stop, exact=True):
+            position = replay.chained(event)
             if progress is not None:
-                progress(position, stop)
-        if counts.get("n") not in (None, expected - 1) or (counts.get("head") or 0) != expected - 1:
-            raise IntegrityFailure(
-                f"the chain has rows past position {expected - 1} with no stored event", position=expected
-            )
-        return expected - 1
+                progress(position, replay.stop)
+        replay.finish()
+        return replay.count
 
     def verify_guards(self) -> None:
         """Check that the database's append-only guards (the triggers refusing changes to
@@ -273,21 +280,28 @@ class Ledger:
                 ) from None
             raise
 
-    def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> int:
-        """Recompute the chain and every projection from the stored events and compare them
-        with what is stored; return the number of events verified. With ``digest`` (a head
-        hash seen earlier), also prove that the log still extends the one that had it
-        (``extends``), so a truncated or rewritten log is caught even where it verifies.
+    def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> Verified:
+        """Check the whole log in one pass over one snapshot of the store: recompute the
+        chain from the stored events, judge every event again by the rulebook against the
+        state before it (as its append did), fold it into temporary twins of the projections,
+        and compare them with what is stored. Returns what was verified (``Verified``: the
+        count, and the head position and hash this same pass checked; appends that commit
+        meanwhile lie past it). With ``digest`` (a head hash seen earlier), also prove in the
+        same snapshot that the log still extends the one that had it (``extends``), so a
+        truncated or rewritten log is caught even where it verifies.
 
-        Raises ``IntegrityFailure`` naming the first bad position."""
+        Raises ``IntegrityFailure`` naming the first bad position (and, where the rulebook
+        refuses an event, the rule); ``BadInput`` for a malformed digest."""
+        wanted = None if digest is None else parse_digest(digest)
         self.verify_guards()
-        count = self.verify_chain(progress)
-        if digest is not None:
-            self.extends(digest)
         with self._transaction(commit=False) as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            with self._twins(db, None):
+            replay = _Replay(*_extent(db, self.events_table))
+            with self._twins(db, progress, replay):
+                replay.finish()
+                _event_ids_unique(db, replay.count)
+                extends = None if wanted is None else _digest_position(db, wanted)
                 difference = projections.first_difference(db, self._real_schema)
         if difference is not None:
             table, position = difference
@@ -296,7 +310,7 @@ class Ledger:
                 f"first at position {position}",
                 position=position,
             )
-        return count
+        return Verified(replay.count, replay.hash, extends)
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Rebuild every projection from position 1 and replace the old state atomically.
@@ -313,11 +327,14 @@ class Ledger:
         return head
 
     @contextmanager
-    def _twins(self, db: projections.Db, progress: Progress | None) -> Iterator[int]:
+    def _twins(
+        self, db: projections.Db, progress: Progress | None, replay: _Replay | None = None
+    ) -> Iterator[int]:
         """Fold every stored event up to the head into temporary twins of the projection
         tables (see ``projections._rebuild``), in batches through one session; yields the
-        head position."""
-        head = _head(db)
+        head position. With ``replay`` (a verification), up to its head, each event's chain
+        checked and the event judged by the rulebook before it is folded."""
+        head = _head(db) if replay is None else replay.stop
         if self.dialect == "sqlite":
             db.execute(BULK_CACHE)
             db.execute(BULK_TEMP_CACHE)
@@ -327,13 +344,18 @@ class Ledger:
             position = 0
             with _no_cycle_collection():
                 while position < head:
-                    rows = _stored_rows(db, self.events_table, position, head, _CHUNK, chain=False)
+                    rows = _stored_rows(
+                        db, self.events_table, position, head, _CHUNK, chain=replay is not None
+                    )
                     if not rows:
                         break
-                    events = [(row["position"], _decoded(row)) for row in rows]
-                    session.prefetch((event for _, event in events), judging=False)
-                    for position, event in events:
-                        projections.apply(session, event, position)
+                    if replay is not None:
+                        position = replay.fold(session, rows)
+                    else:
+                        events = [(row["position"], _decoded(row)) for row in rows]
+                        session.prefetch((event for _, event in events), judging=False)
+                        for position, event in events:
+                            projections.apply(session, event, position)
                     session.flush(evict=True)
                     if progress is not None:
                         progress(position, head)
@@ -352,20 +374,9 @@ class Ledger:
 
         Raises ``BadInput`` for a malformed digest, ``IntegrityFailure`` when no stored event
         has that hash: the log was truncated or rewritten since."""
-        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-            raise BadInput("digest", "must be a head hash as verify prints it: 64 hexadecimal digits")
-        digest = digest.lower()
-        if digest == GENESIS:
-            return 0
+        digest = parse_digest(digest)
         with self.read() as db:
-            db.execute("SELECT position FROM ledger_chain WHERE hash = ?", [digest])
-            row = db.fetchone()
-        if row is None:
-            raise IntegrityFailure(
-                f"the log no longer contains the head {digest} it had: it was truncated or "
-                "rewritten since that digest was taken"
-            )
-        return int(row["position"])
+            return _digest_position(db, digest)
 
     def head_hash(self) -> str:
         """The newest event's hash: a digest of the whole log (64 zeros when empty)."""
@@ -497,6 +508,7 @@ class ImportSummary:
         self.last_position, self.last_hash = receipt.position, receipt.hash
 
 
+_CHAIN_FIELDS = frozenset(("position", "recorded_at", "prev_hash", "hash"))  # export adds them
 _CHAIN_COLUMNS = ("position", "event_id", "recorded_at", "recorded_us", "prev_hash", "hash")
 
 
@@ -659,6 +671,152 @@ class _Append:
                 emit(mine)
 
 
+class _Replay:
+    """A verification's pass over the stored events from position 1 to ``stop``, in
+    position order. Each event's chain row is checked (``chained``: the hash covers the
+    event and the hash before it); in a full verification (``fold``) the event must also
+    be one the ledger could have recorded (it parses, in its normal form) and is judged by
+    the rulebook against the twins folded so far, as its append judged it against the
+    projections, then folded. The first bad position stops it (``IntegrityFailure``)."""
+
+    def __init__(self, stop: int, chain_rows: int, chain_head: int) -> None:
+        self.stop = stop
+        self.chain_rows = chain_rows
+        self.chain_head = chain_head
+        self.count = 0  # positions verified, 1 to count
+        self.hash = GENESIS  # the hash at position count
+        self.view: projections.StateView | None = None
+
+    def chained(self, stored: dict[str, Any]) -> int:
+        """Check the next event (as ``_checked`` gives it, the position after the last one
+        checked; its chain fields are popped here, leaving ``stored`` the event's JSON form);
+        return its position."""
+        position = int(stored.pop("position"))
+        recorded_at, prev_hash, digest = (
+            stored.pop("recorded_at"),
+            stored.pop("prev_hash"),
+            stored.pop("hash"),
+        )
+        if prev_hash != self.hash or chain_hash(stored, position, recorded_at, self.hash) != digest:
+            raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
+        self.count, self.hash = position, digest
+        return position
+
+    def fold(self, session: projections.Session, rows: list[Mapping[str, Any]]) -> int:
+        """Check, judge and fold one batch of stored rows (with their chain rows) into
+        ``session``; return the last position folded. Every event before a bad one is
+        folded first, so the failure is the first bad position whatever its kind."""
+        if self.view is None:
+            self.view = projections.StateView(session)
+        batch: list[tuple[int, Event, dict[str, Any]]] = []
+        failure: IntegrityFailure | None = None
+        for row in rows:
+            try:
+                if row["position"] != self.count + 1:
+                    raise IntegrityFailure(
+                        f"position {self.count + 1} is missing from the log", position=self.count + 1
+                    )
+                payload = _checked(row, exact=True)
+                position = self.chained(payload)
+                batch.append((position, _recordable(payload, position), payload))
+            except IntegrityFailure as exc:
+                failure = exc
+                break
+        session.prefetch(payload for _, _, payload in batch)
+        for position, event, payload in batch:
+            try:
+                _rules.check(event, self.view)
+                touched = projections.apply(session, payload, position)
+                _rules.check_effects(event, touched)
+            except RuleViolation as violation:
+                refused = IntegrityFailure(
+                    f"the rulebook refuses the event at position {position} ({violation.rule}): "
+                    f"{violation.message}",
+                    position=position,
+                )
+                refused.rule = violation.rule
+                raise refused from None
+        if failure is not None:
+            raise failure
+        return self.count
+
+    def finish(self) -> None:
+        """After the last event: no chain row may lie past it."""
+        if self.chain_rows != self.count or self.chain_head != self.count:
+            raise IntegrityFailure(
+                f"the chain has rows past position {self.count} with no stored event", position=self.count + 1
+            )
+
+
+def _recordable(payload: dict[str, Any], position: int) -> Event:
+    """The stored event at ``position`` as the ledger records it: it must parse, and be in
+    the normal form every append and restore stores (else its export would not restore)."""
+    try:
+        event = parse_event(payload)
+    except BadInput as exc:
+        raise IntegrityFailure(
+            f"the stored event at position {position} is not one the ledger could have recorded "
+            f"({exc.message})",
+            position=position,
+        ) from None
+    if event.to_json() != payload:
+        raise IntegrityFailure(
+            f"the stored event at position {position} is not in the form the ledger records",
+            position=position,
+        )
+    return event
+
+
+def _extent(db: projections.Db, events_table: str) -> tuple[int, int, int]:
+    """What one statement sees of the log: the last position either table holds (what a
+    verification reads up to), the number of chain rows, and the chain's last position."""
+    db.execute(
+        "SELECT (SELECT COUNT(*) FROM ledger_chain) AS n, "
+        "(SELECT MAX(position) FROM ledger_chain) AS head, "
+        f'(SELECT MAX(originator_version) FROM "{events_table}" '
+        "WHERE originator_id = ?) AS events",
+        [_stream_param(db.dialect)],
+    )
+    counts = db.fetchone() or {}
+    head, events = int(counts.get("head") or 0), int(counts.get("events") or 0)
+    return max(head, events), int(counts.get("n") or 0), head
+
+
+def _event_ids_unique(db: projections.Db, count: int) -> None:
+    """No event_id stored twice among the ``count`` events verified (their chain rows name
+    them): an append stores an event once, a restore refuses a file that repeats one, and
+    the table's UNIQUE constraint can be dropped. One statement through that constraint's
+    index; a second one names the first repeat."""
+    db.execute("SELECT COUNT(DISTINCT event_id) AS n FROM ledger_chain")
+    row = db.fetchone()
+    if row is None or int(row["n"]) == count:
+        return
+    db.execute(
+        "SELECT MIN(position) AS position FROM (SELECT position, ROW_NUMBER() OVER "
+        "(PARTITION BY event_id ORDER BY position) AS n FROM ledger_chain) AS t WHERE n > 1"
+    )
+    repeat = db.fetchone()
+    position = int(repeat["position"]) if repeat and repeat["position"] is not None else None
+    raise IntegrityFailure(
+        f"the event at position {position} repeats the event_id of an earlier event", position=position
+    )
+
+
+def _digest_position(db: projections.Db, digest: str) -> int:
+    """The position of the stored event whose hash is ``digest`` (0 for the empty log's);
+    ``IntegrityFailure`` when there is none: the log was truncated or rewritten since."""
+    if digest == GENESIS:
+        return 0
+    db.execute("SELECT position FROM ledger_chain WHERE hash = ?", [digest])
+    row = db.fetchone()
+    if row is None:
+        raise IntegrityFailure(
+            f"the log no longer contains the head {digest} it had: it was truncated or "
+            "rewritten since that digest was taken"
+        )
+    return int(row["position"])
+
+
 def _restorable(
     lines: Iterable[tuple[int, dict[str, Any]]],
 ) -> Iterator[tuple[int, Event, tuple[str, str] | None]]:
@@ -739,6 +897,7 @@ def _checked(row: Mapping[str, Any], *, exact: bool) -> dict[str, Any]:
         try:
             own = state_bytes(event) == bytes(row["state"]) and row["topic"] == TOPIC
             own = own and canonical_to_us(str(row["recorded_at"])) == row["recorded_us"]
+            own = own and _CHAIN_FIELDS.isdisjoint(event)  # the chain's fields are not the event's
         except Exception:  # a stored value the ledger could not have written
             own = False
         if not own:
