@@ -265,20 +265,9 @@ class Ledger:
         ``check_guards``; on SQLite a missing one is re-created by the next opening or
         append, so only an altered one fails).
 
-        Raises ``IntegrityFailure`` naming each guard that is not. Where one is not, the
-        log may have been changed meanwhile: the chain is checked too, and a break in it is
-        named first, with its position."""
-        try:
-            with self.read() as db:
-                self._recorder.check_guards(db)
-        except IntegrityFailure as disarmed:
-            try:
-                self.verify_chain()
-            except IntegrityFailure as broken:
-                raise IntegrityFailure(
-                    f"{broken.message}; and {disarmed.message}", position=broken.position
-                ) from None
-            raise
+        Raises ``IntegrityFailure`` naming each guard that is not."""
+        with self.read() as db:
+            self._recorder.check_guards(db)
 
     def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> Verified:
         """Check the whole log in one pass over one snapshot of the store: recompute the
@@ -291,9 +280,26 @@ class Ledger:
         truncated or rewritten log is caught even where it verifies.
 
         Raises ``IntegrityFailure`` naming the first bad position (and, where the rulebook
-        refuses an event, the rule); ``BadInput`` for a malformed digest."""
+        refuses an event, the rule); ``BadInput`` for a malformed digest.
+
+        Where the guards are not the ledger's own (``verify_guards``), the log may have been
+        changed meanwhile: the whole pass runs all the same, and what it finds, with its
+        position, is named first."""
+        try:
+            self.verify_guards()
+        except IntegrityFailure as disarmed:
+            try:
+                self._verify_log(progress, digest)
+            except IntegrityFailure as broken:
+                broken.message = f"{broken.message}; and {disarmed.message}"
+                broken.args = (broken.message,)
+                raise broken from None
+            raise
+        return self._verify_log(progress, digest)
+
+    def _verify_log(self, progress: Progress | None, digest: str | None) -> Verified:
+        """``verify`` less the guards: the one pass over one snapshot."""
         wanted = None if digest is None else parse_digest(digest)
-        self.verify_guards()
         with self._transaction(commit=False) as db:
             if self.dialect == "postgresql":
                 db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
