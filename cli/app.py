@@ -139,9 +139,10 @@ def main() -> None:
             exc.show()  # type: ignore[attr-defined]
             raise SystemExit(exc.exit_code) from None
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        raise SystemExit(
-            fail(BadInput("", exc.format_message() + hint), "--json" in sys.argv).exit_code
-        ) from None
+        from ledger._url import redact  # the message may repeat an argument: a URL with a password
+
+        message = redact(exc.format_message())
+        raise SystemExit(fail(BadInput("", message + hint), "--json" in sys.argv).exit_code) from None
     except typer.Abort:
         err.print("Aborted.")
         raise SystemExit(1) from None

@@ -22,7 +22,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
@@ -31,13 +30,13 @@ import projections
 
 from . import _rules
 from ._chain import GENESIS, canonical, chain_hash
-from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
+from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation
 from ._events import Event, parse_event
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
-from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, store_url
+from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, redact, store_error, store_url
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
@@ -104,21 +103,13 @@ def _store_errors(url: str) -> Iterator[None]:
     except Exception as exc:
         if not isinstance(exc, _driver_errors()):
             raise
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot use the store {_redact(url)}: {reason}") from exc
+        raise store_error(url, exc) from exc
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (PersistenceError, sqlite3.Error, OSError)
     psycopg = sys.modules.get("psycopg")  # loaded only where a PostgreSQL store is in use
     return (*errors, psycopg.Error) if psycopg is not None else errors
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
 
 
 class Ledger:
@@ -382,7 +373,7 @@ class Ledger:
         hashes. A file whose chain does not verify is refused whole (nothing is stored),
         and every event is judged by the rulebook as it is restored."""
         if self.head() != 0:
-            raise BadInput("file", f"restore needs an empty ledger; {_redact(self.url)} holds events")
+            raise BadInput("file", f"restore needs an empty ledger; {redact(self.url)} holds events")
         summary = ImportSummary()
         self._append(_restorable(lines), summary.add, progress, total)
         return summary

@@ -1,0 +1,284 @@
+"""Issue 12 ("Hardening"), the store's URL: attacks 12.9, 12.11, 12.13 and 12.14, each
+through the installed ``ledger`` command as a user runs it (and through the library where
+that says more).
+
+- 12.9: a SQLite URL that is not a plain file path (``:memory:``, a ``file:`` URI, a host
+  part, a query such as ``?mode=ro``) was accepted and lost the data or dropped what was
+  asked: it is bad input (exit 2) naming the part, and nothing is created.
+- 12.11: the password of a URL showed in errors (a misspelt scheme, ``demo`` on a store
+  that holds events): every message that shows a URL shows it through one ``redact``.
+- 12.13: ``?schema=`` empty meant ``public``; ``information_schema`` and ``pg_temp`` were
+  taken: empty and system schemas are bad input.
+- 12.14: port 99999, port ``abc``, ``[::1/db``, ``%00`` in a path: a traceback, exit 1. Now
+  exit 2 naming the part; any text at all is a URL or bad input (fuzzed).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import psycopg
+import pytest
+from conftest import PG_DSN
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from ledger import BadInput, Ledger, StoreError
+from ledger._reader import read_store
+from ledger._url import StoreUrl, redact, store_url
+
+from builders import partner
+from clitools import ledger_command
+
+PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+PASSWORD = "Sup3r-S3cret+pw"  # with a character a URL must encode (+ stays +)
+
+
+def ledger(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """The installed ``ledger`` command, as a user runs it (``LEDGER_*`` from ``env`` only)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    return subprocess.run(
+        [*ledger_command(), *args], capture_output=True, cwd=cwd, env={**clean, **(env or {})}, timeout=120
+    )
+
+
+def error_of(done: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+    """The ``--json`` error of a failed command (no traceback)."""
+    assert b"Traceback" not in done.stderr, done.stderr
+    error: dict[str, Any] = orjson.loads(done.stdout)["error"]
+    return error
+
+
+def pg_schema_exists(name: str) -> bool:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", [f'"{name}"']).fetchone()
+    return bool(row and row[0])
+
+
+def drop_pg_schema(name: str) -> None:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+EVENT = orjson.dumps(partner("fabrikam").to_json()).decode()
+
+
+# --- 12.9: a SQLite URL is a plain file path ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("db", "part"),
+    [
+        ("sqlite:///:memory:", "in-memory"),
+        ("sqlite:///file::memory:?cache=shared", "query"),
+        ("sqlite:///file:x.db", "URI"),
+        ("sqlite:///file:x.db?mode=ro", "query"),
+        ("sqlite://host/x.db", "host part"),
+        ("sqlite:///x.db?mode=ro", "query"),
+        ("sqlite:///x.db#ro", "fragment"),
+        ("file::memory:?cache=shared", "is not a store"),
+    ],
+)
+def test_12_9_a_sqlite_url_that_is_not_a_plain_file_is_refused_naming_its_part(
+    db: str, part: str, tmp_path: Path
+) -> None:
+    """12.9: each of these was taken (an in-memory database that vanished with the process,
+    a host or ``mode=ro`` dropped, a URI read as a file name): now exit 2 naming the part,
+    and not a file is created."""
+    for command in (["record", "--event", EVENT], ["verify"], ["por", "sub-1"]):
+        done = ledger("--db", db, *command, "--json", cwd=tmp_path)
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        error = error_of(done)
+        assert error["code"] == "bad-input" and error["message"].startswith("db"), error
+        assert part in error["message"], error
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    with pytest.raises(BadInput) as raised:
+        Ledger(db)
+    assert raised.value.field == "db"
+
+
+def test_12_9_relative_and_absolute_paths_are_kept_as_they_were(tmp_path: Path) -> None:
+    """12.9: ``sqlite:///rel.db`` is ``rel.db`` in the working directory, ``sqlite:////abs``
+    the absolute path, and a percent-encoded ``?`` or ``#`` is part of the file's name."""
+    (tmp_path / "work").mkdir()
+    for db, where in (
+        ("sqlite:///rel.db", tmp_path / "work" / "rel.db"),
+        (f"sqlite:///{tmp_path / 'abs.db'}", tmp_path / "abs.db"),
+        (f"sqlite:///{quote(str(tmp_path / 'odd?#name.db'))}", tmp_path / "odd?#name.db"),
+    ):
+        done = ledger("--db", db, "record", "--event", EVENT, "--json", cwd=tmp_path / "work")
+        assert done.returncode == 0, done.stderr
+        assert where.is_file(), sorted(tmp_path.rglob("*"))
+
+
+# --- 12.11: no password in any output ----------------------------------------------------
+
+
+def _with_password(url: str) -> str:
+    return url.replace("postgresql://postgres@", f"postgresql://postgres:{quote(PASSWORD, safe='')}@")
+
+
+def test_12_11_demo_on_a_store_of_its_own_never_shows_the_password(pg_url: str) -> None:
+    """12.11: ``demo`` on a store that holds events of its own refuses naming the store, and
+    on a store that has the demo already says so naming it: with the password hidden."""
+    db = _with_password(pg_url)
+    secret = quote(PASSWORD, safe="")
+    with Ledger(pg_url) as opened:
+        opened.record(partner("fabrikam-own"))
+    for json in ([], ["--json"]):
+        done = ledger("--db", db, "demo", *json)
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        output = done.stdout + done.stderr
+        assert b"already holds" in output and b"postgres:***@" in output, output
+        assert PASSWORD.encode() not in output and secret.encode() not in output, output
+    fresh = f"{pg_url}_demo"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{fresh.rsplit("=", 1)[1]}"')
+    try:
+        first = ledger("--db", _with_password(fresh), "demo", "--json")
+        assert first.returncode == 0, first.stderr
+        again = ledger("--db", _with_password(fresh), "demo")
+        assert again.returncode == 0 and b"already loaded in" in again.stdout, again.stdout
+        assert PASSWORD.encode() not in again.stdout + again.stderr, again.stdout
+    finally:
+        drop_pg_schema(fresh.rsplit("=", 1)[1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"postgresql://u:{PASSWORD}@h/db",
+        f"cannot use the store postgresql://u:{quote(PASSWORD, safe='')}@h:5432/db?sslmode=require: no",
+        f"postgresq://u:{PASSWORD}@h/db is not a store",
+        f"'postgresql://:{PASSWORD}@h/db'",
+        f"host=h password={PASSWORD} dbname=d",
+        f"host=h password='{PASSWORD} x' dbname=d",
+        f"postgresql://h/db?sslmode=require&password={PASSWORD}&x=1",
+        f"postgresql://h/db?sslpassword={PASSWORD}",
+        f"invalid percent-encoded token: {PASSWORD}%zz",  # no URL in it: its secrets are known
+    ],
+)
+def test_12_11_redact_hides_every_password_of_a_url_or_connection_string(text: str) -> None:
+    """12.11: the one function every message with a URL or connection string goes through."""
+    url = f"postgresql://u:{quote(PASSWORD, safe='')}@h/db?password={PASSWORD}"
+    for hidden in (redact(text, url), *([redact(text)] if "://" in text or "password=" in text else [])):
+        assert PASSWORD not in hidden and quote(PASSWORD, safe="") not in hidden, hidden
+        assert "***" in hidden, hidden
+    assert redact("postgresql://postgres@127.0.0.1:5432/test?schema=s") == (
+        "postgresql://postgres@127.0.0.1:5432/test?schema=s"
+    )
+
+
+# --- 12.13: the schema ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ("", "empty"),
+        ("information_schema", "PostgreSQL's own"),
+        ("pg_temp", "PostgreSQL's own"),
+        ("pg_catalog", "PostgreSQL's own"),
+        ("pg_toast", "PostgreSQL's own"),
+    ],
+)
+def test_12_13_an_empty_or_system_schema_is_bad_input(schema: str, named: str) -> None:
+    """12.13: ``?schema=`` meant ``public`` (the ledger's tables went there unasked);
+    ``information_schema`` and ``pg_temp`` were taken (``pg_temp`` failing later with
+    "function ledger_append_only() does not exist"). Exit 2, before any connection."""
+    db = f"{PG_BASE}?schema={schema}"
+    for command in (["record", "--event", EVENT], ["verify"], ["por", "sub-1"]):
+        done = ledger("--db", db, *command, "--json")
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        error = error_of(done)
+        assert error["code"] == "bad-input" and "schema" in error["message"] and named in error["message"]
+    with pytest.raises(BadInput):
+        Ledger(db)
+
+
+# --- 12.14: malformed URLs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("db", "part"),
+    [
+        ("postgresql://h:99999/d", "port 99999"),
+        ("postgresql://h:0/d", "port 0"),
+        ("postgresql://h:abc/d", "port"),
+        ("postgresql://h:-1/d", "port"),
+        ("postgresql://[::1/db", "host part"),
+        ("postgresql://[::1]x/db", "host part"),
+        ("postgresql://h/d%00b", "NUL"),
+        ("postgresql://u%00@h/d", "NUL"),
+        ("postgresql://h/d#x", "fragment"),
+        ("sqlite:///a%00b.db", "NUL"),
+        ("sqlite:///" + "x" * 5000 + "/l.db", "File name too long"),
+        ("mysql://h/d", "mysql://… (its scheme)"),
+        ("ledger.db", "is not a store"),
+    ],
+)
+def test_12_14_a_malformed_url_is_bad_input_naming_its_part(db: str, part: str, tmp_path: Path) -> None:
+    """12.14: these raised ``ValueError`` out of the URL's parsing: a traceback and exit 1.
+    Now exit 2 naming the part (a path the system cannot take is the store's error, 1)."""
+    for command, json in ((["record", "--event", EVENT], ["--json"]), (["por", "sub-1"], [])):
+        done = ledger("--db", db, *command, *json, cwd=tmp_path)
+        assert b"Traceback" not in done.stderr, done.stderr
+        assert done.returncode == (1 if "too long" in part else 2), (done.stdout, done.stderr)
+        assert part in (done.stdout if json else done.stderr).decode(), (done.stdout, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+_URLISH = st.text(alphabet="[]:/@?&=%#.,+ 0123456789abcdefxyz\x00\u00e9", max_size=40)
+
+
+@settings(deadline=None, max_examples=400, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds(
+            str.__add__,
+            st.sampled_from(
+                ["sqlite:", "sqlite://", "sqlite:///", "postgresql://", "postgres://u:p@", "x://"]
+            ),
+            _URLISH,
+        ),
+        st.builds(
+            lambda host, query: f"postgresql://u:p@{host}/d?{query}",
+            _URLISH,
+            st.text(alphabet="=&%schemaportsslmode_0123456789", max_size=30),
+        ),
+    )
+)
+@example("postgresql://h:99999/d")
+@example("postgresql://[::1/db")
+@example("sqlite:///a%00b.db")
+@example("postgresql://h/d?port=%ff")
+@example("postgresql://h/d?connect_timeout=%d9%a0")
+def test_12_14_any_text_is_a_store_url_or_bad_input(text: str) -> None:
+    """12.14, fuzzed: the URL's reader returns a ``StoreUrl`` or raises the contract's
+    errors, never anything else; and a question's reader agrees (None: a ``Ledger`` says)."""
+    try:
+        where = store_url(text or "sqlite:///x.db")
+    except (BadInput, StoreError) as error:
+        assert error.message and "Traceback" not in error.message
+        assert read_store(text or "sqlite:///x.db") is None
+        return
+    assert isinstance(where, StoreUrl)
+    if where.dialect == "postgresql":
+        assert dict(where.pg).keys() == {"dbname", "host", "port", "user", "password"}
+        assert all(p.isdigit() and 0 < int(p) < 65536 for p in dict(where.pg)["port"].split(","))
