@@ -36,7 +36,7 @@ from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
-from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, redact, store_error, store_url
+from ._url import SQLITE_LOCK_TIMEOUT, chosen, redact, store_error, store_url
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
@@ -81,14 +81,16 @@ def store_env(url: str) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT),
             "APPLICATION_RECORDER_TOPIC": "ledger._recorders:SQLiteLedgerRecorder",
         }
+    from ._recorders_pg import pg_env  # the URL's every libpq option, for the pool's connections
+
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ledger._recorders_pg:LedgerPostgresFactory",
         **{f"POSTGRES_{name.upper()}": value for name, value in where.pg},
         "POSTGRES_SCHEMA": where.schema,
-        "POSTGRES_CONNECT_TIMEOUT": str(PG_CONNECT_TIMEOUT),
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "4",
         "POSTGRES_LOCK_TIMEOUT": "60",
+        **pg_env(where),
         "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
     }
 

@@ -9,7 +9,10 @@ of the URL at fault:
   (percent-decoded). No host part, no query, no fragment, not ``:memory:`` and not a
   ``file:`` URI: each of those was taken before as something else than it asked for (a
   database in memory that vanishes on exit, a host or ``mode=ro`` silently dropped).
-- ``postgresql://user:password@host:port,host2:port2/dbname?schema=NAME``.
+- ``postgresql://user:password@host:port,host2:port2/dbname?schema=NAME&option=value``:
+  every query option but the ledger's own ``schema`` is one of libpq's connection
+  options (libpq's own list, from the libpq in use), and every one is passed to every
+  connection the ledger makes (``StoreUrl.connection_options``).
 
 Every message that shows a URL, a connection string or a driver's error shows it through
 ``redact``: no password of the URL is ever printed.
@@ -24,6 +27,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ._errors import BadInput, StoreError
+from ._sql import search_path_option
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -36,22 +40,41 @@ PG_CONNECT_TIMEOUT = 5  # seconds to wait for a PostgreSQL connection (libpq's c
 _PG_PARTS = ("dbname", "host", "port", "user", "password")
 # libpq's options whose values are secrets (those it displays as "*", and the SCRAM keys).
 _SECRET_OPTIONS = ("password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key")
+_LIBPQ_DOCS = "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PARAMKEYWORDS"
 
 
 @dataclass(frozen=True)
 class StoreUrl:
     """Where a store is: a SQLite file (``sqlite_path``), or a PostgreSQL database
-    (``pg``: libpq's connection parameters as eventsourcing's datastore takes them) and
-    the ``schema`` its tables are in."""
+    (``pg``: libpq's connection parameters as eventsourcing's datastore takes them), the
+    ``schema`` its tables are in and the URL's other libpq ``options``, in its order."""
 
     url: str
     sqlite_path: str = ""
     pg: tuple[tuple[str, str], ...] = ()
     schema: str = ""
+    options: tuple[tuple[str, str], ...] = ()
 
     @property
     def dialect(self) -> str:
         return "sqlite" if self.sqlite_path else "postgresql"
+
+    @property
+    def connect_timeout(self) -> int:
+        """Seconds libpq waits for a connection: the URL's ``connect_timeout``, else
+        ``PG_CONNECT_TIMEOUT`` (0 or less: no limit, as libpq's)."""
+        return int(dict(self.options).get("connect_timeout", PG_CONNECT_TIMEOUT))
+
+    def connection_options(self) -> dict[str, str]:
+        """The libpq options beyond ``pg`` that every connection to the store is made with:
+        the URL's own, ``connect_timeout`` (``PG_CONNECT_TIMEOUT`` unless the URL says),
+        and ``options`` with the ledger's schema as the search path first (``_sql``), then
+        the URL's."""
+        given = dict(self.options)
+        server = [search_path_option(self.schema)]
+        if given.get("options"):
+            server.append(given["options"])
+        return {**given, "connect_timeout": str(self.connect_timeout), "options": " ".join(server)}
 
 
 def chosen(url: str | None) -> str:
@@ -126,12 +149,27 @@ def _postgres(url: str, netloc: str, path: str, query: str, fragment: str) -> St
         "user": unquote(user) or "postgres",
         "password": unquote(password),
     }
-    schema = dict(_query(query)).get("schema")
-    schema = "public" if schema is None else _schema(schema)
-    for key, value in params.items():
+    schema, options = "public", {}
+    known = _libpq_options()
+    for key, value in _query(query):
+        if key == "schema":
+            schema = _schema(value)
+        elif key not in known:
+            raise BadInput("db", f"has the option {key!r}, which is not one of libpq's ({_LIBPQ_DOCS})")
+        elif key in _PG_PARTS:
+            params[key] = _port(value) if key == "port" else value
+        else:
+            options[key] = value
+    for key, value in [*params.items(), *options.items()]:
         if "\x00" in value:
             raise BadInput("db", f"has a NUL character (%00) in its {key}")
-    return StoreUrl(url, pg=tuple((key, params[key]) for key in _PG_PARTS), schema=schema)
+    if "search_path" in options.get("options", "").lower():
+        raise BadInput("db", "has the option 'options' setting search_path: give ?schema=NAME instead")
+    if not re.fullmatch(r"\s*-?[0-9]{1,9}\s*", options.get("connect_timeout", "0")):
+        raise BadInput("db", "has the option 'connect_timeout', which must be a whole number of seconds")
+    return StoreUrl(
+        url, pg=tuple((key, params[key]) for key in _PG_PARTS), schema=schema, options=tuple(options.items())
+    )
 
 
 def _hosts(hostspec: str) -> tuple[str, str]:
@@ -185,6 +223,19 @@ def _schema(value: str) -> str:
     if value.startswith("pg_") or value == "information_schema":
         raise BadInput("db", f"schema {value!r} is one of PostgreSQL's own: name another")
     return value
+
+
+def _libpq_options() -> frozenset[str]:
+    """The connection options the libpq in use knows (its ``PQconndefaults``)."""
+    global _KNOWN
+    if _KNOWN is None:
+        from psycopg import pq  # only PostgreSQL stores load psycopg
+
+        _KNOWN = frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults())
+    return _KNOWN
+
+
+_KNOWN: frozenset[str] | None = None
 
 
 # --- messages ----------------------------------------------------------------------------

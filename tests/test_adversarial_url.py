@@ -1,14 +1,20 @@
-"""Issue 12 ("Hardening"), the store's URL: attacks 12.9, 12.11, 12.13 and 12.14, each
-through the installed ``ledger`` command as a user runs it (and through the library where
-that says more).
+"""Issue 12 ("Hardening"), the store's URL and its connections: attacks 12.9, 12.10, 12.11,
+12.12, 12.13 and 12.14, each through the installed ``ledger`` command as a user runs
+it (and through the library where that says more), on both stores where it applies.
 
 - 12.9: a SQLite URL that is not a plain file path (``:memory:``, a ``file:`` URI, a host
   part, a query such as ``?mode=ro``) was accepted and lost the data or dropped what was
   asked: it is bad input (exit 2) naming the part, and nothing is created.
+- 12.10: every libpq option of a PostgreSQL URL but ``schema`` was dropped (``sslmode=require``
+  connected without TLS): each is passed to every connection, the ``Ledger``'s pool and a
+  question's own connection alike; an option libpq does not know is bad input.
 - 12.11: the password of a URL showed in errors (a misspelt scheme, ``demo`` on a store
-  that holds events): every message that shows a URL shows it through one ``redact``.
+  that holds events, a driver's error): no output of any failing command shows it.
+- 12.12: a wrong database, port or user waited 5-6.5 s and said only "couldn't get a
+  connection": the command fails at once with what the server answered.
 - 12.13: ``?schema=`` empty meant ``public``; ``information_schema`` and ``pg_temp`` were
-  taken: empty and system schemas are bad input.
+  taken; a schema not there yet was an error: empty and system schemas are bad input, and
+  a missing schema is created on first use, as the tables are.
 - 12.14: port 99999, port ``abc``, ``[::1/db``, ``%00`` in a path: a traceback, exit 1. Now
   exit 2 naming the part; any text at all is a URL or bad input (fuzzed).
 """
@@ -18,6 +24,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -126,11 +134,135 @@ def test_12_9_relative_and_absolute_paths_are_kept_as_they_were(tmp_path: Path) 
         assert where.is_file(), sorted(tmp_path.rglob("*"))
 
 
+# --- 12.10: every libpq option of the URL reaches every connection -----------------------
+
+
+def test_12_10_sslmode_require_fails_against_a_server_without_tls(pg_url: str) -> None:
+    """12.10: ``sslmode=require`` connected without TLS (the option was dropped); the local
+    server has no TLS, so the connection must fail, saying so, for a write and a question."""
+    db = f"{pg_url}&sslmode=require"
+    for command in (["record", "--event", EVENT], ["verify"], ["por", "sub-1"]):
+        done = ledger("--db", db, *command, "--json")
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        error = error_of(done)
+        assert error["code"] == "store" and "does not support SSL" in error["message"], error
+    with Ledger(pg_url) as opened:
+        assert opened.head() == 0
+
+
+def test_12_10_target_session_attrs_is_honoured(pg_url: str) -> None:
+    """12.10: ``target_session_attrs=standby`` on a primary server: no session is fit."""
+    for command in (["verify"], ["por", "sub-1"]):
+        done = ledger("--db", f"{pg_url}&target_session_attrs=standby", *command, "--json")
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "standby" in error_of(done)["message"]
+
+
+def test_12_10_application_name_and_options_reach_the_server(pg_url: str) -> None:
+    """12.10: ``application_name`` shows in ``SHOW application_name`` and ``pg_stat_activity``
+    and ``options`` are the server's settings, on the ``Ledger``'s pooled connections and on
+    a question's own connection (``read_store``) alike; the schema stays the search path."""
+    name = f"ledger-{uuid.uuid4().hex[:8]}"
+    db = f"{pg_url}&application_name={name}&options={quote('-c statement_timeout=4321')}"
+    schema = pg_url.rsplit("schema=", 1)[1]
+    with Ledger(db) as opened:
+        opened.record(partner("fabrikam"))
+        with opened.read() as conn:
+            conn.execute(
+                "SELECT current_setting('application_name') AS a, current_setting('search_path') AS p"
+            )
+            assert conn.fetchone() == {"a": name, "p": schema}
+            conn.execute("SHOW statement_timeout")
+            assert conn.fetchone() == {"statement_timeout": "4321ms"}
+        with psycopg.connect(PG_DSN, autocommit=True) as watcher:
+            row = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [name]
+            ).fetchone()
+            assert row is not None and row[0] >= 1
+    store = read_store(db)
+    assert store is not None
+    with store, store.read() as conn:
+        conn.execute("SELECT current_setting('application_name') AS a, current_setting('search_path') AS p")
+        assert conn.fetchone() == {"a": name, "p": schema}
+    done = ledger("--db", db, "history", "--json")
+    assert done.returncode == 0 and len(orjson.loads(done.stdout)["events"]) == 1, done.stderr
+
+
+def test_12_10_connect_timeout_is_honoured(tmp_path: Path) -> None:
+    """12.10: against a server that accepts the connection and never answers, the URL's
+    ``connect_timeout=2`` is the time it takes to give up (the default is 5 s)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        db = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/test?connect_timeout=2"
+        for command in (["verify"], ["por", "sub-1"]):
+            started = time.monotonic()
+            done = ledger("--db", db, *command, "--json")
+            took = time.monotonic() - started
+            assert done.returncode == 1, (command, done.stdout, done.stderr)
+            assert "timeout" in error_of(done)["message"]
+            assert 1.5 < took < 4.5, (command, took)
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("sslmod=require", "'sslmod'"),
+        ("SSLMODE=require", "'SSLMODE'"),
+        ("application-name=x", "'application-name'"),
+        ("schema=s&schema=t", "'schema' twice"),
+        ("sslmode", "'sslmode' with no value"),
+        ("connect_timeout=soon", "'connect_timeout'"),
+        ("options=-c%20search_path%3Dpublic", "search_path"),
+    ],
+)
+def test_12_10_an_option_libpq_does_not_know_is_bad_input(query: str, named: str) -> None:
+    """12.10: an unknown (or misspelt, repeated, valueless) option was silently dropped; it
+    is bad input naming the option, before any connection is tried."""
+    done = ledger("--db", f"{PG_BASE}?{query}", "verify", "--json")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    error = error_of(done)
+    assert error["code"] == "bad-input" and named in error["message"], error
+
+
 # --- 12.11: no password in any output ----------------------------------------------------
 
 
 def _with_password(url: str) -> str:
     return url.replace("postgresql://postgres@", f"postgresql://postgres:{quote(PASSWORD, safe='')}@")
+
+
+def test_12_11_no_output_of_a_failing_command_shows_the_password(pg_url: str, tmp_path: Path) -> None:
+    """12.11: a misspelt scheme, a bad port or host part, a server that refuses, a schema
+    refused, a password given as a query option, arguments typer refuses: neither standard
+    output nor standard error, with ``--json`` or without, holds the password (as given or
+    percent-encoded)."""
+    secret = quote(PASSWORD, safe="")
+    port = free_port()
+    cases = [
+        (f"postgresq://postgres:{secret}@127.0.0.1/test", ["verify"]),
+        (f"postgres://u:{PASSWORD}@h/db", ["bogus-command"]),
+        (f"postgresql://postgres:{secret}@127.0.0.1:abc/test", ["verify"]),
+        (f"postgresql://postgres:{secret}@[::1/test", ["por", "sub-1"]),
+        (f"postgresql://nobody:{secret}@127.0.0.1:5432/test", ["verify"]),
+        (f"postgresql://nobody:{secret}@127.0.0.1:5432/test", ["por", "sub-1"]),
+        (f"postgresql://postgres:{secret}@127.0.0.1:{port}/test", ["record", "--event", EVENT]),
+        (f"{PG_BASE}?password={secret}&sslmode=require", ["verify"]),
+        (f"{PG_BASE}?password={secret}&schema=pg_x", ["verify"]),
+        (f"{PG_BASE}?sslpassword={secret}&sslmode=require", ["por", "sub-1"]),
+        (f"sqlite://u:{secret}@host/x.db", ["verify"]),
+    ]
+    runs: list[tuple[list[str], dict[str, str]]] = [
+        (["--db", db, *command, *json], {}) for db, command in cases for json in ([], ["--json"])
+    ]
+    runs += [([*command, "--json"], {"LEDGER_DB": db}) for db, command in cases]
+    runs += [(["verify", *json, db], {}) for db, _ in cases[:2] for json in ([], ["--json"])]  # typer's
+    for args, env in runs:
+        done = ledger(*args, env=env, cwd=tmp_path)
+        assert done.returncode != 0, (args, done.stdout, done.stderr)
+        output = done.stdout + done.stderr
+        assert PASSWORD.encode() not in output and secret.encode() not in output, (args, env, output)
+        assert b"Traceback" not in output, output
 
 
 def test_12_11_demo_on_a_store_of_its_own_never_shows_the_password(pg_url: str) -> None:
@@ -184,6 +316,38 @@ def test_12_11_redact_hides_every_password_of_a_url_or_connection_string(text: s
     )
 
 
+# --- 12.12: a server that refuses says why, at once --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("db", "reason"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/no_such_db_12", 'database "no_such_db_12" does not exist'),
+        ("postgresql://postgres@127.0.0.1:{port}/test", "Connection refused"),
+        ("postgresql://postgres@localhost:{port}/test", "Connection refused"),
+        ("postgresql://no_such_role_12@127.0.0.1:5432/test", 'role "no_such_role_12" does not exist'),
+    ],
+)
+def test_12_12_a_server_that_refuses_says_why_at_once(db: str, reason: str) -> None:
+    """12.12: a wrong database, port or user waited out the pool's 5 s and said "couldn't
+    get a connection"; now exit 1 in well under that, with what the server answered, from a
+    write, a verification and a question alike."""
+    db = db.format(port=free_port())
+    for command in (["record", "--event", EVENT], ["verify"], ["por", "sub-1"]):
+        started = time.monotonic()
+        done = ledger("--db", db, *command, "--json")
+        took = time.monotonic() - started
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        error = error_of(done)
+        assert error["code"] == "store" and reason in error["message"], error
+        assert "couldn't get a connection" not in error["message"], error
+        assert took < 3, (command, took)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=reason):
+        Ledger(db)
+    assert time.monotonic() - started < 2
+
+
 # --- 12.13: the schema ---------------------------------------------------------------------
 
 
@@ -211,6 +375,26 @@ def test_12_13_an_empty_or_system_schema_is_bad_input(schema: str, named: str) -
         Ledger(db)
 
 
+def test_12_13_a_schema_not_there_yet_is_created_on_first_use() -> None:
+    """12.13: as the tables are: by a write, and by a question on a store not created yet."""
+    for command in (["record", "--event", EVENT], ["por", "sub-1"]):
+        name = f"new_{uuid.uuid4().hex[:10]}"
+        assert not pg_schema_exists(name)
+        try:
+            done = ledger("--db", f"{PG_BASE}?schema={name}", *command, "--json")
+            assert b"Traceback" not in done.stderr
+            if command[0] == "record":
+                assert done.returncode == 0, done.stderr
+            else:
+                assert (done.returncode, error_of(done)["code"]) == (1, "not-found"), done.stdout
+            assert pg_schema_exists(name)
+            with Ledger(f"{PG_BASE}?schema={name}") as opened:
+                assert opened.head() == (1 if command[0] == "record" else 0)
+                assert opened.verify() == opened.head()
+        finally:
+            drop_pg_schema(name)
+
+
 # --- 12.14: malformed URLs -----------------------------------------------------------------
 
 
@@ -221,6 +405,7 @@ def test_12_13_an_empty_or_system_schema_is_bad_input(schema: str, named: str) -
         ("postgresql://h:0/d", "port 0"),
         ("postgresql://h:abc/d", "port"),
         ("postgresql://h:-1/d", "port"),
+        ("postgresql://h/d?port=70000", "port 70000"),
         ("postgresql://[::1/db", "host part"),
         ("postgresql://[::1]x/db", "host part"),
         ("postgresql://h/d%00b", "NUL"),
@@ -282,3 +467,4 @@ def test_12_14_any_text_is_a_store_url_or_bad_input(text: str) -> None:
     if where.dialect == "postgresql":
         assert dict(where.pg).keys() == {"dbname", "host", "port", "user", "password"}
         assert all(p.isdigit() and 0 < int(p) < 65536 for p in dict(where.pg)["port"].split(","))
+        where.connection_options()
