@@ -44,14 +44,14 @@ def _pg_triggers(table: str) -> list[str]:
     ]
 
 
-def pg_env(where: StoreUrl) -> dict[str, str]:
+def pg_env(where: StoreUrl, wait: int) -> dict[str, str]:
     """The eventsourcing environment's entries for what a PostgreSQL store's URL says
     beyond the five parameters eventsourcing reads (``POSTGRES_DBNAME`` …): every other
-    libpq option (``StoreUrl.connection_options``: the schema as search path), which
-    ``LedgerPostgresFactory`` gives the pool; and how long the pool waits for a
-    connection, at least the URL's ``connect_timeout``."""
+    libpq option (``StoreUrl.connection_options``: the schema as search path, the writer's
+    ``lock_timeout``), which ``LedgerPostgresFactory`` gives the pool; and how long the
+    pool waits for a connection, at least the URL's ``connect_timeout``."""
     return {
-        _OPTIONS_KEY: make_conninfo("", **where.connection_options()),
+        _OPTIONS_KEY: make_conninfo("", **where.connection_options(lock_timeout=wait)),
         "POSTGRES_CONNECT_TIMEOUT": str(max(PG_CONNECT_TIMEOUT, where.connect_timeout)),
     }
 

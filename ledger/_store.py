@@ -36,7 +36,8 @@ from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
-from ._url import SQLITE_LOCK_TIMEOUT, chosen, redact, store_error, store_url
+from ._url import chosen, redact, store_error, store_url
+from ._wait import DEFAULT_WAIT, checked_wait, waiting
 
 _DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 Progress = Callable[[int, int], None]  # (position done, positions in all)
@@ -71,14 +72,15 @@ class LedgerApplication(Application[Any]):
     name = "RelationshipLedger"
 
 
-def store_env(url: str) -> dict[str, str]:
-    """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL."""
+def store_env(url: str, wait: int = DEFAULT_WAIT) -> dict[str, str]:
+    """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL; a
+    writer waits up to ``wait`` seconds for another's lock (see ``_wait``)."""
     where = store_url(url)
     if where.dialect == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": where.sqlite_path,
-            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT),
+            "SQLITE_LOCK_TIMEOUT": str(wait),
             "APPLICATION_RECORDER_TOPIC": "ledger._recorders:SQLiteLedgerRecorder",
         }
     from ._recorders_pg import pg_env  # the URL's every libpq option, for the pool's connections
@@ -89,8 +91,8 @@ def store_env(url: str) -> dict[str, str]:
         "POSTGRES_SCHEMA": where.schema,
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "4",
-        "POSTGRES_LOCK_TIMEOUT": "60",
-        **pg_env(where),
+        "POSTGRES_LOCK_TIMEOUT": str(wait),
+        **pg_env(where, wait),
         "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
     }
 
@@ -117,9 +119,18 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 class Ledger:
     """The relationship ledger on one store (SQLite file or PostgreSQL database)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        wait: int = DEFAULT_WAIT,
+        on_wait: Callable[[int], None] | None = None,
+    ) -> None:
+        """``wait``: seconds a write waits for another writer's lock; ``on_wait``: told (with
+        ``wait``) when a write has not got it within a moment (see ``_wait``)."""
         self.url = chosen(url)
-        env = store_env(self.url)
+        self.wait, self._on_wait = checked_wait(wait), on_wait
+        env = store_env(self.url, wait)
         self._schema = env.get("POSTGRES_SCHEMA", "")
         with _store_errors(self.url):
             self.app = LedgerApplication(env=env)
@@ -129,7 +140,7 @@ class Ledger:
         self.events_table: str = recorder.events_table_name
         from ._reader import reader_for  # SQLite: queries' own read-only connection (see there)
 
-        self._reader = reader_for(env.get("SQLITE_DBNAME", ""), float(env.get("SQLITE_LOCK_TIMEOUT", 5)))
+        self._reader = reader_for(env.get("SQLITE_DBNAME", ""), float(wait))
 
     # --- reading ------------------------------------------------------------------------
 
@@ -256,13 +267,18 @@ class Ledger:
 
         Appends wait until it is done. Returns the number of events folded."""
         with self._transaction(commit=True) as db:
-            if self.dialect == "postgresql":
-                db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
-            else:  # any write statement takes SQLite's one writer lock until commit
-                db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
+            with self._waiting():
+                if self.dialect == "postgresql":
+                    db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
+                else:  # any write statement takes SQLite's one writer lock until commit
+                    db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
             with self._twins(db, progress) as head:
                 projections.replace_with_twins(db, self._real_schema)
         return head
+
+    def _waiting(self) -> AbstractContextManager[None]:
+        """Around taking the write lock (see ``_wait.waiting``)."""
+        return waiting(self._on_wait, self.wait, self.url)
 
     @contextmanager
     def _twins(self, db: projections.Db, progress: Progress | None) -> Iterator[int]:
@@ -476,8 +492,9 @@ class _Append:
         ledger = self.ledger
         with _no_cycle_collection(), ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
             db: projections.Db = tx.db
-            tx.lock()
-            self._read_chain_head(db)
+            with ledger._waiting():  # PostgreSQL, pipelined: the lock is waited for at the head
+                tx.lock()
+                self._read_chain_head(db)
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
             chunk = first

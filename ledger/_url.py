@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from ._errors import BadInput, StoreError
 from ._sql import search_path_option
+from ._wait import lock_timed_out, wait_error
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -65,13 +66,15 @@ class StoreUrl:
         ``PG_CONNECT_TIMEOUT`` (0 or less: no limit, as libpq's)."""
         return int(dict(self.options).get("connect_timeout", PG_CONNECT_TIMEOUT))
 
-    def connection_options(self) -> dict[str, str]:
+    def connection_options(self, lock_timeout: int | None = None) -> dict[str, str]:
         """The libpq options beyond ``pg`` that every connection to the store is made with:
         the URL's own, ``connect_timeout`` (``PG_CONNECT_TIMEOUT`` unless the URL says),
         and ``options`` with the ledger's schema as the search path first (``_sql``), then
-        the URL's."""
+        ``lock_timeout`` (seconds a statement waits for a lock, for a writer), then the URL's."""
         given = dict(self.options)
         server = [search_path_option(self.schema)]
+        if lock_timeout is not None:
+            server.append(f"-c lock_timeout={lock_timeout}s")
         if given.get("options"):
             server.append(given["options"])
         return {**given, "connect_timeout": str(self.connect_timeout), "options": " ".join(server)}
@@ -288,6 +291,8 @@ def _secrets(url: str) -> set[str]:
 def store_error(url: str, exc: BaseException) -> StoreError:
     """The contract's ``store`` error for what the driver raised on the store at ``url``:
     the driver's reason (its first line: what the server answered), with no password."""
+    if lock_timed_out(exc):  # a write that waited for another (``_wait``) as long as it may
+        return wait_error(redact(url), None)
     text = str(exc).strip()
     reason = text.splitlines()[0] if text else type(exc).__name__
     return StoreError(f"cannot use the store {redact(url)}: {redact(reason, url)}")

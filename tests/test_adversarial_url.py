@@ -1,5 +1,5 @@
 """Issue 12 ("Hardening"), the store's URL and its connections: attacks 12.9, 12.10, 12.11,
-12.12, 12.13 and 12.14, each through the installed ``ledger`` command as a user runs
+12.12, 12.13, 12.14 and 12.17, each through the installed ``ledger`` command as a user runs
 it (and through the library where that says more), on both stores where it applies.
 
 - 12.9: a SQLite URL that is not a plain file path (``:memory:``, a ``file:`` URI, a host
@@ -17,15 +17,23 @@ it (and through the library where that says more), on both stores where it appli
   a missing schema is created on first use, as the tables are.
 - 12.14: port 99999, port ``abc``, ``[::1/db``, ``%00`` in a path: a traceback, exit 1. Now
   exit 2 naming the part; any text at all is a URL or bad input (fuzzed).
+- 12.17: a writer waiting behind a long import failed after about 31 s with "database is
+  locked": it waits ``--wait`` seconds (``LEDGER_WAIT``, default 600), says on a terminal
+  that it is waiting, and fails naming ``--wait`` when the time is up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -41,7 +49,7 @@ from ledger import BadInput, Ledger, StoreError
 from ledger._reader import read_store
 from ledger._url import StoreUrl, redact, store_url
 
-from builders import partner
+from builders import customer, partner
 from clitools import ledger_command
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
@@ -122,7 +130,8 @@ def test_12_9_a_sqlite_url_that_is_not_a_plain_file_is_refused_naming_its_part(
 
 def test_12_9_relative_and_absolute_paths_are_kept_as_they_were(tmp_path: Path) -> None:
     """12.9: ``sqlite:///rel.db`` is ``rel.db`` in the working directory, ``sqlite:////abs``
-    the absolute path, and a percent-encoded ``?`` or ``#`` is part of the file's name."""
+    the absolute path, and a percent-encoded ``?`` or ``#`` is part of the file's name (a
+    guard: so they were before)."""
     (tmp_path / "work").mkdir()
     for db, where in (
         ("sqlite:///rel.db", tmp_path / "work" / "rel.db"),
@@ -467,4 +476,122 @@ def test_12_14_any_text_is_a_store_url_or_bad_input(text: str) -> None:
     if where.dialect == "postgresql":
         assert dict(where.pg).keys() == {"dbname", "host", "port", "user", "password"}
         assert all(p.isdigit() and 0 < int(p) < 65536 for p in dict(where.pg)["port"].split(","))
-        where.connection_options()
+        where.connection_options(lock_timeout=5)
+
+
+# --- 12.17: a writer waits for another as long as the user allows --------------------------
+
+
+@contextlib.contextmanager
+def write_lock_held(url: str) -> Iterator[Callable[[], None]]:
+    """The store's write lock, held by another connection as a long import holds it (SQLite's
+    one writer lock; PostgreSQL's EXCLUSIVE lock on the events table) until ``release``."""
+    with Ledger(url) as opened:  # the store, there
+        table = opened.events_table
+    if url.startswith("sqlite"):
+        conn: Any = sqlite3.connect(
+            url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+        )
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        conn = psycopg.connect(url.split("?")[0])
+        conn.execute(f'LOCK TABLE "{url.rsplit("schema=", 1)[1]}"."{table}" IN EXCLUSIVE MODE')
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            conn.rollback()
+            conn.close()
+
+    try:
+        yield release
+    finally:
+        release()
+
+
+def test_12_17_a_writer_waits_for_another_and_then_writes(url: str) -> None:
+    """12.17: the write started while another holds the lock goes through once it is let go
+    (a guard: it did before, up to 30 s on SQLite and 60 s on PostgreSQL)."""
+    with write_lock_held(url) as release:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [*ledger_command(), "--db", url, "record", "--event", EVENT, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(2)
+        assert proc.poll() is None, proc.communicate()
+        release()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, (out, err)
+    assert orjson.loads(out)["position"] == 1 and time.monotonic() - started >= 2
+    with Ledger(url) as opened:
+        assert opened.head() == 1
+
+
+@pytest.mark.parametrize("how", ["--wait", "LEDGER_WAIT"])
+@pytest.mark.parametrize("command", [["record", "--event", EVENT], ["rebuild"]])
+def test_12_17_a_writer_gives_up_after_the_wait_it_was_given(url: str, how: str, command: list[str]) -> None:
+    """12.17: with ``--wait 1`` (or ``LEDGER_WAIT=1``) a write (or a rebuild) behind another
+    writer fails after about a second, exit 1, with a message naming ``--wait``; nothing
+    is stored."""
+    args, env = (["--wait", "1"], {}) if how == "--wait" else ([], {"LEDGER_WAIT": "1"})
+    with write_lock_held(url):
+        for json in (["--json"], []):
+            started = time.monotonic()
+            done = ledger("--db", url, *args, *command, *json, env=env)
+            took = time.monotonic() - started
+            assert done.returncode == 1, (done.stdout, done.stderr)
+            message = error_of(done)["message"] if json else done.stderr.decode()
+            assert "--wait" in message and "another writer" in message, message
+            assert "database is locked" not in message and "lock timeout" not in message, message
+            assert 1 <= took < 6, took
+    with Ledger(url) as opened:
+        assert opened.head() == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "1.5", "9999999999"])
+def test_12_17_a_wait_that_is_not_a_number_of_seconds_is_bad_input(value: str, tmp_path: Path) -> None:
+    """12.17: 0 would mean no limit to PostgreSQL (and 5 s to eventsourcing on SQLite)."""
+    for args, env in ((["--wait", value], {}), ([], {"LEDGER_WAIT": value})):
+        done = ledger("--db", f"sqlite:///{tmp_path / 'l.db'}", *args, "verify", "--json", env=env)
+        assert done.returncode == 2, (done.stdout, done.stderr)
+        assert "--wait" in error_of(done)["message"]
+    if value.lstrip("-").isdigit():
+        with pytest.raises(BadInput) as raised:
+            Ledger(f"sqlite:///{tmp_path / 'l.db'}", wait=int(value))
+        assert raised.value.field == "wait"
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str, bytes]:
+    """``ledger ARGS`` with standard error on a terminal (a pseudo-terminal): exit code,
+    what it wrote there, standard output."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([*ledger_command(), *args], stdout=subprocess.PIPE, stderr=follower)
+        os.close(follower)
+        out, _ = proc.communicate(timeout=60)
+        chunks = []
+        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+            while chunk := os.read(leader, 65536):
+                chunks.append(chunk)
+    finally:
+        os.close(leader)
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), out
+
+
+def test_12_17_on_a_terminal_a_waiting_writer_says_so(url: str) -> None:
+    """12.17: on a terminal, a write that does not get the lock at once says that it waits
+    (and for how long at most), once; one that gets it at once says nothing."""
+    with write_lock_held(url) as release:
+        threading.Timer(2, release).start()
+        code, said, _ = _on_a_terminal("--db", url, "--wait", "30", "record", "--event", EVENT)
+    assert code == 0, said
+    assert said.count("waiting for another writer to finish (up to 30 s; --wait to change)") == 1, said
+    code, said, _ = _on_a_terminal(
+        "--db", url, "record", "--event", orjson.dumps(customer("contoso").to_json()).decode()
+    )
+    assert code == 0 and "waiting" not in said, said
+    with Ledger(url) as opened:
+        assert opened.head() == 2
