@@ -9,6 +9,7 @@ import typer
 
 from ledger import GENESIS, BadInput, IntegrityFailure, read
 from ledger._time import format_us, now, parse_time, to_us
+from ledger._url import redact
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, open_ledger
 from ._output import emit_json, out, progress_bar, reporting, styled
@@ -190,7 +191,7 @@ def register(app: typer.Typer) -> None:
             if foreign:
                 raise BadInput(
                     "db",
-                    f"{ledger.url} already holds {foreign} events of its own; the demo needs a fresh "
+                    f"{redact(ledger.url)} already holds {foreign} events of its own; the demo needs a fresh "
                     "ledger: give another --db, e.g. --db sqlite:///demo.db",
                 )
             loaded_before = demo.already_loaded(ledger)
@@ -218,7 +219,10 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             if loaded_before:
-                out.print(f"The demo history is already loaded in {ledger.url}; nothing new was recorded.")
+                out.print(
+                    f"The demo history is already loaded in {redact(ledger.url)}; nothing new was recorded.",
+                    markup=False,
+                )
             for o in outcomes:
                 if o.receipt is not None:
                     out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -41,7 +42,16 @@ def db_url(ctx: typer.Context) -> str | None:
 
 def open_ledger(ctx: typer.Context) -> Ledger:
     """The ledger on the command's store (``por``, ``delegations`` and ``customer`` ask the
-    store by its URL instead: see ``ledger.read``)."""
+    store by its URL instead: see ``ledger.read``); a write waits ``--wait`` seconds for
+    another writer, saying so on a terminal."""
     from ledger import Ledger
+    from ledger._wait import DEFAULT_WAIT
 
-    return Ledger(db_url(ctx))
+    wait = int(ctx.obj.get("wait", DEFAULT_WAIT)) if ctx.obj else DEFAULT_WAIT
+    return Ledger(db_url(ctx), wait=wait, on_wait=say_waiting if sys.stderr.isatty() else None)
+
+
+def say_waiting(wait: int) -> None:
+    """Told once when a write has not got the store's write lock at once (on a terminal)."""
+    sys.stderr.write(f"waiting for another writer to finish (up to {wait} s; --wait to change)…\n")
+    sys.stderr.flush()

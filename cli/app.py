@@ -16,6 +16,7 @@ import typer
 from typer.exceptions import TyperException
 
 from ledger import BadInput
+from ledger._wait import DEFAULT_WAIT, MAX_WAIT
 
 from ._output import err, fail
 
@@ -46,6 +47,7 @@ _COMMANDS = {
     "rebuild": "_audit",
     "demo": "_audit",
 }
+_GLOBAL_OPTIONS = ("--db", "--wait")  # each takes a value
 # The global options; ``app`` (the whole command) adds every command on first use.
 _app = typer.Typer(**_APP_SETTINGS)
 
@@ -90,8 +92,22 @@ def main_options(
             show_default=False,
         ),
     ] = None,
+    wait: Annotated[
+        int,
+        typer.Option(
+            "--wait",
+            envvar="LEDGER_WAIT",
+            min=1,
+            max=MAX_WAIT,
+            metavar="SECONDS",
+            help=(
+                "How long a write waits for another writer (a long import) to finish before "
+                "it gives up, in seconds."
+            ),
+        ),
+    ] = DEFAULT_WAIT,
 ) -> None:
-    ctx.obj = {"db": db}
+    ctx.obj = {"db": db, "wait": wait}
 
 
 def _app_for(args: Sequence[str]) -> typer.Typer:
@@ -104,9 +120,9 @@ def _app_for(args: Sequence[str]) -> typer.Typer:
     command, an unknown option) takes ``app``."""
     words = iter(args)
     for word in words:
-        if word == "--db":
+        if word in _GLOBAL_OPTIONS:
             next(words, None)
-        elif not word.startswith("--db="):
+        elif not word.startswith(tuple(f"{option}=" for option in _GLOBAL_OPTIONS)):
             break
     else:
         return _whole()
@@ -139,9 +155,10 @@ def main() -> None:
             exc.show()  # type: ignore[attr-defined]
             raise SystemExit(exc.exit_code) from None
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        raise SystemExit(
-            fail(BadInput("", exc.format_message() + hint), "--json" in sys.argv).exit_code
-        ) from None
+        from ledger._url import redact  # the message may repeat an argument: a URL with a password
+
+        message = redact(exc.format_message())
+        raise SystemExit(fail(BadInput("", message + hint), "--json" in sys.argv).exit_code) from None
     except typer.Abort:
         err.print("Aborted.")
         raise SystemExit(1) from None

@@ -39,8 +39,8 @@ from urllib.parse import quote
 import projections
 
 from ._errors import LedgerError, StoreError
-from ._sql import PostgresDb, SqliteDb, search_path_option
-from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, store_url, wal_file
+from ._sql import PostgresDb, SqliteDb
+from ._url import SQLITE_LOCK_TIMEOUT, store_error, store_url, wal_file
 
 if TYPE_CHECKING:
     import sqlite3
@@ -172,13 +172,22 @@ class ReadStore:
     ledger's is): ``read_store`` gives None for anything else, and any error of the driver
     on the way (``errors``: a table missing, a server that cannot be reached) is for the
     caller to ask a ``Ledger`` instead, which creates the store's tables, or reports the
-    error, exactly as it always has. Use it as a context manager: entering connects."""
+    error, exactly as it always has. Use it as a context manager: entering connects; a
+    server that refuses the connection is the store's error at once (``StoreError``), as a
+    ``Ledger`` would report it: a ``Ledger`` connects with the same parameters."""
 
     def __init__(
-        self, url: str, *, sqlite_path: str = "", pg: dict[str, str] | None = None, schema: str = ""
+        self,
+        url: str,
+        *,
+        sqlite_path: str = "",
+        pg: dict[str, str] | None = None,
+        schema: str = "",
+        options: dict[str, str] | None = None,
     ) -> None:
         """``sqlite_path``: a SQLite file's; or ``pg``: the connection parameters of a
-        PostgreSQL store, whose tables are in ``schema``."""
+        PostgreSQL store, whose tables are in ``schema``, and every other libpq option
+        its connections are made with (``StoreUrl.connection_options``)."""
         self.url = url
         self.dialect = "sqlite" if sqlite_path else "postgresql"
         self._reader = (
@@ -187,6 +196,7 @@ class ReadStore:
             else None
         )
         self._pg_params = pg or {}
+        self._pg_options = options or {}
         self._schema = schema
         self._pg: Any = None  # the psycopg connection, made on entering
 
@@ -207,13 +217,14 @@ class ReadStore:
             from psycopg.conninfo import make_conninfo
             from psycopg.rows import dict_row
 
-            self._pg = psycopg.connect(
-                make_conninfo(**self._pg_params),
-                options=search_path_option(self._schema),
-                connect_timeout=PG_CONNECT_TIMEOUT,
-                autocommit=True,
-                row_factory=dict_row,
-            )
+            try:
+                self._pg = psycopg.connect(
+                    make_conninfo("", **self._pg_params, **self._pg_options),
+                    autocommit=True,
+                    row_factory=dict_row,
+                )
+            except psycopg.OperationalError as exc:  # the server's answer: a Ledger would get it too
+                raise store_error(self.url, exc) from exc
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -261,7 +272,9 @@ def read_store(url: str | None) -> ReadStore | None:
     except (LedgerError, ValueError):  # a Ledger says what is wrong with it
         return None
     if where.dialect == "postgresql":
-        return ReadStore(where.url, pg=dict(where.pg), schema=where.schema)
+        return ReadStore(
+            where.url, pg=dict(where.pg), schema=where.schema, options=where.connection_options()
+        )
     if not wal_file(where.sqlite_path):  # not there yet, in memory, a URI: a Ledger's
         return None
     return ReadStore(where.url, sqlite_path=os.path.abspath(where.sqlite_path))

@@ -8,13 +8,21 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.errors import DuplicateObject
+from psycopg_pool import PoolTimeout
 
 import projections
 
 from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, guard_failure
 from ._sql import PostgresDb, search_path_option
+from ._url import PG_CONNECT_TIMEOUT, StoreUrl
+
+_OPTIONS_KEY = "LEDGER_PG_OPTIONS"  # the environment's key of the URL's other libpq options
+_FIRST_CONNECTION = 0.25  # seconds the pool has for its first connection before one is tried plainly
 
 _PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -78,17 +86,68 @@ def _pg_triggers(table: str) -> list[str]:
     ]
 
 
+def pg_env(where: StoreUrl, wait: int) -> dict[str, str]:
+    """The eventsourcing environment's entries for what a PostgreSQL store's URL says
+    beyond the five parameters eventsourcing reads (``POSTGRES_DBNAME`` …): every other
+    libpq option (``StoreUrl.connection_options``: the schema as search path, the writer's
+    ``lock_timeout``), which ``LedgerPostgresFactory`` gives the pool; and how long the
+    pool waits for a connection, at least the URL's ``connect_timeout``."""
+    return {
+        _OPTIONS_KEY: make_conninfo("", **where.connection_options(lock_timeout=wait)),
+        "POSTGRES_CONNECT_TIMEOUT": str(max(PG_CONNECT_TIMEOUT, where.connect_timeout)),
+    }
+
+
+class LedgerPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, whose pool makes every connection with every
+    libpq option of the store's URL (``pg_env``), not only the five it reads itself: the
+    one place they are passed on (``sslmode``, ``application_name``, ``connect_timeout``, …)."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        pool_kwargs = getattr(self.datastore.pool, "kwargs", None)
+        if isinstance(pool_kwargs, dict):
+            pool_kwargs.update(conninfo_to_dict(self.env.get(_OPTIONS_KEY) or ""))
+
+
+def _connect_or_say_why(datastore: PostgresDatastore) -> None:
+    """The pool's first connection, or the server's reason why there is none.
+
+    The pool connects in the background and retries, so a server that refuses (no such
+    database or role, a wrong port, no TLS where ``sslmode`` demands it) would show only
+    as the pool's timeout, "couldn't get a connection", seconds later. So the pool has a
+    moment for its first connection (a healthy server gives one in a few ms); without
+    one by then, one plain connection with the same parameters fails at once with what
+    the server answered (raised; the pool is closed), or succeeds (a slow server) and
+    the pool is then waited for as ever."""
+    pool = datastore.pool
+    pool.open()
+    try:
+        pool.putconn(pool.getconn(timeout=_FIRST_CONNECTION))
+        return
+    except PoolTimeout:
+        pass
+    given = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+    try:
+        psycopg.connect(**{key: value for key, value in given.items() if key != "row_factory"}).close()
+    except psycopg.Error:
+        pool.close(timeout=0)
+        raise
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = "postgresql"
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         # The ledger's SQL names its tables plainly: its schema is the search path. Each
-        # connection the pool makes from now on is made with it (``search_path_option``),
+        # connection the pool makes from now on is made with it (``search_path_option``,
+        # first in the options ``LedgerPostgresFactory`` has given the pool, else here),
         # so a transaction on one costs no round trip to set it; on any other (one made
         # before), ``PostgresDb`` sets it in the transaction.
         pool_kwargs = getattr(datastore.pool, "kwargs", None)
         if isinstance(pool_kwargs, dict):
-            pool_kwargs["options"] = search_path_option(datastore.schema)
+            pool_kwargs.setdefault("options", search_path_option(datastore.schema))
+        _connect_or_say_why(datastore)  # before the library's first connection (its type adapters)
         super().__init__(datastore, **kwargs)
 
     def create_table(self) -> None:
@@ -96,10 +155,12 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # and skip the DDL entirely once the ledger's tables exist. All the DDL runs in one
         # transaction on the connection holding the lock, so a pool of one connection
         # suffices (the library's default) and the tables appear all together or not at all.
+        # The schema too is created there if it is not there yet.
         if not self._ledger_tables_exist():
             with self.datastore.get_connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('relationship-ledger-ddl'))")
                 if not self._ledger_tables_exist(conn):
+                    self._create_schema(conn)
                     # As the library's create_table: composite types first, each allowed to
                     # exist already (here in a savepoint), then tables, indexes, functions.
                     for statement in self.sql_create_statements:
@@ -109,6 +170,18 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     with conn.cursor() as curs:
                         self._create_table(curs)
         self.datastore.register_type_adapters()
+
+    def _create_schema(self, conn: psycopg.Connection[Any]) -> None:
+        """The ledger's schema, if it is not there yet (as its tables, on first use). Only
+        then: ``CREATE SCHEMA`` needs the right to create in the database even where the
+        schema exists."""
+        row = conn.execute(
+            "SELECT to_regnamespace(%s) IS NOT NULL AS ok", [f'"{self.datastore.schema}"']
+        ).fetchone()
+        if not (row and row["ok"]):
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.datastore.schema))
+            )
 
     def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None) -> bool:
         if conn is None:

@@ -42,8 +42,10 @@ def search_path_option(schema: str) -> str:
 def has_search_path(connection: Any, schema: str) -> bool:
     """Whether a psycopg connection was made with ``schema`` as its search path (libpq's
     ``PQoptions`` of the connection: no round trip, and not all of its parameters, which
-    cost more than the query a ``por`` asks)."""
-    return bool(connection.info.options == search_path_option(schema))
+    cost more than the query a ``por`` asks). The search path comes first in the options,
+    and no option after it sets another (``_url`` refuses one in a URL)."""
+    options, first = str(connection.info.options), search_path_option(schema)
+    return options == first or options.startswith(first + " ")
 
 
 class PostgresDb:

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, NamedTuple
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
@@ -37,7 +37,8 @@ from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
-from ._url import PG_CONNECT_TIMEOUT, SQLITE_LOCK_TIMEOUT, chosen, store_url
+from ._url import chosen, redact, store_error, store_url
+from ._wait import DEFAULT_WAIT, checked_wait, waiting
 
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 _LOOKUP_CHUNK = 500
@@ -100,24 +101,27 @@ class LedgerApplication(Application[Any]):
     name = "RelationshipLedger"
 
 
-def store_env(url: str) -> dict[str, str]:
-    """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL."""
+def store_env(url: str, wait: int = DEFAULT_WAIT) -> dict[str, str]:
+    """The eventsourcing environment for a ``sqlite:///…`` or ``postgresql://…`` URL; a
+    writer waits up to ``wait`` seconds for another's lock (see ``_wait``)."""
     where = store_url(url)
     if where.dialect == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": where.sqlite_path,
-            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT),
+            "SQLITE_LOCK_TIMEOUT": str(wait),
             "APPLICATION_RECORDER_TOPIC": "ledger._recorders:SQLiteLedgerRecorder",
         }
+    from ._recorders_pg import pg_env  # the URL's every libpq option, for the pool's connections
+
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "ledger._recorders_pg:LedgerPostgresFactory",
         **{f"POSTGRES_{name.upper()}": value for name, value in where.pg},
         "POSTGRES_SCHEMA": where.schema,
-        "POSTGRES_CONNECT_TIMEOUT": str(PG_CONNECT_TIMEOUT),
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "4",
-        "POSTGRES_LOCK_TIMEOUT": "60",
+        "POSTGRES_LOCK_TIMEOUT": str(wait),
+        **pg_env(where, wait),
         "APPLICATION_RECORDER_TOPIC": "ledger._recorders_pg:PostgresLedgerRecorder",
     }
 
@@ -132,21 +136,13 @@ def _store_errors(url: str) -> Iterator[None]:
     except Exception as exc:
         if not isinstance(exc, _driver_errors()):
             raise
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot use the store {_redact(url)}: {reason}") from exc
+        raise store_error(url, exc) from exc
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (PersistenceError, sqlite3.Error, OSError)
     psycopg = sys.modules.get("psycopg")  # loaded only where a PostgreSQL store is in use
     return (*errors, psycopg.Error) if psycopg is not None else errors
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
 
 
 def _open_read_only(env: dict[str, str]) -> bool:
@@ -168,9 +164,18 @@ def _open_read_only(env: dict[str, str]) -> bool:
 class Ledger:
     """The relationship ledger on one store (SQLite file or PostgreSQL database)."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        wait: int = DEFAULT_WAIT,
+        on_wait: Callable[[int], None] | None = None,
+    ) -> None:
+        """``wait``: seconds a write waits for another writer's lock; ``on_wait``: told (with
+        ``wait``) when a write has not got it within a moment (see ``_wait``)."""
         self.url = chosen(url)
-        env = store_env(self.url)
+        self.wait, self._on_wait = checked_wait(wait), on_wait
+        env = store_env(self.url, wait)
         self._schema = env.get("POSTGRES_SCHEMA", "")
         self.read_only = _open_read_only(env)
         with _store_errors(self.url):
@@ -181,7 +186,7 @@ class Ledger:
         self.events_table: str = recorder.events_table_name
         from ._reader import reader_for  # SQLite: queries' own read-only connection (see there)
 
-        self._reader = reader_for(env.get("SQLITE_DBNAME", ""), float(env.get("SQLITE_LOCK_TIMEOUT", 5)))
+        self._reader = reader_for(env.get("SQLITE_DBNAME", ""), float(wait))
 
     # --- reading ------------------------------------------------------------------------
 
@@ -324,13 +329,18 @@ class Ledger:
         Appends wait until it is done. Returns the number of events folded."""
         self._writable()
         with self._transaction(commit=True) as db:
-            if self.dialect == "postgresql":
-                db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
-            else:  # any write statement takes SQLite's one writer lock until commit
-                db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
+            with self._waiting():
+                if self.dialect == "postgresql":
+                    db.execute(f'LOCK TABLE "{self.events_table}" IN EXCLUSIVE MODE')
+                else:  # any write statement takes SQLite's one writer lock until commit
+                    db.execute("DELETE FROM main.prj_event_refs WHERE 1 = 0")
             with self._twins(db, progress) as head:
                 projections.replace_with_twins(db, self._real_schema)
         return head
+
+    def _waiting(self) -> AbstractContextManager[None]:
+        """Around taking the write lock (see ``_wait.waiting``)."""
+        return waiting(self._on_wait, self.wait, self.url)
 
     @contextmanager
     def _twins(
@@ -440,7 +450,7 @@ class Ledger:
         hashes. A file whose chain does not verify is refused whole (nothing is stored),
         and every event is judged by the rulebook as it is restored."""
         if self.head() != 0:
-            raise BadInput("file", f"restore needs an empty ledger; {_redact(self.url)} holds events")
+            raise BadInput("file", f"restore needs an empty ledger; {redact(self.url)} holds events")
         summary = ImportSummary()
         self._append(_restorable(lines), summary.add, progress, total)
         return summary
@@ -477,7 +487,7 @@ class Ledger:
         """Refuse to write a store opened read-only (``_open_read_only``), before trying."""
         if self.read_only:
             raise StoreError(
-                f"the store {_redact(self.url)} is read-only: this process may read it but not "
+                f"the store {redact(self.url)} is read-only: this process may read it but not "
                 "write it (a read-only file, folder or mount)"
             )
 
@@ -551,9 +561,10 @@ class _Append:
         ledger = self.ledger
         with _no_cycle_collection(), ledger._recorder.ledger_transaction(small=len(first) <= _SMALL) as tx:
             db: projections.Db = tx.db
-            tx.lock()
-            ledger._recorder.check_guards(db, writing=True)
-            self._read_chain_head(db)
+            with ledger._waiting():  # PostgreSQL, pipelined: the lock is waited for at the head
+                tx.lock()
+                ledger._recorder.check_guards(db, writing=True)
+                self._read_chain_head(db)
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
             chunk = first
