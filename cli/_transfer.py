@@ -12,8 +12,9 @@ import orjson
 import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
+from ledger._files import check_output, output_file, store_files, writing
 
-from ._options import JsonOption, open_ledger
+from ._options import JsonOption, db_url, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting
 
 if TYPE_CHECKING:
@@ -150,21 +151,18 @@ def export(
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
     """
     with reporting(as_json):
-        with open_ledger(ctx) as ledger:
-            if file in (None, "-"):
-                count = _write_events(ledger, sys.stdout.buffer)
-                return
-            target = Path(file)
-            if not target.parent.is_dir():
-                raise BadInput("file", f"folder {target.parent} does not exist")
-            partial = target.with_name(target.name + ".partial")
-            with partial.open("wb") as handle:
-                count = _write_events(ledger, handle)
-            partial.replace(target)
+        if file in (None, "-"):
+            with writing("standard output"), open_ledger(ctx) as ledger:
+                _write_events(ledger, sys.stdout.buffer)
+            return
+        protected = store_files(db_url(ctx))
+        check_output(file, "file", protected)
+        with open_ledger(ctx) as ledger, output_file(file, "file", protected) as handle:
+            count = _write_events(ledger, handle)
         if as_json:
-            emit_json({"exported": count, "file": str(target)})
+            emit_json({"exported": count, "file": str(Path(file))})
         else:
-            err.print(f"Exported {count} events to {target}.")
+            err.print(f"Exported {count} events to {Path(file)}.")
 
 
 def _write_events(ledger: Ledger, handle: BinaryIO) -> int:

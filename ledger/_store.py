@@ -33,6 +33,7 @@ from . import _rules
 from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
 from ._events import Event, parse_event
+from ._files import create_private_database
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
@@ -128,6 +129,7 @@ class Ledger:
         self.url = chosen(url)
         env = store_env(self.url)
         self._schema = env.get("POSTGRES_SCHEMA", "")
+        create_private_database(env.get("SQLITE_DBNAME", ""))  # owner-only, before SQLite makes it
         with _store_errors(self.url):
             self.app = LedgerApplication(env=env)
         recorder: Any = self.app.recorder  # SQLiteLedgerRecorder or PostgresLedgerRecorder
