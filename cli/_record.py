@@ -16,6 +16,7 @@ import typer
 
 from ledger import EVENT_TYPES, BadInput, EventType, Receipt, parse_event, parse_event_json
 from ledger._events import ROLES
+from ledger._lines import read_event
 
 from ._options import JsonOption, open_ledger
 from ._output import emit_json, out, reporting
@@ -63,7 +64,7 @@ def record(
     with reporting(as_json):
         if event is None:
             raise BadInput("event", "is missing: give --event JSON, --event -, or a TYPE (see --help)")
-        text = sys.stdin.buffer.read() if event == "-" else event
+        text = read_event(sys.stdin.buffer) if event == "-" else event
         parsed = parse_event_json(text)
         with open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)

@@ -13,6 +13,7 @@ import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
 from ledger._files import check_output, output_file, store_files, writing
+from ledger._lines import event_lines, spooled
 
 from ._options import JsonOption, db_url, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting
@@ -29,15 +30,18 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _lines(file: str) -> Iterator[Iterator[tuple[int, bytes]]]:
     """The non-blank lines of a file (- : standard input) with their numbers, read as they
-    are consumed (an import streams: memory does not grow with the file)."""
+    are consumed (an import streams: memory does not grow with the file). Standard input is
+    first read to its end into a temporary file, so no transaction waits on it (see
+    ``ledger._lines``)."""
     if file == "-":
-        yield ((n, raw) for n, raw in enumerate(sys.stdin.buffer, start=1) if raw.strip())
+        with spooled(sys.stdin.buffer) as spool:
+            yield event_lines(spool)
         return
     path = Path(file)
     if not path.is_file():
         raise BadInput("file", f"{file} is not a readable file")
     with path.open("rb") as handle:
-        yield ((n, raw) for n, raw in enumerate(handle, start=1) if raw.strip())
+        yield event_lines(handle)
 
 
 def _count_lines(file: str, progress: object) -> int:
@@ -45,7 +49,7 @@ def _count_lines(file: str, progress: object) -> int:
     if progress is None or file == "-":
         return 0
     with Path(file).open("rb") as handle:
-        return sum(1 for raw in handle if raw.strip())
+        return sum(1 for _ in event_lines(handle))
 
 
 def _objects(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import orjson
 
 from ._errors import BadInput
+from ._lines import check_event_size
 from ._time import describe_kind, parse_time, to_us
 from ._time import format_time as _format_time
 
@@ -268,6 +269,7 @@ class Event:
 
 def parse_event_json(text: str | bytes) -> Event:
     """Parse one event from JSON text; bad input naming the field otherwise."""
+    check_event_size(text)
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as exc:

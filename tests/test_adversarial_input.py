@@ -30,6 +30,9 @@ import resource
 import sqlite3
 import stat
 import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,3 +291,142 @@ def test_12_22_a_folder_as_the_output_is_bad_input(url: str, tmp_path: Path) -> 
     plain_error(cli("--db", url, "report", "contoso", "--out", str(folder)), 2, "--out", "folder")
     assert list(folder.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
+
+
+# --- 12.15: a slow producer on standard input ---------------------------------------------------
+
+
+def _customers(count: int) -> list[dict[str, Any]]:
+    return [
+        raw(
+            "customer.registered",
+            "2019-01-01T00:00:00Z",
+            "global-admin",
+            f"c-{n}",
+            customer_id=f"c-{n}",
+            name=f"Customer {n}",
+            cloud="commercial",
+        )
+        for n in range(count)
+    ]
+
+
+def _spools(pid: int) -> list[int]:
+    """The modes of the deleted temporary files process ``pid`` holds open."""
+    modes = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            modes.append(mode(fd))
+    return modes
+
+
+def test_12_15_a_slow_producer_on_standard_input_waits_in_no_transaction(url: str) -> None:
+    """`(cat f.jsonl; sleep 8) | ledger --db PG import -` failed with PostgreSQL's
+    idle-in-transaction timeout (eventsourcing sets one: 5 s, here 1 s): the append's
+    transaction was open while the input came. More than one batch (2,000 events) arrives
+    at once, then the producer sleeps longer than the timeout before its last line.
+    Standard input is spooled meanwhile to an owner-only temporary file, deleted already."""
+    events = [PARTNER, *_customers(2100)]
+    env = {**os.environ, "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"}
+    proc = subprocess.Popen(
+        [*ledger_command(), "--db", url, "import", "-", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(jsonl(events[:-1]))
+    proc.stdin.flush()
+    time.sleep(2.5)
+    spools = _spools(proc.pid)
+    proc.stdin.write(jsonl(events[-1:]))
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (stdout, stderr)
+    assert orjson.loads(stdout)["imported"] == len(events)
+    assert spools == [0o600]
+
+
+# --- 12.20: a line over the limit -------------------------------------------------------------
+
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def huge_line(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file whose second line is 64 MiB long."""
+    path = tmp_path_factory.mktemp("huge") / "huge.jsonl"
+    with path.open("wb") as file:
+        file.write(orjson.dumps(PARTNER) + b'\n{"note": "')
+        for _ in range(64):
+            file.write(b"x" * MIB)
+        file.write(b'"}\n' + orjson.dumps(CUSTOMER) + b"\n")
+    return path
+
+
+# Runs a command and writes its peak resident memory to the file named by argv[1]. A shim
+# of its own: a process's peak counts the memory of the process it was forked from (Linux
+# keeps it across exec), and pytest's is large.
+_PEAK_SHIM = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+proc.returncode = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(proc.returncode)
+"""
+
+
+def _peak_rss(args: Sequence[str], stdin: Path | None = None) -> tuple[Done, int]:
+    """Run the command; its answer and its peak resident memory in bytes."""
+    with tempfile.TemporaryDirectory() as folder, open(stdin or os.devnull, "rb") as source:
+        peak = Path(folder) / "peak"
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_SHIM, str(peak), *ledger_command(), *args],
+            stdin=source,
+            capture_output=True,
+            timeout=120,
+        )
+        return Done(done.returncode, done.stdout, done.stderr), int(peak.read_text()) * 1024
+
+
+def test_12_20_a_line_over_1_mib_is_refused_early_in_bounded_memory(url: str, huge_line: Path) -> None:
+    """A single 300 MB line peaked at 621 MB before exit 2. Refused naming its line, from a
+    file and from standard input, without reading it whole: the peak stays far below its size."""
+    small, base = _peak_rss(["--db", url, "import", "-", "--json"], stdin=None)
+    assert small.code == 0, small
+    from_file, file_peak = _peak_rss(["--db", url, "import", str(huge_line), "--json"])
+    from_stdin, stdin_peak = _peak_rss(["--db", url, "import", "-", "--json"], stdin=huge_line)
+    assert file_peak < base + 24 * MIB and stdin_peak < base + 24 * MIB, (base, file_peak, stdin_peak)
+    for done in (from_file, from_stdin):
+        error(done, "bad-input", 2, "1 MiB", line=2)
+    assert cli("--db", url, "export").stdout == b""
+
+
+def test_12_20_record_event_from_standard_input_over_1_mib(url: str, huge_line: Path) -> None:
+    small, base = _peak_rss(["--db", url, "record", "--event", "-", "--json"])
+    done, peak = _peak_rss(["--db", url, "record", "--event", "-", "--json"], stdin=huge_line)
+    assert peak < base + 24 * MIB, (base, peak)
+    error(small, "bad-input", 2, "event")
+    error(done, "bad-input", 2, "event", "1 MiB")
+    plain_error(cli("--db", url, "record", "--event", "-", stdin=b" " * (MIB + 1)), 2, "event", "1 MiB")
+
+
+def test_12_20_the_limit_is_exactly_1_mib_before_the_line_end(tmp_path: Path) -> None:
+    """A line of exactly 1 MiB (JSON padded with blanks) is taken; one byte more is not."""
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    body = orjson.dumps(PARTNER)
+    fits = body[:-1] + b" " * (MIB - len(body)) + b"}"
+    assert len(fits) == MIB
+    over = fits[:-1] + b" }"
+    done = cli("--db", url, "import", "-", "--json", stdin=jsonl([CUSTOMER, over]))
+    error(done, "bad-input", 2, "1 MiB", line=2)
+    done = cli("--db", url, "import", "-", "--json", stdin=jsonl([CUSTOMER, fits]))
+    assert done.code == 0 and done.json()["imported"] == 2, done
+    done = cli("--db", url, "record", "--event", "-", "--json", stdin=fits.replace(b"fabrikam", b"northwnd"))
+    assert done.code == 0 and done.json()["position"] == 3, done

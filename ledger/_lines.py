@@ -1,0 +1,76 @@
+"""JSON Lines input (``import``, ``import --restore``): its lines, each at most
+``MAX_LINE_BYTES``, read without holding more than one line, and standard input spooled
+whole before anything is stored.
+
+An event is small (a few hundred bytes; a note is at most 4,096 characters), so a line of
+more than 1 MiB is refused as soon as its first 1 MiB is read, naming its line: a line of
+hundreds of megabytes costs no more memory than that. Standard input is read to its end
+into an owner-only temporary file (``tempfile.TemporaryFile``: unlinked at once, gone with
+the process) before the append's transaction opens, so that no transaction waits on a slow
+producer (PostgreSQL ends a transaction idle for longer than eventsourcing's
+``idle_in_transaction_session_timeout``) and memory stays bounded for any input.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+from ._errors import BadInput
+
+MAX_LINE_BYTES = 1 << 20  # 1 MiB, not counting the line's end (\n)
+LIMIT_TEXT = "1 MiB (1,048,576 bytes)"
+
+
+def too_long(line: int | None = None) -> BadInput:
+    return BadInput("event", f"is longer than {LIMIT_TEXT}, the limit for one event", line=line)
+
+
+def _line(raw: bytes, number: int) -> bytes:
+    if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+        raise too_long(number)
+    return raw
+
+
+def event_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of ``handle`` with their numbers (from 1), one at a time; bad
+    input naming the line for one longer than ``MAX_LINE_BYTES``."""
+    readline, number = handle.readline, 0
+    while raw := readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if raw.strip():
+            yield number, _line(raw, number)
+        elif len(raw) > MAX_LINE_BYTES:  # blanks, a megabyte of them
+            _line(raw, number)
+
+
+@contextmanager
+def spooled(stream: BinaryIO) -> Iterator[BinaryIO]:
+    """``stream`` read to its end into an owner-only temporary file, which is yielded at its
+    start; a line longer than ``MAX_LINE_BYTES`` stops the reading at once (bad input)."""
+    with tempfile.TemporaryFile() as spool:
+        readline, write, number = stream.readline, spool.write, 0
+        while raw := readline(MAX_LINE_BYTES + 1):
+            number += 1
+            write(_line(raw, number))
+        spool.seek(0)
+        yield spool
+
+
+def check_event_size(text: str | bytes) -> None:
+    """Bad input for one event's JSON text longer than ``MAX_LINE_BYTES`` (a final line end
+    not counted)."""
+    if len(text) > MAX_LINE_BYTES:
+        raw = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+        if len(raw[:-1] if raw.endswith(b"\n") else raw) > MAX_LINE_BYTES:
+            raise too_long()
+
+
+def read_event(stream: BinaryIO) -> bytes:
+    """One event's JSON text from ``stream`` (``record --event -``), read to its end but no
+    further than the limit allows (see ``check_event_size``)."""
+    raw = stream.read(MAX_LINE_BYTES + 2)
+    check_event_size(raw)
+    return raw
