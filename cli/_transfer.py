@@ -12,6 +12,7 @@ import orjson
 import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
+from ledger._events import load_json
 from ledger._files import check_output, output_file, store_files, writing
 from ledger._lines import event_lines, spooled
 
@@ -55,9 +56,10 @@ def _count_lines(file: str, progress: object) -> int:
 def _objects(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
     for number, raw in lines:
         try:
-            yield number, orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+            obj = load_json(raw)
+        except LedgerError as exc:
+            raise exc.at_line(number) from None
+        yield number, obj
 
 
 def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Event]]:
