@@ -17,7 +17,7 @@ from ledger._files import check_output, output_file, store_files, writing
 from ledger._lines import event_lines, spooled
 
 from ._options import JsonOption, db_url, open_ledger
-from ._output import emit_json, err, out, progress_bar, reporting
+from ._output import emit_json, err, out, progress_bar, reporting, said_warnings
 
 if TYPE_CHECKING:
     from ledger import Event
@@ -97,18 +97,21 @@ def import_(
     with reporting(as_json):
         with (
             _lines(file) as lines,
+            said_warnings() as warned,
             open_ledger(ctx) as ledger,
             progress_bar("importing") as progress,
         ):
             summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
             head = ledger.head()
-        answer = {
+        answer: dict[str, Any] = {
             "imported": summary.imported,
             "duplicates": summary.duplicates,
             "first_position": summary.first_position,
             "last_position": summary.last_position,
             "head": head,
         }
+        if warned:
+            answer["warnings"] = warned
         if as_json:
             emit_json(answer)
         elif summary.imported:

@@ -35,8 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import BadInput, Ledger
+from ledger import GENESIS, BadInput, Ledger, LedgerWarning, chain_hash, parse_event
 from ledger._events import load_json
 
 from builders import customer, partner, raw
@@ -576,3 +578,110 @@ def test_12_19_keys_spelt_with_escapes(text: bytes, repeated: str | None) -> Non
     else:
         with pytest.raises(BadInput, match=f"^{re.escape(repeated)} appears twice$"):
             load_json(text)
+
+
+# --- 12.16: one bad time freezes recorded time ------------------------------------------------
+
+
+def _at(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rechained(exported: bytes, recorded: dict[int, str]) -> bytes:
+    """An export with the ``recorded_at`` of some positions changed and every hash computed
+    again: a file whose chain verifies."""
+    out, prev = [], GENESIS
+    for line in exported.splitlines():
+        event = orjson.loads(line)
+        position, stored_at = event.pop("position"), event.pop("recorded_at")
+        del event["prev_hash"], event["hash"]
+        recorded_at = recorded.get(position, stored_at)
+        digest = chain_hash(event, position, recorded_at, prev)
+        out.append(
+            {**event, "position": position, "recorded_at": recorded_at, "prev_hash": prev, "hash": digest}
+        )
+        prev = digest
+    return jsonl(out)
+
+
+def test_12_16_a_restore_whose_recorded_at_lies_in_the_future_is_refused(url: str, fresh_url: str) -> None:
+    """A restored export whose last ``recorded_at`` is in year 8999 stamped every later event
+    with that time (recorded time never goes back), so ``--known-at`` hid them all. Refused:
+    exit 2 naming recorded_at and the line; 5 minutes ahead of the clock are tolerated."""
+    exported = loaded(url)
+    for far in ("8999-01-01T00:00:00Z", _at(timedelta(minutes=10))):
+        done = cli(
+            "--db", fresh_url, "import", "--restore", "-", "--json", stdin=rechained(exported, {2: far})
+        )
+        error(done, "bad-input", 2, "recorded_at", far, "future", line=2)
+        assert cli("--db", fresh_url, "export").stdout == b""
+    done = cli(
+        "--db", fresh_url, "import", "--restore", "-", stdin=rechained(exported, {2: "8999-01-01T00:00:00Z"})
+    )
+    plain_error(done, 2, "recorded_at", "line 2")
+    near = rechained(exported, {2: _at(timedelta(minutes=2))})
+    assert cli("--db", fresh_url, "import", "--restore", "-", stdin=near).code == 0
+
+
+_BEHIND = re.compile(
+    r"the system clock \(\S+\) is behind the ledger's newest recorded time \((\S+)\); "
+    r"recorded at (\S+) to keep the log in order"
+)
+
+
+def test_12_16_a_clock_behind_the_ledger_is_said(url: str, fresh_url: str) -> None:
+    """A clock behind the newest recorded time (a forward jump since, or a restore from a
+    machine ahead) silently stamped new events with the head's time. Recorded time stays
+    monotonic (the head's time is reused), but the append says so: a ``LedgerWarning``, a
+    ``warning:`` line on standard error, and ``warnings`` in the ``--json`` answer of
+    ``record`` and ``import``."""
+    ahead = _at(timedelta(minutes=3))
+    near = rechained(loaded(url), {2: ahead})
+    assert cli("--db", fresh_url, "import", "--restore", "-", stdin=near).code == 0
+
+    event = raw(
+        "customer.registered",
+        "2019-01-01T00:00:00Z",
+        "global-admin",
+        "c1",
+        customer_id="c1",
+        name="C",
+        cloud="china",
+    )
+    done = cli("--db", fresh_url, "record", "--event", orjson.dumps(event).decode(), "--json")
+    assert done.code == 0, done
+    answer = done.json()
+    assert answer["recorded_at"] == ahead and answer["position"] == 3
+    [warning] = answer["warnings"]
+    assert _BEHIND.fullmatch(warning).groups() == (ahead, ahead), warning  # type: ignore[union-attr]
+    assert done.err == f"warning: {warning}\n"
+
+    second = {**event, "data": {**event["data"], "customer_id": "c2"}}
+    done = cli("--db", fresh_url, "import", "-", stdin=jsonl([second]))
+    assert done.code == 0 and done.err.startswith("warning: the system clock"), done
+    assert "Imported 1 events" in done.stdout.decode()
+    third = {**event, "event_id": str(uuid.uuid4()), "data": {**event["data"], "customer_id": "c3"}}
+    done = cli("--db", fresh_url, "import", "-", "--json", stdin=jsonl([third]))
+    assert done.code == 0 and _BEHIND.fullmatch(done.json()["warnings"][0]), done
+    done = cli("--db", fresh_url, "record", "--event", orjson.dumps(third).decode(), "--json")
+    assert done.code == 0 and "warnings" not in done.json() and done.err == "", done  # nothing recorded
+    fourth = {**event, "data": {**event["data"], "customer_id": "c3"}}
+    done = cli("--db", fresh_url, "record", "--event", orjson.dumps(fourth).decode(), "--json")
+    error(done, "rule-violation", 3, "c3")
+    assert done.err == "", done  # nothing recorded: nothing to say
+
+    with Ledger(fresh_url) as ledger, pytest.warns(LedgerWarning, match="behind the ledger's newest"):
+        receipt = ledger.record(parse_event({**event, "data": {**event["data"], "customer_id": "c4"}}))
+    assert receipt.recorded_at == ahead
+
+
+def test_12_22_an_offset_of_24_hours_is_named_plainly(url: str) -> None:
+    """``+24:00`` said "offset must be a timedelta strictly between ... not
+    datetime.timedelta(days=1)"."""
+    for offset in ("+24:00", "-24:00", "+23:60"):
+        event = {**CUSTOMER, "effective_at": f"2019-01-01T00:00:00{offset}"}
+        done = cli("--db", url, "record", "--event", orjson.dumps(event).decode(), "--json")
+        message = error(done, "bad-input", 2, "effective_at", offset, "between -23:59 and +23:59")
+        assert "timedelta" not in message
+    done = cli("--db", url, "history", "--as-of", "2019-01-01T00:00:00+24:00")
+    plain_error(done, 2, "--as-of", "between -23:59 and +23:59")
