@@ -84,6 +84,18 @@ def import_(
             ),
         ),
     ] = False,
+    digest: Annotated[
+        str | None,
+        typer.Option(
+            "--digest",
+            help=(
+                "With --restore: a head hash held elsewhere (an earlier verify's). The restore is "
+                "refused whole (exit 4) unless the file's chain holds it: a file cut short or "
+                "rewritten since is caught."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record every event of a JSON Lines file in one transaction: all or nothing.
@@ -92,8 +104,11 @@ def import_(
     are skipped, so importing the same file twice stores it once.
     """
     if restore:
-        _restore(ctx, file, as_json)
+        _restore(ctx, file, digest, as_json)
         return
+    if digest is not None:
+        with reporting(as_json):
+            raise BadInput("--digest", "is for import --restore only")
     with reporting(as_json):
         with (
             _lines(file) as lines,
@@ -119,8 +134,10 @@ def import_(
                 f"Imported {summary.imported} events at positions {summary.first_position} to "
                 f"{summary.last_position}{_dupes(summary.duplicates)}."
             )
-        else:
+        elif summary.duplicates:
             out.print(f"Nothing new to import{_dupes(summary.duplicates)}.")
+        else:
+            out.print(f"{_source(file)} holds no events; nothing was imported.", markup=False)
 
 
 def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -130,18 +147,38 @@ def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[
         yield number, obj
 
 
-def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
+def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -> None:
     with reporting(as_json):
         with (
             _lines(file) as lines,
             open_ledger(ctx) as ledger,
             progress_bar("restoring") as progress,
         ):
-            summary = ledger.restore(_restorable(lines), progress, _count_lines(file, progress))
+            summary = ledger.restore(
+                _restorable(lines), progress, _count_lines(file, progress), digest=digest
+            )
+        extends = {"extends": digest.lower()} if digest is not None else {}
         if as_json:
-            emit_json({"restored": summary.imported, "head": summary.last_hash})
+            emit_json(
+                {
+                    "restored": summary.imported,
+                    "head": summary.last_hash,
+                    "head_position": summary.last_position,
+                    **extends,
+                }
+            )
+        elif not summary.imported:
+            out.print(f"{_source(file)} holds no events; nothing was restored.", markup=False)
         else:
-            out.print(f"Restored {summary.imported} events; every hash came out the same.")
+            out.print(
+                f"Restored {summary.imported} events; every hash came out the same. Head: position "
+                f"{summary.last_position}, hash {summary.last_hash}."
+                + (f" It extends the log whose head was {extends['extends']}." if extends else "")
+            )
+
+
+def _source(file: str) -> str:
+    return "Standard input" if file == "-" else file
 
 
 def _dupes(count: object) -> str:

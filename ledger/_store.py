@@ -380,14 +380,21 @@ class Ledger:
         lines: Iterable[tuple[int, dict[str, Any]]],
         progress: Progress | None = None,
         total: int = 0,
+        *,
+        digest: str | None = None,
     ) -> ImportSummary:
         """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
         hashes. A file whose chain does not verify is refused whole (nothing is stored),
-        and every event is judged by the rulebook as it is restored."""
+        and every event is judged by the rulebook as it is restored. With ``digest`` (a head
+        hash held elsewhere, as ``verify --digest`` takes it), a file whose chain does not
+        hold that hash (cut short, or rewritten) is refused whole too. Emptiness is checked
+        again under the write lock: a restore that loses a race with another is told so."""
+        if digest is not None:
+            digest = _digest(digest)
         if self.head() != 0:
             raise BadInput("file", f"restore needs an empty ledger; {_redact(self.url)} holds events")
         summary = ImportSummary()
-        self._append(_restorable(lines), summary.add, progress, total)
+        self._append(_restorable(lines, digest), summary.add, progress, total)
         return summary
 
     def _append(
@@ -489,6 +496,12 @@ class _Append:
             db: projections.Db = tx.db
             tx.lock()
             self._read_chain_head(db)
+            if self.head and first and first[0][2] is not None:  # a restore, under the lock
+                raise BadInput(
+                    "file",
+                    f"restore needs an empty ledger; {self.head} events were stored in it "
+                    "before this restore could begin",
+                )
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
             chunk = first
@@ -621,12 +634,22 @@ class _Append:
                 emit(mine)
 
 
+def _digest(digest: object) -> str:
+    """A head hash as given (``--digest``), in lower case; bad input unless 64 hex digits
+    (as ``Ledger.extends`` says it)."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise BadInput("digest", "must be a head hash as verify prints it: 64 hexadecimal digits")
+    return digest.lower()
+
+
 def _restorable(
-    lines: Iterable[tuple[int, dict[str, Any]]],
+    lines: Iterable[tuple[int, dict[str, Any]]], digest: str | None = None
 ) -> Iterator[tuple[int, Event, tuple[str, str] | None]]:
     """The events of an export, checked line by line: every chain field present, positions
     in sequence, ``recorded_at`` never going backwards, each hash covering its event and
-    the hash before it. A line that fails stops the restore (nothing is stored)."""
+    the hash before it; with ``digest``, the chain must hold that hash (checked after the
+    last line). A line that fails stops the restore (nothing is stored)."""
+    held = digest in (None, GENESIS)
     prev_hash, prev_recorded = GENESIS, 0
     latest = to_us(now()) + CLOCK_SKEW_US
     for index, (line, stored) in enumerate(lines, start=1):
@@ -651,6 +674,12 @@ def _restorable(
             )
         yield line, event, (recorded_at, stored["hash"])
         prev_hash, prev_recorded = stored["hash"], recorded_us
+        held = held or prev_hash == digest
+    if not held:
+        raise IntegrityFailure(
+            f"the file's chain does not hold the head {digest}: it ends with {prev_hash}, so "
+            "it was cut short or rewritten since that digest was taken; nothing was restored"
+        )
 
 
 # How far a restored ``recorded_at`` may lie ahead of this machine's clock: the skew between

@@ -685,3 +685,91 @@ def test_12_22_an_offset_of_24_hours_is_named_plainly(url: str) -> None:
         assert "timedelta" not in message
     done = cli("--db", url, "history", "--as-of", "2019-01-01T00:00:00+24:00")
     plain_error(done, 2, "--as-of", "between -23:59 and +23:59")
+
+
+# --- 12.22: restores racing, an empty import, the restored head --------------------------------
+
+
+def test_12_22_a_restore_that_loses_a_race_says_the_ledger_is_not_empty(url: str, fresh_url: str) -> None:
+    """Two ``import --restore`` into one empty ledger: the loser said "appears twice" with
+    exit 4, which reads as tampering. Emptiness is now checked under the write lock, in the
+    append's transaction: here the other restore commits after this one found the ledger
+    empty and before its transaction began."""
+    lines = [(n, orjson.loads(line)) for n, line in enumerate(loaded(url).splitlines(), start=1)]
+    with Ledger(fresh_url) as ours, Ledger(fresh_url) as theirs:
+
+        def racing() -> Iterator[tuple[int, dict[str, Any]]]:
+            theirs.restore(iter(lines))
+            yield from lines
+
+        with pytest.raises(BadInput, match="restore needs an empty ledger") as caught:
+            ours.restore(racing())
+        assert caught.value.exit_code == 2
+        assert ours.head() == 2
+
+
+def test_12_22_two_restores_at_once_through_the_command(url: str, fresh_url: str, tmp_path: Path) -> None:
+    backup = tmp_path / "backup.jsonl"
+    backup.write_bytes(loaded(url))
+    args = [*ledger_command(), "--db", fresh_url, "import", "--restore", str(backup), "--json"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    results = sorted((p.wait(timeout=120), *p.communicate()) for p in procs)
+    assert [r[0] for r in results] == [0, 2], results
+    assert "restore needs an empty ledger" in orjson.loads(results[1][1])["error"]["message"]
+
+
+def test_12_22_an_empty_import_says_the_file_holds_no_events(url: str, tmp_path: Path) -> None:
+    """An empty file said "Nothing new to import"; it holds no events (exit 0: not an error)."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    for args, stdin in (([str(empty)], b""), (["-"], b"\n  \n")):
+        done = cli("--db", url, "import", *args, stdin=stdin)
+        assert done.code == 0 and "holds no events" in done.stdout.decode(), done
+        done = cli("--db", url, "import", *args, "--json", stdin=stdin)
+        assert done.json() == {
+            "imported": 0,
+            "duplicates": 0,
+            "first_position": None,
+            "last_position": None,
+            "head": 0,
+        }
+        done = cli("--db", url, "import", "--restore", *args, stdin=stdin)
+        assert done.code == 0 and "holds no events" in done.stdout.decode(), done
+    again = jsonl([{**PARTNER, "event_id": str(uuid.uuid4())}])
+    assert cli("--db", url, "import", "-", stdin=again).code == 0
+    done = cli("--db", url, "import", "-", stdin=again)  # events, all stored already
+    assert done.code == 0 and done.stdout == b"Nothing new to import; 1 already stored.\n", done
+
+
+def test_12_22_a_restore_shows_its_head_and_checks_the_auditors_digest(url: str, fresh_url: str) -> None:
+    """A restore of an export cut at a line boundary succeeded, showing no head. It shows the
+    restored head (position, hash), and ``--digest HASH`` refuses the restore whole (exit 4)
+    unless the restored chain holds that hash, as ``verify --digest`` does."""
+    exported = loaded(url)
+    head = cli("--db", url, "verify", "--json").json()["head"]
+    first = orjson.loads(exported.splitlines()[0])["hash"]
+    cut = exported.splitlines(keepends=True)[0]
+
+    done = cli("--db", fresh_url, "import", "--restore", "-", "--digest", head, "--json", stdin=cut)
+    message = error(done, "integrity", 4, head)
+    assert "nothing was restored" in message
+    assert cli("--db", fresh_url, "export").stdout == b""
+    done = cli("--db", fresh_url, "import", "--restore", "-", "--digest", head.upper(), stdin=cut)
+    plain_error(done, 4, head)
+    done = cli("--db", fresh_url, "import", "--restore", "-", "--digest", "abc", "--json", stdin=cut)
+    error(done, "bad-input", 2, "digest", "64 hexadecimal digits")
+
+    done = cli("--db", fresh_url, "import", "--restore", "-", "--digest", first, stdin=cut)
+    assert done.code == 0 and f"position 1, hash {first}" in done.stdout.decode(), done
+    assert first in done.stdout.decode()
+
+    other = cli("--db", fresh_url, "import", "--restore", "-", "--json", stdin=exported)
+    error(other, "bad-input", 2, "restore needs an empty ledger")
+
+
+def test_12_22_a_whole_restore_with_the_digest(url: str, fresh_url: str) -> None:
+    exported = loaded(url)
+    head = cli("--db", url, "verify", "--json").json()["head"]
+    done = cli("--db", fresh_url, "import", "--restore", "-", "--digest", head, "--json", stdin=exported)
+    assert done.code == 0, done
+    assert done.json() == {"restored": 2, "head": head, "head_position": 2, "extends": head}
