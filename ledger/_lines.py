@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import BinaryIO
 
-from ._errors import BadInput
+from ._errors import BadInput, StoreError
 
 # 2 MiB, not counting the line's end (\n). The largest valid event is far smaller (a note of
 # 4,096 characters, a few texts of 1,024, each at most 12 bytes a character as JSON escapes);
@@ -54,13 +54,31 @@ def event_lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
 def spooled(stream: BinaryIO) -> Iterator[BinaryIO]:
     """``stream`` read to its end into an owner-only temporary file, which is yielded at its
     start; a line longer than ``MAX_LINE_BYTES`` stops the reading at once (bad input)."""
-    with tempfile.TemporaryFile() as spool:
-        readline, write, number = stream.readline, spool.write, 0
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, also when reading fails)
+    except OSError as exc:
+        raise _cannot_spool(exc) from None
+    readline, write, number = stream.readline, spool.write, 0
+    try:
         while raw := readline(MAX_LINE_BYTES + 1):
             number += 1
             write(_line(raw, number))
+        spool.flush()
         spool.seek(0)
+    except BaseException as exc:
+        with suppress(OSError):  # what is left in its buffer cannot be written either
+            spool.close()
+        if isinstance(exc, OSError):  # a full disk
+            raise _cannot_spool(exc) from None
+        raise
+    with spool:
         yield spool
+
+
+def _cannot_spool(exc: OSError) -> StoreError:
+    return StoreError(
+        f"cannot spool standard input to a temporary file in {tempfile.gettempdir()}: {exc.strerror or exc}"
+    )
 
 
 def check_event_size(text: str | bytes) -> None:

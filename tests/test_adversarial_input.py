@@ -286,6 +286,10 @@ def test_12_22_a_full_disk_is_said_and_leaves_no_partial_file(url: str, tmp_path
     (out / "full").symlink_to("/dev/full")
     error(cli("--db", url, "export", str(out / "full"), "--json"), "store", 1, "No space left on device")
     assert [p.name for p in out.iterdir()] == ["full"]
+    stdin = jsonl(_customers(600))
+    assert len(stdin) > 65536
+    done = cli("--db", url, "import", "-", "--json", stdin=stdin, limits=small)
+    error(done, "store", 1, "cannot spool standard input", "File too large")
 
 
 def test_12_22_a_folder_as_the_output_is_bad_input(url: str, tmp_path: Path) -> None:
