@@ -188,7 +188,13 @@ def _dupes(count: object) -> str:
 def export(
     ctx: typer.Context,
     file: Annotated[
-        str | None, typer.Argument(help="Write here instead of standard output (- is standard output).")
+        str | None,
+        typer.Argument(
+            help=(
+                "Write here instead of standard output (- is standard output): owner-only, whole "
+                "or not at all. An existing ordinary file is replaced; a database never."
+            )
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
