@@ -16,7 +16,8 @@ Each test names the item of the issue it covers:
   line; the same for ``record --event -``.
 - 12.21 files are created owner-only: the SQLite database and its -wal and -shm, exports,
   reports, the spool of standard input.
-- 12.22 messages: a full disk or a folder as the output (no traceback, no ``*.partial`` left),
+- 12.22 messages: a full disk (export, report, the spool of standard input) or a folder as
+  the output (no traceback, no ``*.partial`` left),
   two concurrent restores into one empty ledger, invalid UTF-8, an offset of ``+24:00``, an
   empty import file, and the restored head with ``import --restore --digest``.
 
@@ -353,8 +354,10 @@ def test_12_15_a_slow_producer_on_standard_input_waits_in_no_transaction(url: st
     assert proc.stdin is not None
     proc.stdin.write(jsonl(events[:-1]))
     proc.stdin.flush()
-    time.sleep(2.5)
-    spools = _spools(proc.pid)
+    deadline = time.monotonic() + 15  # the command has started and read what came
+    while not (spools := _spools(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(2)  # longer than the timeout
     proc.stdin.write(jsonl(events[-1:]))
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, (stdout, stderr)
