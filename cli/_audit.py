@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ledger import GENESIS, BadInput, IntegrityFailure, read
+from ledger._files import check_output, store_files, write_output
 from ledger._time import format_us, now, parse_time, to_us
 from ledger._url import redact
 
-from ._options import AsOf, JsonOption, KnownAt, as_us, open_ledger
+from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, out, progress_bar, reporting, styled
 from ._views import show_customer
 
@@ -98,8 +99,8 @@ def register(app: typer.Typer) -> None:
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             wanted = None if digest is None else parse_digest(digest)
             target = Path(out_file)
-            if not target.parent.is_dir():
-                raise BadInput("--out", f"folder {target.parent} does not exist")
+            protected = store_files(db_url(ctx))
+            check_output(out_file, "--out", protected)
             with open_ledger(ctx) as ledger:
                 timeline = read.timeline(ledger, customer_id, at, known)
                 events = list(
@@ -110,9 +111,7 @@ def register(app: typer.Typer) -> None:
                 head = verification.head or _report.Head(ledger.head(), ledger.head_hash())
                 known_head = None if known is None else _head_at(ledger, timeline.known)
             page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
-            partial = target.with_name(target.name + ".partial")
-            partial.write_text(page, encoding="utf-8")
-            partial.replace(target)
+            write_output(out_file, "--out", protected, page.encode("utf-8"))
             if not verification.ok:
                 raise IntegrityFailure(
                     f"{verification.message} (the report {target} was written and says so)",

@@ -127,6 +127,30 @@ def reporting(as_json: bool) -> Iterator[None]:
         raise fail(error, as_json) from None
 
 
+@contextmanager
+def said_warnings() -> Iterator[list[str]]:
+    """The ledger's warnings (``LedgerWarning``: a clock behind the ledger's newest recorded
+    time) given in the body: collected into the list yielded, for a ``--json`` answer's
+    ``warnings``, and each printed on standard error as ``warning: …`` when the body ends.
+    Other warnings are shown as Python would have shown them."""
+    import warnings
+
+    from ledger import LedgerWarning
+
+    said: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LedgerWarning)
+        try:
+            yield said
+        finally:
+            for warning in caught:
+                if issubclass(warning.category, LedgerWarning):
+                    said.append(str(warning.message))
+                    err.print(f"warning: {warning.message}", markup=False)
+                else:
+                    warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def guarded(as_json: bool, body: Callable[[], T]) -> T:
     with reporting(as_json):
         return body()

@@ -16,9 +16,10 @@ import typer
 
 from ledger import EVENT_TYPES, BadInput, EventType, Receipt, parse_event, parse_event_json
 from ledger._events import ROLES
+from ledger._lines import read_event
 
 from ._options import JsonOption, open_ledger
-from ._output import emit_json, out, reporting
+from ._output import emit_json, out, reporting, said_warnings
 
 record_app = typer.Typer(
     name="record",
@@ -31,9 +32,9 @@ record_app = typer.Typer(
 )
 
 
-def _print_receipt(event_type: str, receipt: Receipt, as_json: bool) -> None:
+def _print_receipt(event_type: str, receipt: Receipt, as_json: bool, warned: list[str]) -> None:
     if as_json:
-        emit_json(receipt.to_json())
+        emit_json({**receipt.to_json(), "warnings": warned} if warned else receipt.to_json())
     elif receipt.duplicate:
         out.print(
             f"Already stored: {event_type} {receipt.event_id} is at position {receipt.position}; "
@@ -63,11 +64,11 @@ def record(
     with reporting(as_json):
         if event is None:
             raise BadInput("event", "is missing: give --event JSON, --event -, or a TYPE (see --help)")
-        text = sys.stdin.buffer.read() if event == "-" else event
+        text = read_event(sys.stdin.buffer) if event == "-" else event
         parsed = parse_event_json(text)
-        with open_ledger(ctx) as ledger:
+        with said_warnings() as warned, open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)
-        _print_receipt(parsed.type, receipt, as_json)
+        _print_receipt(parsed.type, receipt, as_json, warned)
 
 
 def _option_name(field: str) -> str:
@@ -97,9 +98,9 @@ def _typed_command(event_type: EventType) -> Any:
                 if options[key] is not None:
                     obj[key] = options[key]
             parsed = parse_event(obj)
-            with open_ledger(ctx) as ledger:
+            with said_warnings() as warned, open_ledger(ctx) as ledger:
                 receipt = ledger.record(parsed)
-            _print_receipt(parsed.type, receipt, as_json)
+            _print_receipt(parsed.type, receipt, as_json, warned)
 
     def opt(name: str, help: str, *, many: bool = False) -> inspect.Parameter:
         annotation = list[str] | None if many else str | None

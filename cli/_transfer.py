@@ -12,9 +12,12 @@ import orjson
 import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
+from ledger._events import load_json
+from ledger._files import check_output, output_file, store_files, writing
+from ledger._lines import event_lines, spooled
 
-from ._options import JsonOption, open_ledger
-from ._output import emit_json, err, out, progress_bar, reporting
+from ._options import JsonOption, db_url, open_ledger
+from ._output import emit_json, err, out, progress_bar, reporting, said_warnings
 
 if TYPE_CHECKING:
     from ledger import Event
@@ -28,15 +31,18 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _lines(file: str) -> Iterator[Iterator[tuple[int, bytes]]]:
     """The non-blank lines of a file (- : standard input) with their numbers, read as they
-    are consumed (an import streams: memory does not grow with the file)."""
+    are consumed (an import streams: memory does not grow with the file). Standard input is
+    first read to its end into a temporary file, so no transaction waits on it (see
+    ``ledger._lines``)."""
     if file == "-":
-        yield ((n, raw) for n, raw in enumerate(sys.stdin.buffer, start=1) if raw.strip())
+        with spooled(sys.stdin.buffer) as spool:
+            yield event_lines(spool)
         return
     path = Path(file)
     if not path.is_file():
         raise BadInput("file", f"{file} is not a readable file")
     with path.open("rb") as handle:
-        yield ((n, raw) for n, raw in enumerate(handle, start=1) if raw.strip())
+        yield event_lines(handle)
 
 
 def _count_lines(file: str, progress: object) -> int:
@@ -44,15 +50,16 @@ def _count_lines(file: str, progress: object) -> int:
     if progress is None or file == "-":
         return 0
     with Path(file).open("rb") as handle:
-        return sum(1 for raw in handle if raw.strip())
+        return sum(1 for _ in event_lines(handle))
 
 
 def _objects(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Any]]:
     for number, raw in lines:
         try:
-            yield number, orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise BadInput("event", f"is not valid JSON ({exc})", line=number) from None
+            obj = load_json(raw)
+        except LedgerError as exc:
+            raise exc.at_line(number) from None
+        yield number, obj
 
 
 def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, Event]]:
@@ -77,6 +84,18 @@ def import_(
             ),
         ),
     ] = False,
+    digest: Annotated[
+        str | None,
+        typer.Option(
+            "--digest",
+            help=(
+                "With --restore: a head hash held elsewhere (an earlier verify's). The restore is "
+                "refused whole (exit 4) unless the file's chain holds it: a file cut short or "
+                "rewritten since is caught."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record every event of a JSON Lines file in one transaction: all or nothing.
@@ -85,23 +104,29 @@ def import_(
     are skipped, so importing the same file twice stores it once.
     """
     if restore:
-        _restore(ctx, file, as_json)
+        _restore(ctx, file, digest, as_json)
         return
+    if digest is not None:
+        with reporting(as_json):
+            raise BadInput("--digest", "is for import --restore only")
     with reporting(as_json):
         with (
             _lines(file) as lines,
+            said_warnings() as warned,
             open_ledger(ctx) as ledger,
             progress_bar("importing") as progress,
         ):
             summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
             head = ledger.head()
-        answer = {
+        answer: dict[str, Any] = {
             "imported": summary.imported,
             "duplicates": summary.duplicates,
             "first_position": summary.first_position,
             "last_position": summary.last_position,
             "head": head,
         }
+        if warned:
+            answer["warnings"] = warned
         if as_json:
             emit_json(answer)
         elif summary.imported:
@@ -109,8 +134,10 @@ def import_(
                 f"Imported {summary.imported} events at positions {summary.first_position} to "
                 f"{summary.last_position}{_dupes(summary.duplicates)}."
             )
-        else:
+        elif summary.duplicates:
             out.print(f"Nothing new to import{_dupes(summary.duplicates)}.")
+        else:
+            out.print(f"{_source(file)} holds no events; nothing was imported.", markup=False)
 
 
 def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -120,18 +147,38 @@ def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[
         yield number, obj
 
 
-def _restore(ctx: typer.Context, file: str, as_json: bool) -> None:
+def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -> None:
     with reporting(as_json):
         with (
             _lines(file) as lines,
             open_ledger(ctx) as ledger,
             progress_bar("restoring") as progress,
         ):
-            summary = ledger.restore(_restorable(lines), progress, _count_lines(file, progress))
+            summary = ledger.restore(
+                _restorable(lines), progress, _count_lines(file, progress), digest=digest
+            )
+        extends = {"extends": digest.lower()} if digest is not None else {}
         if as_json:
-            emit_json({"restored": summary.imported, "head": summary.last_hash})
+            emit_json(
+                {
+                    "restored": summary.imported,
+                    "head": summary.last_hash,
+                    "head_position": summary.last_position,
+                    **extends,
+                }
+            )
+        elif not summary.imported:
+            out.print(f"{_source(file)} holds no events; nothing was restored.", markup=False)
         else:
-            out.print(f"Restored {summary.imported} events; every hash came out the same.")
+            out.print(
+                f"Restored {summary.imported} events; every hash came out the same. Head: position "
+                f"{summary.last_position}, hash {summary.last_hash}."
+                + (f" It extends the log whose head was {extends['extends']}." if extends else "")
+            )
+
+
+def _source(file: str) -> str:
+    return "Standard input" if file == "-" else file
 
 
 def _dupes(count: object) -> str:
@@ -141,7 +188,13 @@ def _dupes(count: object) -> str:
 def export(
     ctx: typer.Context,
     file: Annotated[
-        str | None, typer.Argument(help="Write here instead of standard output (- is standard output).")
+        str | None,
+        typer.Argument(
+            help=(
+                "Write here instead of standard output (- is standard output): owner-only, whole "
+                "or not at all. An existing ordinary file is replaced; a database never."
+            )
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -150,21 +203,18 @@ def export(
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
     """
     with reporting(as_json):
-        with open_ledger(ctx) as ledger:
-            if file in (None, "-"):
-                count = _write_events(ledger, sys.stdout.buffer)
-                return
-            target = Path(file)
-            if not target.parent.is_dir():
-                raise BadInput("file", f"folder {target.parent} does not exist")
-            partial = target.with_name(target.name + ".partial")
-            with partial.open("wb") as handle:
-                count = _write_events(ledger, handle)
-            partial.replace(target)
+        if file in (None, "-"):
+            with writing("standard output"), open_ledger(ctx) as ledger:
+                _write_events(ledger, sys.stdout.buffer)
+            return
+        protected = store_files(db_url(ctx))
+        check_output(file, "file", protected)
+        with open_ledger(ctx) as ledger, output_file(file, "file", protected) as handle:
+            count = _write_events(ledger, handle)
         if as_json:
-            emit_json({"exported": count, "file": str(target)})
+            emit_json({"exported": count, "file": str(Path(file))})
         else:
-            err.print(f"Exported {count} events to {target}.")
+            err.print(f"Exported {count} events to {Path(file)}.")
 
 
 def _write_events(ledger: Ledger, handle: BinaryIO) -> int:

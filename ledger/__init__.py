@@ -9,7 +9,15 @@ rulebook, which count in the start of every ``ledger`` process.
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from ._errors import BadInput, IntegrityFailure, LedgerError, NotFound, RuleViolation, StoreError
+from ._errors import (
+    BadInput,
+    IntegrityFailure,
+    LedgerError,
+    LedgerWarning,
+    NotFound,
+    RuleViolation,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from . import _demo as demo
@@ -72,6 +80,7 @@ __all__ = [
     "IntegrityFailure",
     "Ledger",
     "LedgerError",
+    "LedgerWarning",
     "NotFound",
     "Receipt",
     "Rule",

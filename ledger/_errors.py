@@ -87,3 +87,8 @@ class IntegrityFailure(LedgerError):
             assert isinstance(body, dict)
             body["position"] = self.position
         return out
+
+
+class LedgerWarning(UserWarning):
+    """Something the ledger did that its user should know of, though it is not an error:
+    a clock behind the ledger's newest recorded time (the CLI prints it as ``warning: …``)."""

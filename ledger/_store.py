@@ -16,6 +16,7 @@ import gc
 import os
 import sqlite3
 import sys
+import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,8 +32,9 @@ import projections
 
 from . import _rules
 from ._chain import GENESIS, canonical, chain_hash, parse_digest
-from ._errors import BadInput, IntegrityFailure, LedgerError, RuleViolation, StoreError
+from ._errors import BadInput, IntegrityFailure, LedgerError, LedgerWarning, RuleViolation, StoreError
 from ._events import Event, parse_event
+from ._files import create_private_database
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
@@ -178,6 +180,8 @@ class Ledger:
         env = store_env(self.url, wait)
         self._schema = env.get("POSTGRES_SCHEMA", "")
         self.read_only = _open_read_only(env)
+        if not self.read_only:
+            create_private_database(env.get("SQLITE_DBNAME", ""))  # owner-only, before SQLite makes it
         with _store_errors(self.url):
             self.app = LedgerApplication(env=env)
         recorder: Any = self.app.recorder  # SQLiteLedgerRecorder or PostgresLedgerRecorder
@@ -445,14 +449,21 @@ class Ledger:
         lines: Iterable[tuple[int, dict[str, Any]]],
         progress: Progress | None = None,
         total: int = 0,
+        *,
+        digest: str | None = None,
     ) -> ImportSummary:
         """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
         hashes. A file whose chain does not verify is refused whole (nothing is stored),
-        and every event is judged by the rulebook as it is restored."""
+        and every event is judged by the rulebook as it is restored. With ``digest`` (a head
+        hash held elsewhere, as ``verify --digest`` takes it), a file whose chain does not
+        hold that hash (cut short, or rewritten) is refused whole too. Emptiness is checked
+        again under the write lock: a restore that loses a race with another is told so."""
+        if digest is not None:
+            digest = parse_digest(digest)
         if self.head() != 0:
             raise BadInput("file", f"restore needs an empty ledger; {redact(self.url)} holds events")
         summary = ImportSummary()
-        self._append(_restorable(lines), summary.add, progress, total)
+        self._append(_restorable(lines, digest), summary.add, progress, total)
         return summary
 
     def _append(
@@ -551,6 +562,7 @@ class _Append:
         self.total = total
         self.done = 0
         self.lines = array("q")  # input line of each new event, by position - head - 1
+        self.stamped_behind: int | None = None  # the clock's time, if behind the head's
 
     def run(
         self,
@@ -565,6 +577,12 @@ class _Append:
                 tx.lock()
                 ledger._recorder.check_guards(db, writing=True)
                 self._read_chain_head(db)
+            if self.head and first and first[0][2] is not None:  # a restore, under the lock
+                raise BadInput(
+                    "file",
+                    f"restore needs an empty ledger; {self.head} events were stored in it "
+                    "before this restore could begin",
+                )
             session = projections.Session(db, empty=self.head == 0)
             view = projections.StateView(session)
             chunk = first
@@ -578,6 +596,8 @@ class _Append:
                     written = []
                 self._receipts(chunk, known, written, emit)
                 chunk = list(islice(rest, _CHUNK))
+        if self.stamped_behind is not None:
+            _clock_behind(self.stamped_behind, self.recorded_us)
 
     def _new(
         self,
@@ -625,8 +645,13 @@ class _Append:
         last = db.fetchone()
         self.head = self.position = int(last["position"]) if last else 0
         self.prev_hash = str(last["hash"]) if last else GENESIS
-        self.recorded_us = max(to_us(now()), int(last["recorded_us"]) if last else 0)
+        clock_us = to_us(now())
+        self.recorded_us = max(clock_us, int(last["recorded_us"]) if last else 0)
         self.recorded_at = format_time(from_us(self.recorded_us))
+        # A clock behind the head (a jump back, or a head from a clock ahead) by more than
+        # writers' clocks differ is said once the events stamped with the head's time
+        # instead are committed (``run``).
+        self.clock_behind = clock_us if self.recorded_us - clock_us > _CLOCK_NOISE_US else None
 
     def _judge_fold_chain(
         self,
@@ -637,6 +662,8 @@ class _Append:
     ) -> list[Receipt]:
         """Rulebook, projections and chain for each new event of one batch."""
         session.prefetch(n.payload for n in new)
+        if new[0].restored is None:
+            self.stamped_behind = self.clock_behind
         chain: list[tuple[int, str, str, int, str, str]] = []
         out: list[Receipt] = []
         recorded_at, recorded_us = self.recorded_at, self.recorded_us
@@ -835,12 +862,15 @@ def _digest_position(db: projections.Db, digest: str) -> int:
 
 
 def _restorable(
-    lines: Iterable[tuple[int, dict[str, Any]]],
+    lines: Iterable[tuple[int, dict[str, Any]]], digest: str | None = None
 ) -> Iterator[tuple[int, Event, tuple[str, str] | None]]:
     """The events of an export, checked line by line: every chain field present, positions
     in sequence, ``recorded_at`` never going backwards, each hash covering its event and
-    the hash before it. A line that fails stops the restore (nothing is stored)."""
+    the hash before it; with ``digest``, the chain must hold that hash (checked after the
+    last line). A line that fails stops the restore (nothing is stored)."""
+    held = digest in (None, GENESIS)
     prev_hash, prev_recorded = GENESIS, 0
+    latest = to_us(now()) + CLOCK_SKEW_US
     for index, (line, stored) in enumerate(lines, start=1):
         for key in ("position", "recorded_at", "prev_hash", "hash"):
             if key not in stored:
@@ -850,6 +880,8 @@ def _restorable(
         if stored["position"] != index:
             raise IntegrityFailure(f"position {stored['position']} is out of sequence", line=line)
         recorded_us = canonical_to_us(recorded_at)
+        if recorded_us > latest:
+            raise _from_the_future(recorded_at, line)
         if recorded_us < prev_recorded:
             raise IntegrityFailure("recorded_at goes backwards", position=index, line=line)
         if (
@@ -861,6 +893,44 @@ def _restorable(
             )
         yield line, event, (recorded_at, stored["hash"])
         prev_hash, prev_recorded = stored["hash"], recorded_us
+        held = held or prev_hash == digest
+    if not held:
+        raise IntegrityFailure(
+            f"the file's chain does not hold the head {digest}: it ends with {prev_hash}, so "
+            "it was cut short or rewritten since that digest was taken; nothing was restored"
+        )
+
+
+# How far a restored ``recorded_at`` may lie ahead of this machine's clock: the skew between
+# the clocks of the machine that recorded it and this one. Beyond it, every event recorded
+# after the restore would be stamped with that time (recorded time never goes back).
+CLOCK_SKEW_US = 5 * 60 * 1_000_000
+
+
+# A clock behind the newest recorded time by at most this much is not said: writers on
+# several machines, each a few milliseconds apart, would say it all the time.
+_CLOCK_NOISE_US = 1_000_000
+
+
+def _from_the_future(recorded_at: str, line: int) -> BadInput:
+    return BadInput(
+        "recorded_at",
+        f"{recorded_at} lies in the future, more than 5 minutes after this machine's clock "
+        f"({format_time(now())}): no ledger can have recorded it yet, and every event recorded "
+        "after it would be stamped with that time",
+        line=line,
+    )
+
+
+def _clock_behind(clock_us: int, newest_us: int) -> None:
+    """Say that new events are stamped with the newest recorded time, not the clock's."""
+    newest = format_time(from_us(newest_us))
+    warnings.warn(
+        f"the system clock ({format_time(from_us(clock_us))}) is behind the ledger's newest "
+        f"recorded time ({newest}); recorded at {newest} to keep the log in order",
+        LedgerWarning,
+        stacklevel=3,
+    )
 
 
 def _stream_param(dialect: str) -> object:

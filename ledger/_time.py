@@ -35,6 +35,11 @@ def parse_time(value: object, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
+        offset = value[-6:]
+        if offset[0] in "+-" and (int(offset[1:3]) > 23 or int(offset[4:]) > 59):
+            raise BadInput(
+                field, f"{value!r} has the offset {offset}: an offset must be between -23:59 and +23:59"
+            ) from None
         raise BadInput(field, f"{value!r} is not a valid time: {exc}") from None
     try:
         utc = parsed.astimezone(UTC)
