@@ -42,3 +42,33 @@ def test_the_walkthrough_runs_as_written(tmp_path: Path) -> None:
         [*ledger_command(), "--db", "sqlite:///copy.db", "export"], cwd=tmp_path, capture_output=True
     )
     assert restored.stdout == (tmp_path / "audit.jsonl").read_bytes()
+
+
+def security_examples() -> list[tuple[str, int]]:
+    """The Security section's console block: each command with the exit code its comment names."""
+    section = README.read_text().split("## Security", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```console\n(.*?)```", section, re.S)
+    assert block is not None, "the Security section has a console block"
+    examples = []
+    for line in block.group(1).splitlines():
+        command, comment = line[2:].split("#", 1)
+        code = re.match(r"\s*exit (\d+)", comment)
+        assert code is not None, f"{line}: its comment names its exit code"
+        examples.append((command.strip(), int(code.group(1))))
+    return examples
+
+
+def test_the_security_examples_run_as_written(tmp_path: Path) -> None:
+    examples = security_examples()
+    assert len(examples) >= 4
+    subprocess.run([*ledger_command(), "demo"], cwd=tmp_path, check=True, capture_output=True)
+    before = (tmp_path / "ledger.db").read_bytes()
+    for command, expected in examples:
+        argv = shlex.split(command)
+        assert argv[0] == "ledger"
+        done = subprocess.run([*ledger_command(), *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == expected, f"{command}: {done.stderr}"
+        assert "Traceback" not in done.stderr
+        for secret in re.findall(r"://[^:/]+:([^@]+)@", command):
+            assert secret not in done.stdout + done.stderr, command
+    assert (tmp_path / "ledger.db").read_bytes() == before  # nothing wrote over the ledger
