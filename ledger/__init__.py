@@ -20,7 +20,6 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from . import _demo as demo
     from . import _read as read
     from ._chain import GENESIS, chain_hash
     from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
@@ -28,10 +27,9 @@ if TYPE_CHECKING:
     from ._store import Ledger, Receipt
     from ._url import DEFAULT_URL
 
-# Where each name loaded on first use lives; "" for a module itself (``read``, ``demo``).
+# Where each name loaded on first use lives; "" for a module itself (``read``).
 _MODULES = {
     "read": ("_read", ""),
-    "demo": ("_demo", ""),
     "GENESIS": ("_chain", "GENESIS"),
     "chain_hash": ("_chain", "chain_hash"),
     "EVENT_TYPES": ("_events", "EVENT_TYPES"),
@@ -87,7 +85,6 @@ __all__ = [
     "RuleViolation",
     "StoreError",
     "chain_hash",
-    "demo",
     "parse_event",
     "parse_event_json",
     "read",
