@@ -1,6 +1,6 @@
 """The demo's story, ``cli/demo.jsonl``: every attempt goes as the story tells it (the refused
 ones refused by the rule it names, on both stores), and an installed ``ledger`` (not editable,
-run from another folder) has the story and tells it."""
+run from another folder) has the story and tells it, and has the report and its template."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,26 +40,48 @@ def test_the_story_has_one_step_a_line_with_unique_ids() -> None:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The project installed as a user would (``pip install .``, not editable) into a folder of
-    its own, built from a copy of what the package is made of (nothing else of the checkout)."""
+    """A fresh virtualenv with the project installed as a user would (``pip install .``, not
+    editable), built from a copy of what the package is made of (nothing else of the
+    checkout); its dependencies are this environment's (a ``.pth`` naming its site-packages,
+    whose own ``.pth`` files, the editable install's finder among them, are not run)."""
     work = tmp_path_factory.mktemp("installed")
     source = work / "source"
     for part in ("ledger", "projections", "cli"):
         shutil.copytree(ROOT / part, source / part, ignore=shutil.ignore_patterns("__pycache__"))
     for part in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / part, source / part)
-    target = work / "site"
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
-    done = subprocess.run([*pip, "--target", str(target), str(source)], capture_output=True, timeout=300)
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
+    done = subprocess.run([*pip, "--no-deps", str(source)], capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
-    yield target
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        check=True,
+    )
+    (Path(site.stdout.decode().strip()) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    yield venv
 
 
-def test_an_installed_ledger_tells_the_demo(installed: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(installed)}  # before the editable checkout
-    env.pop("LEDGER_DB", None)
+def test_an_installed_ledger_tells_the_demo_and_reports(installed: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("LEDGER_DB", "PYTHONPATH")}
     where = subprocess.run(
-        [sys.executable, "-c", "import cli._demo; print(cli._demo.__file__)"],
+        [
+            str(installed / "bin" / "python"),
+            "-c",
+            "import cli._demo, cli._report; print(cli._report.__file__)",
+        ],
         capture_output=True,
         env=env,
         cwd=tmp_path,
@@ -71,3 +94,8 @@ def test_an_installed_ledger_tells_the_demo(installed: Path, tmp_path: Path) -> 
     checkout = run_json("--db", f"sqlite:///{tmp_path / 'checkout.db'}", "demo")
     assert orjson.loads(done.stdout)["steps"] == checkout["steps"]
     assert orjson.loads(done.stdout)["verified"] == 30
+    page = tmp_path / "contoso.html"
+    report = [*command[:-1], "report", "contoso", "--out", str(page), "--json"]
+    done = subprocess.run(report, capture_output=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "Relationship history of Contoso Ltd" in page.read_text(encoding="utf-8")
