@@ -1,4 +1,4 @@
-"""The auditor's other commands, and the demo: report, verify, rebuild, demo."""
+"""The auditor's other commands: report, verify, rebuild."""
 
 from __future__ import annotations
 
@@ -7,16 +7,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger import GENESIS, BadInput, IntegrityFailure, read
+from ledger import GENESIS, IntegrityFailure, read
 from ledger._files import check_output, store_files, write_output
-from ledger._time import format_us, now, parse_time, to_us
-from ledger._url import redact
+from ledger._time import format_us, now, to_us
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
-from ._output import emit_json, out, progress_bar, reporting, styled
-from ._views import show_customer
+from ._output import emit_json, out, progress_bar, reporting
 
-if TYPE_CHECKING:  # loaded by the commands that use them: jinja2 and the demo cost a start
+if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
     from ledger import Ledger
 
     from . import _report
@@ -179,70 +177,3 @@ def register(app: typer.Typer) -> None:
                 emit_json({"rebuilt": count})
             else:
                 out.print(f"Rebuilt every projection from {count} events.")
-
-    @app.command("demo")
-    def demo_(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Load a realistic built-in history into a fresh ledger and show what it derives."""
-        from ledger import demo
-
-        with reporting(as_json), open_ledger(ctx) as ledger:
-            foreign = demo.stored_foreign_events(ledger)
-            if foreign:
-                raise BadInput(
-                    "db",
-                    f"{redact(ledger.url)} already holds {foreign} events of its own; the demo needs a fresh "
-                    "ledger: give another --db, e.g. --db sqlite:///demo.db",
-                )
-            loaded_before = demo.already_loaded(ledger)
-            outcomes = [] if loaded_before else demo.load(ledger)
-            views = {cid: read.customer(ledger, cid) for cid in demo.CUSTOMERS}
-            back_then = read.customer(ledger, "contoso", to_us(parse_time("2019-06-30T00:00:00Z", "as-of")))
-            count = ledger.verify()
-            if as_json:
-                emit_json(
-                    {
-                        "steps": [
-                            {
-                                "story": o.step.story,
-                                "type": o.step.event.type,
-                                "position": o.receipt.position if o.receipt else None,
-                                "rejected_by": o.rejected_by,
-                            }
-                            for o in outcomes
-                        ],
-                        "customers": views,
-                        "contoso_as_of_2019_06_30": back_then,
-                        "verified": count,
-                        "already_loaded": loaded_before,
-                    }
-                )
-                return
-            if loaded_before:
-                out.print(
-                    f"The demo history is already loaded in {redact(ledger.url)}; nothing new was recorded.",
-                    markup=False,
-                )
-            for o in outcomes:
-                if o.receipt is not None:
-                    out.print(f"  {o.receipt.position:>3}  {o.step.event.effective_at[:10]}  {o.step.story}")
-                else:
-                    out.print(
-                        styled(
-                            "  ",
-                            ("  ✗", "red"),
-                            f"  {o.step.event.effective_at[:10]}  {o.step.story}: refused by ",
-                            (o.rejected_by or "", "bold"),
-                        )
-                    )
-            out.print()
-            for view in views.values():
-                show_customer(view)
-                out.print()
-            out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
-            show_customer(back_then)
-            out.print()
-            out.print(f"Verified {count} events: the chain, the rulebook and every projection match.")
-            out.print(
-                "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
-                "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"
-            )

@@ -1,8 +1,9 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
 The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_audit`` (report, verify, rebuild, demo) and ``_record`` (record), and
-a command line loads the one module that defines the command it names (``_app_for``).
+customer, history), ``_audit`` (report, verify, rebuild), ``_demo`` (demo) and ``_record``
+(record), and a command line loads the one module that defines the command it names
+(``_app_for``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ _COMMANDS = {
     "report": "_audit",
     "verify": "_audit",
     "rebuild": "_audit",
-    "demo": "_audit",
+    "demo": "_demo",
 }
 _GLOBAL_OPTIONS = ("--db", "--wait")  # each takes a value
 # The global options; ``app`` (the whole command) adds every command on first use.

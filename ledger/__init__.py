@@ -20,7 +20,7 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
-    from . import _demo as demo
+    from . import _narration as narration
     from . import _read as read
     from ._chain import GENESIS, chain_hash
     from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     from ._store import Ledger, Receipt
     from ._url import DEFAULT_URL
 
-# Where each name loaded on first use lives; "" for a module itself (``read``, ``demo``).
+# Where each name loaded on first use lives; "" for a module itself (``read``, ``narration``).
 _MODULES = {
     "read": ("_read", ""),
-    "demo": ("_demo", ""),
+    "narration": ("_narration", ""),
     "GENESIS": ("_chain", "GENESIS"),
     "chain_hash": ("_chain", "chain_hash"),
     "EVENT_TYPES": ("_events", "EVENT_TYPES"),
@@ -87,7 +87,7 @@ __all__ = [
     "RuleViolation",
     "StoreError",
     "chain_hash",
-    "demo",
+    "narration",
     "parse_event",
     "parse_event_json",
     "read",

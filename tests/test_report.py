@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from ledger import Event, Ledger, NotFound, demo, parse_event, read
+from cli import _demo as demo
+from ledger import Event, Ledger, NotFound, parse_event, read
 from ledger._time import parse_time, to_us
 
 import rawdb

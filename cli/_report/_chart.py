@@ -1,0 +1,131 @@
+"""The timeline: an axis, then a section of subscription lanes and one of partner lanes, the
+newest activity first to be drawn; past a limit, the rest summed up in a "+K more" note."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from projections import DelegationLine, RelationshipLine, Timeline, format_us
+
+from ._axis import axis_ticks
+from ._geometry import AXIS_H, NOTE_ROW, ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
+from ._model import Chart, Lane, Text
+from ._names import TimelineNames
+from ._partner_lane import MAX_ROWS_PER_PARTNER, partner_lane
+from ._subscription_lane import subscription_lane
+
+MAX_SUBSCRIPTION_LANES = 24
+MAX_PARTNER_LANES = 12
+MIN_SPAN_US = 86_400_000_000  # the axis covers at least one day
+
+
+def _note(y: float, text: str, key: str) -> Lane:
+    return Lane("note", key, y, NOTE_ROW, texts=[Text(X0, y + 14, text, "note")])
+
+
+def _recent(ids: Iterable[str], last: Mapping[str, int], limit: int) -> tuple[list[str], int]:
+    """The ``limit`` ids with the newest activity, in their given order, and how many are left out."""
+    ordered = list(ids)
+    if len(ordered) <= limit:
+        return ordered, 0
+    keep = set(sorted(ordered, key=lambda i: last[i], reverse=True)[:limit])
+    return [i for i in ordered if i in keep], len(ordered) - limit
+
+
+def chart(t: Timeline) -> Chart:
+    start = t.first_event_at
+    end = max(t.as_of, start + MIN_SPAN_US)
+    scale = Scale(start - (end - start) // 100, end)
+    names = TimelineNames(t)
+    sections: list[Text] = []
+    lanes: list[Lane] = []
+    y = float(AXIS_H)
+    sections.append(Text(8, y + 17, "Subscriptions: partner of record over time", "section"))
+    y = _subscriptions(lanes, t, y + SECTION_H, scale, names) + 8
+    sections.append(Text(8, y + 17, "Partners: reseller relationships and delegated admin rights", "section"))
+    y = _partners(lanes, t, y + SECTION_H, scale, names)
+    for lane in lanes:
+        lane.marks = thin_marks(lane.marks)
+    bottom = y + 4
+    many = len(lanes) > 10
+    return Chart(
+        width=WIDTH,
+        height=bottom + (AXIS_H if many else 8),
+        top=AXIS_H,
+        bottom=bottom,
+        ticks=axis_ticks(scale),
+        lanes=lanes,
+        sections=sections,
+        as_of_label=f"as of {format_us(t.as_of)}",
+        x0=X0,
+        x1=X1,
+        bottom_axis=many,
+    )
+
+
+def _subscriptions(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names: TimelineNames) -> float:
+    """Add the subscriptions' lanes from ``y`` down; return where they end."""
+    subs = {s.subscription_id: s for s in t.subscriptions}
+    last_sub = {
+        s.subscription_id: max([s.purchased_at, s.cancelled_at or 0, *(p.start for p in s.periods)])
+        for s in t.subscriptions
+    }
+    shown, more = _recent(subs, last_sub, MAX_SUBSCRIPTION_LANES)
+    if not shown:
+        lanes.append(_note(y, "No subscription on record.", "no-subscriptions"))
+        y += NOTE_ROW
+    for sid in shown:
+        lanes.append(subscription_lane(subs[sid], y, scale, names))
+        y += ROW
+    if more:
+        lanes.append(
+            _note(
+                y,
+                f"+{more} more subscriptions, with older activity, not drawn: see the events below.",
+                "more",
+            )
+        )
+        y += NOTE_ROW
+    return y
+
+
+def _partners(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names: TimelineNames) -> float:
+    """Add the partners' lanes from ``y`` down; return where they end."""
+    rels: dict[str, list[RelationshipLine]] = {}
+    dels: dict[str, list[DelegationLine]] = {}
+    last_partner: dict[str, int] = {}
+    for r in t.relationships:
+        rels.setdefault(r.partner_id, []).append(r)
+        last_partner[r.partner_id] = max(last_partner.get(r.partner_id, 0), r.ended_at or r.requested_at)
+    for d in t.delegations:
+        dels.setdefault(d.partner_id, []).append(d)
+        last_partner[d.partner_id] = max(last_partner.get(d.partner_id, 0), d.ended_at or d.granted_at)
+    partners = sorted(last_partner, key=lambda p: (_first(rels.get(p, []), dels.get(p, [])), p))
+    shown, more = _recent(partners, last_partner, MAX_PARTNER_LANES)
+    if not shown:
+        lanes.append(_note(y, "No reseller relationship or delegation on record.", "no-partners"))
+        y += NOTE_ROW
+    for pid in shown:
+        lane, hidden = partner_lane(pid, rels.get(pid, []), dels.get(pid, []), y, scale, names)
+        lanes.append(lane)
+        y += lane.height
+        if hidden:
+            lanes.append(
+                _note(
+                    y,
+                    f"+{hidden} more relationships or delegations of {names.partner(pid)} overlap "
+                    f"those drawn ({MAX_ROWS_PER_PARTNER} rows at most): see the events below.",
+                    f"more-{pid}",
+                )
+            )
+            y += NOTE_ROW
+    if more:
+        lanes.append(
+            _note(y, f"+{more} more partners, with older activity, not drawn: see the events below.", "more")
+        )
+        y += NOTE_ROW
+    return y
+
+
+def _first(relationships: list[RelationshipLine], delegations: list[DelegationLine]) -> int:
+    return min([r.requested_at for r in relationships] + [d.granted_at for d in delegations])

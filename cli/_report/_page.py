@@ -1,0 +1,101 @@
+"""The page: ``render`` lays the report out and the Jinja2 template ``cli/templates/
+report.html.j2`` turns it into markup, autoescaping everything, so text from event data (a
+note, a name) is always text, with its control characters shown escaped as on a terminal
+(``_shown``); ``Verification`` and ``Head`` say what verify checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from ledger import narration
+from projections import Timeline, format_us
+
+from .._output import visible
+from ._chart import chart
+from ._colours import NO_PARTNER, partner_colour
+from ._event_list import event_rows
+from ._names import TimelineNames
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``Ledger.verify`` said: ``ok``, how many events it verified and the head it
+    verified, or why it failed; the digest it was given (None: no earlier digest was
+    checked) and, when it passed, the position of the event that has it."""
+
+    ok: bool
+    count: int
+    message: str
+    position: int | None = None
+    head: Head | None = None
+    digest: str | None = None
+    extends: int | None = None
+
+
+def _shown(value: object) -> object:
+    """What the template prints of a value: a string as ``visible`` shows it (a control
+    character, which HTML and SVG would pass on or drop, escaped), then autoescaped; anything
+    else (a number, the template's own markup from a macro) as it is."""
+    return visible(value) if type(value) is str else value
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("cli", "templates"),
+    autoescape=True,
+    finalize=_shown,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(
+    t: Timeline,
+    events: Sequence[Mapping[str, Any]],
+    verification: Verification,
+    head: Head,
+    known_head: Head | None,
+    known_at: int | None,
+    generated_at: int,
+) -> str:
+    """The report as one HTML document."""
+    names = TimelineNames(t)
+    channels = sorted({s.channel for s in t.subscriptions if s.channel != "csp"})
+    page: str = _ENV.get_template("report.html.j2").render(
+        t=t,
+        chart=chart(t),
+        legend=_legend(t, names),
+        channels=[narration.channel_name(c) for c in channels],
+        rows=event_rows(events, names, verification.position),
+        verification=verification,
+        head=head,
+        known_head=known_head,
+        known_at=format_us(known_at) if known_at is not None else None,
+        period=(format_us(t.first_event_at), format_us(t.as_of)),
+        generated_at=format_us(generated_at),
+        no_partner=NO_PARTNER,
+    )
+    return page
+
+
+def _legend(t: Timeline, names: TimelineNames) -> list[dict[str, str]]:
+    """Each partner the timeline names, by name: its colour and program."""
+    return [
+        {
+            "id": pid,
+            "name": names.partner(pid),
+            "program": t.partners[pid].program if pid in t.partners else "unknown",
+            "colour": partner_colour(pid),
+        }
+        for pid in sorted(t.partner_ids(), key=lambda i: names.partner(i).lower())
+    ]

@@ -1,0 +1,182 @@
+"""Each event type in plain language: the sentence an auditor reads for one event, and the
+names of the purchase channels.
+
+``SENTENCES`` holds one sentence function per event type, keyed by its name; ``sentence``
+looks an event's up and refuses a type it has none for (a new event type is told, not shown
+as its bare name). A sentence names partners and, where the event names only an id, what
+earlier events made (a subscription's offer, an invitation's partner, a delegation's kind):
+it asks a ``Directory`` (the report builds one from the customer's timeline). Nothing here
+loads the store, the event types or the rulebook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+# Each purchase channel's name for people, keyed by its id (the event types' ``CHANNELS``).
+CHANNEL_NAMES = {
+    "csp": "CSP",
+    "microsoft": "Microsoft direct",
+    "advisor": "Advisor",
+    "open": "Open licensing",
+    "ea": "Enterprise Agreement",
+    "third-party": "third party",
+    "syndication": "Syndication",
+    "21vianet": "21Vianet",
+}
+
+
+class Directory(Protocol):
+    """Where a sentence looks up what the event names only by id."""
+
+    @property
+    def customer(self) -> str:
+        """The customer's name (the customer whose history is told)."""
+        ...
+
+    def partner(self, partner_id: str) -> str:
+        """A partner's name (its id where the partner is not known)."""
+        ...
+
+    def subscription(self, subscription_id: str) -> tuple[str, str | None] | None:
+        """A known subscription's offer and its last partner of record."""
+        ...
+
+    def inviter(self, request_id: str) -> str | None:
+        """The partner id of a known invitation."""
+        ...
+
+    def delegation(self, delegation_id: str) -> tuple[str, str] | None:
+        """A known delegation's partner id and kind (dap, gdap)."""
+        ...
+
+
+Data = Mapping[str, Any]
+Sentence = Callable[[Data, Directory], str]
+
+
+def channel_name(channel: str) -> str:
+    """A purchase channel's name for people."""
+    return CHANNEL_NAMES[channel]
+
+
+def _providers(d: Data, names: Directory) -> str:
+    providers = d.get("provider_ids")
+    return f", reselling through {', '.join(names.partner(p) for p in providers)}" if providers else ""
+
+
+def _partner_registered(d: Data, names: Directory) -> str:
+    return (
+        f"{d['name']} ({d['partner_id']}) was registered as a {d['program']} partner in the "
+        f"{d['cloud']} cloud{_providers(d, names)}."
+    )
+
+
+def _partner_program_changed(d: Data, names: Directory) -> str:
+    return f"{names.partner(d['partner_id'])} changed its program to {d['program']}{_providers(d, names)}."
+
+
+def _customer_registered(d: Data, names: Directory) -> str:
+    return f"{d['name']} ({d['customer_id']}) was registered as a customer in the {d['cloud']} cloud."
+
+
+def _sold_through_csp(d: Data, names: Directory, what: str) -> str:
+    p = names.partner
+    text = f"{p(d['seller_id'])} sold {names.customer} {what} through CSP"
+    if d.get("reseller_id"):
+        return text + f", with {p(d['reseller_id'])} as reseller and partner of record"
+    return text + f"; {p(d['seller_id'])} is partner of record"
+
+
+def _bought_elsewhere(d: Data, names: Directory, what: str) -> str:
+    seller = f" from {names.partner(d['seller_id'])}" if d.get("seller_id") else ""
+    return (
+        f"{names.customer} bought {what} through {channel_name(d['channel'])}{seller}; "
+        "it has no CSP partner of record"
+    )
+
+
+def _subscription_purchased(d: Data, names: Directory) -> str:
+    service = "licence-based" if d["service"] == "license" else "usage-based"
+    term = f", term ends {d['term_end'][:10]}" if d.get("term_end") else ""
+    what = f"{d['offer']} ({d['subscription_id']}, {service}{term})"
+    csp = d["channel"] == "csp"
+    text = _sold_through_csp(d, names, what) if csp else _bought_elsewhere(d, names, what)
+    if d.get("migrated_from"):
+        text += f". It migrates {d['migrated_from']} into CSP"
+    return text + "."
+
+
+def _subscription_switched(d: Data, names: Directory) -> str:
+    p = names.partner
+    to = p(d["to_partner_id"])
+    if d.get("to_reseller_id"):
+        to = f"{p(d['to_reseller_id'])} (via {to})"
+    return f"{d['subscription_id']} was switched from {p(d['from_partner_id'])} to {to}."
+
+
+def _subscription_cancelled(d: Data, names: Directory) -> str:
+    known = names.subscription(d["subscription_id"])
+    offer = f"{known[0]} ({d['subscription_id']})" if known else d["subscription_id"]
+    last = known[1] if known else None
+    tail = f"; its last partner of record, {names.partner(last)}, stays on record" if last else ""
+    return f"{offer} was cancelled{tail}."
+
+
+def _relationship_requested(d: Data, names: Directory) -> str:
+    p = names.partner
+    behalf = f" on behalf of its reseller {p(d['reseller_id'])}" if d.get("reseller_id") else ""
+    return (
+        f"{p(d['partner_id'])} invited {names.customer} into a reseller relationship{behalf} "
+        f"(invitation {d['request_id']})."
+    )
+
+
+def _relationship_accepted(d: Data, names: Directory) -> str:
+    inviter = names.inviter(d["request_id"])
+    who = f"{names.partner(inviter)}'s invitation" if inviter else "the invitation"
+    return f"{names.customer} accepted {who} ({d['request_id']}): the reseller relationship begins."
+
+
+def _relationship_removed(d: Data, names: Directory) -> str:
+    partner = names.partner(d["partner_id"])
+    return f"The reseller relationship between {partner} and {names.customer} was removed."
+
+
+def _delegation_granted(d: Data, names: Directory) -> str:
+    until = f", until {d['expires_at'][:10]}" if d.get("expires_at") else ""
+    return (
+        f"{names.customer} granted {names.partner(d['partner_id'])} {d['kind'].upper()} delegated admin "
+        f"rights ({', '.join(d['roles'])}){until} ({d['delegation_id']})."
+    )
+
+
+def _delegation_revoked(d: Data, names: Directory) -> str:
+    known = names.delegation(d["delegation_id"])
+    whose = f"{names.partner(known[0])}'s {known[1].upper()}" if known else "the delegated admin rights"
+    return f"{names.customer} revoked {whose} ({d['delegation_id']})."
+
+
+SENTENCES: dict[str, Sentence] = {
+    "partner.registered": _partner_registered,
+    "partner.program-changed": _partner_program_changed,
+    "customer.registered": _customer_registered,
+    "subscription.purchased": _subscription_purchased,
+    "subscription.switched": _subscription_switched,
+    "subscription.cancelled": _subscription_cancelled,
+    "relationship.requested": _relationship_requested,
+    "relationship.accepted": _relationship_accepted,
+    "relationship.removed": _relationship_removed,
+    "delegation.granted": _delegation_granted,
+    "delegation.revoked": _delegation_revoked,
+}
+
+
+def sentence(event: Mapping[str, Any], names: Directory) -> str:
+    """One event (the contract's JSON) in plain language. Raises ``LookupError`` for an
+    event type with no sentence."""
+    told = SENTENCES.get(event["type"])
+    if told is None:
+        raise LookupError(f"no sentence tells an event of type {event['type']!r}")
+    return told(event["data"], names)

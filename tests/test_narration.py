@@ -1,0 +1,95 @@
+"""The narration (``ledger/_narration.py``): every event type has its sentence, a type without
+one is refused rather than shown bare, and every purchase channel has its name."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import EVENT_TYPES, narration
+from ledger._events import CHANNELS
+
+from builders import (
+    accept,
+    cancel,
+    customer,
+    grant,
+    partner,
+    program_changed,
+    purchase,
+    remove,
+    request,
+    revoke,
+    switch,
+)
+
+
+class _Known:
+    """A directory that knows one of each thing the sentences look up."""
+
+    customer = "Contoso Ltd"
+
+    def partner(self, partner_id: str) -> str:
+        return partner_id.title()
+
+    def subscription(self, subscription_id: str) -> tuple[str, str | None] | None:
+        return ("Office 365 E3", "fabrikam") if subscription_id == "o365-1" else None
+
+    def inviter(self, request_id: str) -> str | None:
+        return "fabrikam" if request_id == "r-1" else None
+
+    def delegation(self, delegation_id: str) -> tuple[str, str] | None:
+        return ("fabrikam", "gdap") if delegation_id == "d-1" else None
+
+
+ONE_OF_EACH = [
+    partner("litware", program="csp-indirect-reseller", providers=["adatum"]),
+    program_changed("litware", "csp-direct", at="2019-01-01T00:00:00Z"),
+    customer("contoso"),
+    purchase("o365-1", "contoso", service="license", reseller="litware", seller="adatum"),
+    switch("o365-1", "fabrikam", "adatum", at="2019-05-01T00:00:00Z", to_reseller="litware"),
+    cancel("o365-1", at="2019-06-01T00:00:00Z"),
+    request("r-1", "adatum", "contoso", reseller="litware"),
+    accept("r-1", "contoso"),
+    remove("fabrikam", "contoso", at="2019-07-01T00:00:00Z"),
+    grant("d-1", "contoso", "fabrikam", kind="gdap", expires="2020-01-01T00:00:00Z"),
+    revoke("d-1", "contoso", at="2019-08-01T00:00:00Z"),
+]
+
+TOLD = {
+    "partner.registered": "Litware (litware) was registered as a csp-indirect-reseller partner in the "
+    "commercial cloud, reselling through Adatum.",
+    "partner.program-changed": "Litware changed its program to csp-direct.",
+    "customer.registered": "Contoso (contoso) was registered as a customer in the commercial cloud.",
+    "subscription.purchased": "Adatum sold Contoso Ltd Office 365 E3 (o365-1, licence-based, term ends "
+    "2020-03-01) through CSP, with Litware as reseller and partner of record.",
+    "subscription.switched": "o365-1 was switched from Fabrikam to Litware (via Adatum).",
+    "subscription.cancelled": "Office 365 E3 (o365-1) was cancelled; its last partner of record, Fabrikam, "
+    "stays on record.",
+    "relationship.requested": "Adatum invited Contoso Ltd into a reseller relationship on behalf of its "
+    "reseller Litware (invitation r-1).",
+    "relationship.accepted": "Contoso Ltd accepted Fabrikam's invitation (r-1): the reseller relationship "
+    "begins.",
+    "relationship.removed": "The reseller relationship between Fabrikam and Contoso Ltd was removed.",
+    "delegation.granted": "Contoso Ltd granted Fabrikam GDAP delegated admin rights (admin-agent), until "
+    "2020-01-01 (d-1).",
+    "delegation.revoked": "Contoso Ltd revoked Fabrikam's GDAP (d-1).",
+}
+
+
+def test_every_event_type_has_a_sentence() -> None:
+    assert set(narration.SENTENCES) == set(EVENT_TYPES)
+    assert {e.type for e in ONE_OF_EACH} == set(EVENT_TYPES) == set(TOLD)
+    for event in ONE_OF_EACH:
+        assert narration.sentence(event.to_json(), _Known()) == TOLD[event.type]
+
+
+def test_an_unknown_type_is_refused_not_shown_bare() -> None:
+    with pytest.raises(LookupError, match=r"partner\.merged"):
+        narration.sentence({"type": "partner.merged", "data": {}}, _Known())
+
+
+def test_every_channel_has_a_name() -> None:
+    assert set(narration.CHANNEL_NAMES) == set(CHANNELS)
+    assert narration.channel_name("ea") == "Enterprise Agreement"
+    with pytest.raises(KeyError):
+        narration.channel_name("barter")
