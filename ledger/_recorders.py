@@ -195,10 +195,12 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         (SQLite has no way to disable a trigger but to drop it, and the next opening of the
         store brings it back)."""
         db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
-        found = {row["name"]: row for row in db.fetchall()}
+        # SQLite's names are case-blind: ``STORED_EVENTS_NO_UPDATE`` is the guard's name too
+        # (and makes its re-creation, IF NOT EXISTS, a no-op), so names are compared so.
+        found = {row["name"].lower(): row for row in db.fetchall()}
         problems: list[str] = []
         for name, table, ddl in _sqlite_guards(self.events_table_name):
-            row = found.get(name)
+            row = found.get(name.lower())
             if row is None:
                 if writing:
                     db.execute(ddl)

@@ -287,6 +287,21 @@ def test_sqlite_a_guard_narrowed_or_moved_is_caught(tmp_path: Path, recreated: s
     _refused_and_named(url, head, "stored_events_no_update on stored_events", "altered")
 
 
+@pytest.mark.parametrize(("name", "table"), _SQLITE_GUARDS)
+def test_sqlite_a_guard_recreated_under_its_name_in_other_letter_case_is_caught(
+    tmp_path: Path, name: str, table: str
+) -> None:
+    """12.2, a form the issue did not name: SQLite's names are case-blind, so a guard dropped
+    and re-created as ``STORED_EVENTS_NO_UPDATE`` with a harmless body holds the ledger's
+    name: the re-creation on open (IF NOT EXISTS) finds it there and creates nothing, and
+    the check must not take it for a missing guard."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    head = _seed(url)
+    rawdb.execute(url, f"DROP TRIGGER {name}")
+    rawdb.execute(url, f"CREATE TRIGGER {name.upper()} BEFORE {_op(name)} ON {table} BEGIN SELECT 1; END")
+    _refused_and_named(url, head, f"{name} on {table}", "altered")
+
+
 def _triggers(url: str) -> dict[str, str]:
     return dict(rawdb.execute(url, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
 
