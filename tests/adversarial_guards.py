@@ -549,7 +549,9 @@ def _intruded(url: str, which: str, statements: list[str], named: str) -> None:
 
 @pytest.mark.parametrize("which", ["events", "chain"])
 @pytest.mark.parametrize("intruder", list(_SQLITE_INTRUDERS))
-def test_sqlite_another_trigger_on_the_logs_tables_is_caught(tmp_path: Path, intruder: str, which: str) -> None:
+def test_sqlite_another_trigger_on_the_logs_tables_is_caught(
+    tmp_path: Path, intruder: str, which: str
+) -> None:
     """12.2: another's trigger on the events table or ledger_chain is refused as a disarmed
     guard is (append and verify exit 4 naming it)."""
     _intruded(f"sqlite:///{tmp_path / 'ledger.db'}", which, *_SQLITE_INTRUDERS[intruder])
