@@ -93,6 +93,8 @@ def output_file(file: str, option: str, protected: Sequence[str]) -> Iterator[Bi
     check_output(file, option, protected)
     real = os.path.realpath(file)
     info = _stat(real)
+    if info is None and (direct := _stat(file)) is not None and stat.S_ISFIFO(direct.st_mode):
+        real, info = file, direct  # /dev/stdout on a pipe: its link's target, pipe:[…], is no path
     if info is not None and not stat.S_ISREG(info.st_mode):  # a device or a pipe: written in place
         with writing(file), open(real, "wb") as handle:
             yield handle

@@ -257,6 +257,17 @@ def test_12_8_another_databases_wal_shm_or_journal_is_never_written_over(url: st
     check.close()
 
 
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
+def test_12_8_standard_output_by_name_is_written_when_it_is_a_pipe(url: str, target: str) -> None:
+    """The guard against writing over files (12.8) resolved ``/dev/stdout`` to its link's
+    target, ``pipe:[…]``, which is no path: "cannot write /dev/stdout: No such file or
+    directory", exit 1, for ``ledger export /dev/stdout | …``. A pipe is written in place."""
+    exported = loaded(url)
+    done = cli("--db", url, "export", target)
+    assert done.code == 0, done
+    assert done.stdout == exported
+
+
 # --- 12.21: files are owner-only --------------------------------------------------------------
 
 
