@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 # What a terminal acts on instead of showing, each spelled as Python escapes it: the C0
 # controls (newline and tab too: one row stays one line), DEL, the C1 controls, the Unicode
-# line and paragraph separators, and the bidirectional embeddings, overrides and isolates
-# (which reorder what is shown).
+# line and paragraph separators, and the bidirectional embeddings, overrides, isolates and
+# marks (which reorder what is shown).
 _ESCAPES = {
     code: repr(chr(code))[1:-1]
     for code in (
@@ -39,6 +39,9 @@ _ESCAPES = {
         0x2029,
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
+        0x200E,  # and the implicit marks: left-to-right, right-to-left, Arabic letter
+        0x200F,
+        0x061C,
     )
 }
 

@@ -4,7 +4,8 @@
 new file or an ordinary file, which is replaced whole (atomically: written beside it under
 another name, then renamed over it), but never the ledger's own database or one of its
 companion files (-wal, -shm, -journal), however the path is spelt (relative, absolute,
-through a symlink or a hard link), nor any other SQLite database, nor a folder. A device
+through a symlink or a hard link), nor any other SQLite database or its -wal, -shm or
+-journal, nor a folder. A device
 or a pipe that exists (``/dev/stdout``, a named pipe) is written in place. A write that
 fails (a full disk) leaves nothing behind and is the ``store`` error naming the file.
 
@@ -62,6 +63,11 @@ def check_output(file: str, option: str, protected: Sequence[str]) -> None:
             )
     if info is not None and stat.S_ISREG(info.st_mode) and _is_sqlite(real):
         raise BadInput(option, f"{file} is a SQLite database: it is never written over")
+    for suffix in _COMPANIONS:  # a database's -wal holds its newest commits until a checkpoint
+        if real.endswith(suffix) and _is_sqlite(real[: -len(suffix)]):
+            raise BadInput(
+                option, f"{file} is the {suffix[1:]} file of a SQLite database: it is never written over"
+            )
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -87,6 +93,8 @@ def output_file(file: str, option: str, protected: Sequence[str]) -> Iterator[Bi
     check_output(file, option, protected)
     real = os.path.realpath(file)
     info = _stat(real)
+    if info is None and (direct := _stat(file)) is not None and stat.S_ISFIFO(direct.st_mode):
+        real, info = file, direct  # /dev/stdout on a pipe: its link's target, pipe:[…], is no path
     if info is not None and not stat.S_ISREG(info.st_mode):  # a device or a pipe: written in place
         with writing(file), open(real, "wb") as handle:
             yield handle

@@ -195,10 +195,22 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         (SQLite has no way to disable a trigger but to drop it, and the next opening of the
         store brings it back)."""
         db.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
-        found = {row["name"]: row for row in db.fetchall()}
-        problems: list[str] = []
-        for name, table, ddl in _sqlite_guards(self.events_table_name):
-            row = found.get(name)
+        # SQLite's names are case-blind: ``STORED_EVENTS_NO_UPDATE`` is the guard's name too
+        # (and makes its re-creation, IF NOT EXISTS, a no-op), so names are compared so.
+        found = {row["name"].lower(): row for row in db.fetchall()}
+        guards = _sqlite_guards(self.events_table_name)
+        # Another trigger on the log's tables may skip or change an insert (RAISE(IGNORE)
+        # before it: the append would be acknowledged and not stored).
+        tables = {table.lower() for _, table, _ in guards}
+        ours = {name.lower() for name, _, _ in guards}
+        problems = [
+            f"trigger {row['name']} on {row['tbl_name']} is not the ledger's (another trigger "
+            "there may skip or change what is stored)"
+            for key, row in found.items()
+            if row["tbl_name"].lower() in tables and key not in ours
+        ]
+        for name, table, ddl in guards:
+            row = found.get(name.lower())
             if row is None:
                 if writing:
                     db.execute(ddl)

@@ -99,10 +99,14 @@ def store_url(url: str | None) -> StoreUrl:
         scheme = parts.scheme
     except ValueError:  # an unclosed "[" of an IPv6 host
         raise BadInput("db", "has a host part that is not valid: an IPv6 address is written [::1]") from None
+    # An empty query or fragment (a trailing "?" or "#") is one too: urlsplit leaves it "".
+    before_fragment, hash_mark, fragment = url.partition("#")
+    query = parts.query or ("?" if "?" in before_fragment else "")
+    fragment = fragment or hash_mark
     if scheme == "sqlite":
-        return _sqlite(url, parts.netloc, parts.path, parts.query, parts.fragment)
+        return _sqlite(url, parts.netloc, parts.path, query, fragment)
     if scheme in ("postgresql", "postgres"):
-        return _postgres(url, parts.netloc, parts.path, parts.query, parts.fragment)
+        return _postgres(url, parts.netloc, parts.path, parts.query, fragment)
     what = f"{scheme}://… (its scheme)" if scheme and "://" in url else repr(redact(url))
     raise BadInput(
         "db", f"{what} is not a store: give sqlite:///path/to/file.db or postgresql://user@host:port/dbname"

@@ -287,6 +287,21 @@ def test_sqlite_a_guard_narrowed_or_moved_is_caught(tmp_path: Path, recreated: s
     _refused_and_named(url, head, "stored_events_no_update on stored_events", "altered")
 
 
+@pytest.mark.parametrize(("name", "table"), _SQLITE_GUARDS)
+def test_sqlite_a_guard_recreated_under_its_name_in_other_letter_case_is_caught(
+    tmp_path: Path, name: str, table: str
+) -> None:
+    """12.2, a form the issue did not name: SQLite's names are case-blind, so a guard dropped
+    and re-created as ``STORED_EVENTS_NO_UPDATE`` with a harmless body holds the ledger's
+    name: the re-creation on open (IF NOT EXISTS) finds it there and creates nothing, and
+    the check must not take it for a missing guard."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    head = _seed(url)
+    rawdb.execute(url, f"DROP TRIGGER {name}")
+    rawdb.execute(url, f"CREATE TRIGGER {name.upper()} BEFORE {_op(name)} ON {table} BEGIN SELECT 1; END")
+    _refused_and_named(url, head, f"{name} on {table}", "altered")
+
+
 def _triggers(url: str) -> dict[str, str]:
     return dict(rawdb.execute(url, "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
 
@@ -494,3 +509,59 @@ def test_the_guards_check_passes_on_fresh_recorders_whatever_the_events_table_na
             sqlite_recorder.check_guards(SqliteDb(cursor))
     finally:
         sqlite.close()
+
+
+# --- 12.2, forms the issue did not name: a trigger or rule of someone else's ----------------
+
+# Each adds something to the events table or ledger_chain that makes an append store nothing
+# while the ledger's own guards stay as they are: (statements, the name said).
+_SQLITE_INTRUDERS = {
+    "trigger RAISE(IGNORE) before insert": (
+        ["CREATE TRIGGER a_skip BEFORE INSERT ON {table} BEGIN SELECT RAISE(IGNORE); END"],
+        "trigger a_skip on {table}",
+    ),
+}
+_PG_INTRUDERS = {
+    "trigger returning NULL before insert": (
+        [
+            _HARMLESS_FUNCTION.format(function="skip").replace("COALESCE(NEW, OLD)", "NULL"),
+            "CREATE TRIGGER a_skip BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION skip()",
+        ],
+        "trigger a_skip on {table}",
+    ),
+    "rule DO INSTEAD NOTHING on insert": (
+        ["CREATE RULE swallow AS ON INSERT TO {table} DO INSTEAD NOTHING"],
+        "rule swallow on {table}",
+    ),
+}
+
+
+def _intruded(url: str, which: str, statements: list[str], named: str) -> None:
+    """Every guard of the ledger's intact, and beside them a trigger (or, on PostgreSQL, a
+    rule) that skips each insert: ``record`` said "Recorded … at position 31" (exit 0) and
+    stored nothing, or only the chain row, or only the projections."""
+    head = _seed(url)
+    table = rawdb.events_table(url) if which == "events" else "ledger_chain"
+    for statement in statements:
+        rawdb.execute(url, statement.format(table=table))
+    _refused_and_named(url, head, named.format(table=table), "not the ledger's")
+
+
+@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("intruder", list(_SQLITE_INTRUDERS))
+def test_sqlite_another_trigger_on_the_logs_tables_is_caught(
+    tmp_path: Path, intruder: str, which: str
+) -> None:
+    """12.2: another's trigger on the events table or ledger_chain is refused as a disarmed
+    guard is (append and verify exit 4 naming it)."""
+    _intruded(f"sqlite:///{tmp_path / 'ledger.db'}", which, *_SQLITE_INTRUDERS[intruder])
+
+
+@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("intruder", list(_PG_INTRUDERS))
+def test_postgres_another_trigger_or_rule_on_the_logs_tables_is_caught(
+    pg_url: str, intruder: str, which: str
+) -> None:
+    """12.2: another's trigger or rule on the events table or ledger_chain is refused as a
+    disarmed guard is (append and verify exit 4 naming it)."""
+    _intruded(pg_url, which, *_PG_INTRUDERS[intruder])

@@ -229,6 +229,45 @@ def test_12_8_no_database_is_written_over_but_an_ordinary_file_is_replaced(url: 
     assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
 
 
+def test_12_8_another_databases_wal_shm_or_journal_is_never_written_over(url: str, tmp_path: Path) -> None:
+    """A form the issue did not name: not the database file itself but its companion. A
+    database in WAL mode keeps its newest commits in ``-wal`` until a checkpoint; export
+    and report replaced ``other.sqlite-wal`` (exit 0), losing them. The -wal, -shm and
+    -journal of any SQLite database are refused as the database is, existing or not yet."""
+    loaded(url)
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("CREATE TABLE precious (x)")
+        conn.execute("INSERT INTO precious VALUES (1)")
+        for suffix in ("-wal", "-shm", "-journal"):
+            target = tmp_path / f"other.sqlite{suffix}"
+            before = target.read_bytes() if target.exists() else None
+            done = cli("--db", url, "export", str(target), "--json")
+            error(done, "bad-input", 2, str(target), "SQLite database")
+            done = cli("--db", url, "report", "contoso", "--out", str(target), "--json")
+            error(done, "bad-input", 2, "--out", "SQLite database")
+            assert (target.read_bytes() if target.exists() else None) == before
+    finally:
+        conn.close()
+    with sqlite3.connect(other) as check:
+        assert check.execute("SELECT x FROM precious").fetchall() == [(1,)]
+    check.close()
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
+def test_12_8_standard_output_by_name_is_written_when_it_is_a_pipe(url: str, target: str) -> None:
+    """The guard against writing over files (12.8) resolved ``/dev/stdout`` to its link's
+    target, ``pipe:[…]``, which is no path: "cannot write /dev/stdout: No such file or
+    directory", exit 1, for ``ledger export /dev/stdout | …``. A pipe is written in place."""
+    exported = loaded(url)
+    done = cli("--db", url, "export", target)
+    assert done.code == 0, done
+    assert done.stdout == exported
+
+
 # --- 12.21: files are owner-only --------------------------------------------------------------
 
 

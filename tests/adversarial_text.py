@@ -215,6 +215,15 @@ def test_12_7_visible_escapes_every_control_character() -> None:
     assert visible(plain) == plain
 
 
+def test_12_7_the_bidirectional_marks_are_escaped_too() -> None:
+    """A form the issue did not name: the implicit bidirectional marks (LRM U+200E, RLM
+    U+200F, ALM U+061C) reorder what is shown around them as the overrides do (the Trojan
+    Source characters), and were shown as they are: invisible."""
+    from cli._output import visible
+
+    assert visible("a\u200eb\u200fc\u061cd") == "a\\u200eb\\u200fc\\u061cd"
+
+
 def _event(
     type_: str = "customer.registered",
     data: dict[str, Any] | None = None,

@@ -109,6 +109,10 @@ EVENT = orjson.dumps(partner("fabrikam").to_json()).decode()
         ("sqlite://host/x.db", "host part"),
         ("sqlite:///x.db?mode=ro", "query"),
         ("sqlite:///x.db#ro", "fragment"),
+        # an empty query or fragment is one too: a trailing "?" or "#" was dropped silently
+        ("sqlite:///x.db?", "query"),
+        ("sqlite:///x.db#", "fragment"),
+        ("sqlite:///x.db?#", "query"),
         ("file::memory:?cache=shared", "is not a store"),
     ],
 )
@@ -422,6 +426,7 @@ def test_12_13_a_schema_not_there_yet_is_created_on_first_use() -> None:
         ("postgresql://h/d%00b", "NUL"),
         ("postgresql://u%00@h/d", "NUL"),
         ("postgresql://h/d#x", "fragment"),
+        ("postgresql://h/d#", "fragment"),  # empty, dropped silently before
         ("sqlite:///a%00b.db", "NUL"),
         ("sqlite:///" + "x" * 5000 + "/l.db", "File name too long"),
         ("mysql://h/d", "mysql://… (its scheme)"),
