@@ -33,7 +33,7 @@ import psycopg
 
 from bench.generate import write as generate
 from ledger import Ledger, NotFound, parse_event, read
-from ledger._recorders import BULK_CACHE
+from ledger._sqlite import BULK_CACHE
 from ledger._time import parse_time, to_us
 from projections._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES
 
