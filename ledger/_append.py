@@ -33,6 +33,10 @@ from ._time import canonical_to_us, format_time, from_us, now, to_us
 _LOOKUP_CHUNK = 500
 SMALL = 50  # an append of at most this many events is sent pipelined (PostgreSQL)
 
+# One input event: its input line (0: none), the event, and for a restore its
+# ``recorded_at`` and hash from the file.
+Source = tuple[int, Event, tuple[str, str] | None]
+
 
 def append(
     store: Store,
@@ -52,11 +56,6 @@ def append(
     first = list(islice(it, _stored.CHUNK))
     with store.translated():
         Append(store, recorder, waiting, progress, total, on_lock).run(first, it, emit)
-
-
-# One input event: its input line (0: none), the event, and for a restore its
-# ``recorded_at`` and hash from the file.
-Source = tuple[int, Event, tuple[str, str] | None]
 
 
 @dataclass(frozen=True)
