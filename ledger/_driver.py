@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
+from typing import Generic, TypeVar
 
 from ._errors import LedgerError, StoreError
 from ._url import redact
 from ._wait import lock_timed_out, wait_error
+
+T = TypeVar("T")
 
 
 def store_error(url: str, exc: BaseException) -> StoreError:
@@ -20,13 +23,42 @@ def store_error(url: str, exc: BaseException) -> StoreError:
     return StoreError(f"cannot use the store {redact(url)}: {redact(reason, url)}")
 
 
-@contextmanager
-def translated(url: str, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
-    """Turn whatever the driver raises (``errors``, the backend's and the library's) into
-    the contract's ``store`` error for the store at ``url``."""
-    try:
-        yield
-    except LedgerError:
-        raise
-    except errors as exc:
-        raise store_error(url, exc) from exc
+class Translated(Generic[T]):
+    """``inner`` (a context manager) with whatever the driver raises (``errors``, the
+    backend's and the library's), on entering, inside or on leaving, as the contract's
+    ``store`` error for the store at ``url``. A class, not a generator: it is around every
+    question (``ledger por``), where a generator's cost shows."""
+
+    __slots__ = ("_errors", "_inner", "_url")
+
+    def __init__(
+        self, inner: AbstractContextManager[T], url: str, errors: tuple[type[BaseException], ...]
+    ) -> None:
+        self._inner, self._url, self._errors = inner, url, errors
+
+    def __enter__(self) -> T:
+        try:
+            return self._inner.__enter__()
+        except LedgerError:
+            raise
+        except self._errors as exc:
+            raise store_error(self._url, exc) from exc
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        try:
+            if self._inner.__exit__(kind, exc, tb):
+                return True
+        except LedgerError:
+            raise
+        except self._errors as error:
+            raise store_error(self._url, error) from error
+        if exc is None or isinstance(exc, LedgerError) or not isinstance(exc, self._errors):
+            return False
+        raise store_error(self._url, exc) from exc
+
+
+def translated(url: str, errors: tuple[type[BaseException], ...]) -> Translated[None]:
+    """Around any use of the store at ``url``: the driver's ``errors`` as the store error."""
+    return Translated(nullcontext(), url, errors)

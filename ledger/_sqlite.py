@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from urllib.parse import quote
 
@@ -331,15 +331,10 @@ class SqliteReader:
                 conn.rollback()
             cursor.close()
 
-    @contextmanager
-    def statements(self, fallback: Callable[[], AbstractContextManager[Db]]) -> Iterator[Db]:
+    def statements(self, fallback: Callable[[], AbstractContextManager[Db]]) -> AbstractContextManager[Db]:
         """Statements each on its own, on the kept cursor; ``fallback`` on another thread."""
         single = self.single()
-        if single is None:
-            with fallback() as db:
-                yield db
-            return
-        yield single
+        return fallback() if single is None else nullcontext(single)
 
     def close(self) -> None:
         conn, self._conn, self._single = self._conn, None, None

@@ -8,12 +8,12 @@ stored events as ``export`` writes them, checked as they are read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from ._backend import Backend
 from ._chain import GENESIS
-from ._driver import translated
+from ._driver import Translated, translated
 from ._errors import IntegrityFailure
 from ._sql import CHAIN, Db
 from ._stream import TOPIC, decode, state_bytes
@@ -37,22 +37,16 @@ class Store:
         """Around any use of the store: the driver's errors as the ``store`` error."""
         return translated(self.url, self.errors)
 
-    @contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[Db]:
-        with self.translated(), self.backend.transaction(commit=commit) as db:
-            yield db
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Db]:
+        return Translated(self.backend.transaction(commit=commit), self.url, self.errors)
 
-    @contextmanager
-    def read(self) -> Iterator[Db]:
+    def read(self) -> AbstractContextManager[Db]:
         """A read-only transaction (SQLite: on the ledger's own read-only connection)."""
-        with self.translated(), self.backend.read() as db:
-            yield db
+        return Translated(self.backend.read(), self.url, self.errors)
 
-    @contextmanager
-    def statements(self) -> Iterator[Db]:
+    def statements(self) -> AbstractContextManager[Db]:
         """Read statements each on its own (each its own snapshot), no transaction around them."""
-        with self.translated(), self.backend.statements() as db:
-            yield db
+        return Translated(self.backend.statements(), self.url, self.errors)
 
     def check_guards(self, db: Db, *, writing: bool = False) -> None:
         """Raise ``IntegrityFailure`` naming each guard that is not the ledger's own."""
