@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import projections
 from projections._queries import KNOWN_NOW, por_answer, por_statement
+from projections._tables import EVENT_REFS
 
 from ._backend import read_store
 from ._errors import NotFound
@@ -182,7 +183,7 @@ def history(
     with ledger.read() as db:
         known = known_position(db, known_at)
         for ref in refs:
-            db.execute("SELECT 1 AS hit FROM prj_event_refs WHERE ref = ? LIMIT 1", [ref])
+            db.execute(f"SELECT 1 AS hit FROM {EVENT_REFS} WHERE ref = ? LIMIT 1", [ref])
             if db.fetchone() is None:
                 kind, _, value = ref.partition(":")
                 raise NotFound(f"no event names {kind} {value}")

@@ -138,10 +138,10 @@ EVENT_REFS = "prj_event_refs"
 EVENT_REFS_COLUMNS = ("ref", "position", "effective_us")
 EVENT_REFS_KEY = ("ref", "position")
 EVENT_REFS_DDL = [
-    "CREATE TABLE IF NOT EXISTS prj_event_refs ("
+    f"CREATE TABLE IF NOT EXISTS {EVENT_REFS} ("
     "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
     "PRIMARY KEY (ref, position))",
-    "CREATE INDEX IF NOT EXISTS prj_event_refs_effective ON prj_event_refs (ref, effective_us)",
+    f"CREATE INDEX IF NOT EXISTS {EVENT_REFS}_effective ON {EVENT_REFS} (ref, effective_us)",
 ]
 
 
