@@ -108,7 +108,7 @@ def _por(
 ) -> dict[str, Any]:
     """Its two statements each on its own, their rows taken as they come (the store's
     quickest question: no mapping of each row by column name)."""
-    at = _now_or(as_of)
+    at = to_us(now()) if as_of is None else as_of
     with ledger.statements() as db:
         if known_at is None:
             known = ALL

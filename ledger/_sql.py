@@ -51,6 +51,13 @@ class Db:
     stream_id: ClassVar[object]  # the stream's id as the events table's parameter
     real_schema: str  # the schema of the store's own tables, as SQL names it beside the twins
 
+    def __enter__(self) -> Db:
+        """A cursor is its own context for statements each on its own (``statements``)."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
     def execute(self, statement: str, params: Sequence[object] = ()) -> None:
         raise NotImplementedError
 

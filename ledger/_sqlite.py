@@ -35,7 +35,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -82,7 +82,7 @@ class SqliteDb(Db):
         self._c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     def row(self, statement: str, params: Sequence[object]) -> Sequence[Any] | None:
-        self._c.execute(statement, params)
+        self._c.execute(statement, params)  # eventsourcing's cursor answers None
         found: Sequence[Any] | None = self._c.fetchone()  # a sqlite3.Row: by index or by name
         return found
 
@@ -106,6 +106,26 @@ class SqliteDb(Db):
     def drop_temp_tables(self, names: Iterable[str]) -> None:
         for name in names:
             self.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+class _TupleRows(SqliteDb):
+    """A plain sqlite3 cursor's rows, tuples (the quickest for ``row``: ``ledger por``),
+    mapped by column name where asked for (``fetchone``, ``fetchall``)."""
+
+    def fetchone(self) -> Mapping[str, Any] | None:
+        row = self._c.fetchone()
+        return None if row is None else dict(zip(self._names(), row, strict=True))
+
+    def fetchall(self) -> list[Mapping[str, Any]]:
+        names = self._names()
+        return [dict(zip(names, row, strict=True)) for row in self._c.fetchall()]
+
+    def row(self, statement: str, params: Sequence[object]) -> Sequence[Any] | None:
+        found: Sequence[Any] | None = self._c.execute(statement, params).fetchone()
+        return found
+
+    def _names(self) -> list[str]:
+        return [column[0] for column in self._c.description]
 
 
 # --- the guards ------------------------------------------------------------------------------
@@ -296,9 +316,8 @@ class SqliteReader:
         conn = sqlite3.connect(
             self._uri, uri=True, isolation_level=None, check_same_thread=False, timeout=self._timeout
         )
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        self._conn, self._single, self._owner = conn, SqliteDb(cursor), threading.get_ident()
+        single = _TupleRows(conn.cursor())
+        self._conn, self._single, self._owner = conn, single, threading.get_ident()
 
     def connection(self) -> sqlite3.Connection | None:
         """The connection, opened on first use; None on a thread other than its owner's."""
@@ -330,11 +349,6 @@ class SqliteReader:
             if conn.in_transaction:
                 conn.rollback()
             cursor.close()
-
-    def statements(self, fallback: Callable[[], AbstractContextManager[Db]]) -> AbstractContextManager[Db]:
-        """Statements each on its own, on the kept cursor; ``fallback`` on another thread."""
-        single = self.single()
-        return fallback() if single is None else nullcontext(single)
 
     def close(self) -> None:
         conn, self._conn, self._single = self._conn, None, None
@@ -404,9 +418,9 @@ class SqliteBackend:
         return self._reader.read(self._pooled)
 
     def statements(self) -> AbstractContextManager[Db]:
-        if self._reader is None:
-            return self._pooled()
-        return self._reader.statements(self._pooled)
+        """On the kept cursor (a ``Db`` is its own context), else the pool's transaction."""
+        single = None if self._reader is None else self._reader.single()
+        return self._pooled() if single is None else single
 
     def check_guards(self, db: Db, events_table: str, *, writing: bool = False) -> None:
         check_guards(db, events_table, writing=writing)
@@ -432,7 +446,8 @@ class SqliteReadStore(ReadStore):
         return self._reader.read(_unserved)
 
     def statements(self) -> AbstractContextManager[Db]:
-        return self._reader.statements(_unserved)
+        single = self._reader.single()
+        return _unserved() if single is None else single
 
 
 def _unserved() -> AbstractContextManager[Db]:

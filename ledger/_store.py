@@ -20,6 +20,7 @@ from eventsourcing.persistence import PersistenceError
 from ._append import ImportSummary, Receipt, Source, append
 from ._backend import backend_for
 from ._chain import parse_digest
+from ._driver import Translated
 from ._env import LedgerApplication
 from ._errors import BadInput, StoreError
 from ._events import Event
@@ -73,7 +74,8 @@ class Ledger:
         """Read statements each on its own (each its own snapshot), with no transaction
         around them: one round trip each on PostgreSQL. For questions of one statement
         over the append-only, bitemporal projections; anything else uses ``read``."""
-        return self._store.statements()
+        store = self._store
+        return Translated(store.backend.statements(), store.url, store.errors)  # no more: ``por``'s path
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""
