@@ -33,7 +33,8 @@ import psycopg
 
 from bench.generate import write as generate
 from ledger import Ledger, NotFound, parse_event, read
-from ledger._recorders import BULK_CACHE
+from ledger._sql import CHAIN
+from ledger._sqlite import BULK_CACHE
 from ledger._time import parse_time, to_us
 from projections._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES
 
@@ -172,7 +173,7 @@ class Raw:
 
 # The column of a ledger table that says which event wrote a row (the events table, named
 # by the library, has the position as its stream's version).
-_POSITION_COLUMN = {"ledger_chain": "position", EVENT_REFS: "position"}
+_POSITION_COLUMN = {CHAIN: "position", EVENT_REFS: "position"}
 # The projection tables (what a rebuild writes) and their primary keys.
 _PROJECTIONS = {**{t.sql_name: t.primary_key for t in TABLES}, EVENT_REFS: EVENT_REFS_KEY}
 

@@ -21,21 +21,20 @@ if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
 
 
 def _verification(ledger: Ledger, digest: str | None) -> _report.Verification:
-    """Run ``verify`` (the chain, the rulebook, every projection, and with ``digest`` whether
-    the log extends it); a failure is reported, not raised."""
+    """What ``check`` found (the chain, the rulebook, every projection, and with ``digest``
+    whether the log extends it), as the report shows it."""
     from . import _report
 
-    try:
-        verified = ledger.verify(digest=digest)
-    except IntegrityFailure as failure:
-        return _report.Verification(False, 0, failure.message, failure.position, digest=digest)
+    found = ledger.check(digest=digest)
+    if found.failure is not None:
+        return _report.Verification(False, 0, found.failure.message, found.failure.position, digest=digest)
     return _report.Verification(
         True,
-        verified.count,
+        found.count,
         "",
-        head=_report.Head(verified.head, verified.head_hash),
+        head=_report.Head(found.head, found.head_hash),
         digest=digest,
-        extends=verified.extends,
+        extends=found.extends,
     )
 
 

@@ -22,10 +22,11 @@ from ._errors import (
 if TYPE_CHECKING:
     from . import _narration as narration
     from . import _read as read
+    from ._append import Receipt
     from ._chain import GENESIS, chain_hash
     from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
     from ._rules import RULE_IDS, RULEBOOK, Rule
-    from ._store import Ledger, Receipt
+    from ._store import Ledger
     from ._url import DEFAULT_URL
 
 # Where each name loaded on first use lives; "" for a module itself (``read``, ``narration``).
@@ -46,7 +47,7 @@ _MODULES = {
     "Rule": ("_rules", "Rule"),
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
-    "Receipt": ("_store", "Receipt"),
+    "Receipt": ("_append", "Receipt"),
 }
 
 

@@ -3,33 +3,32 @@ asks the projections (index lookups, never a replay). Times are microseconds sin
 epoch; ``None`` means now.
 
 A question of several statements asks them in one read transaction (``Ledger.read``).
-``por`` asks its one statement with no transaction around it (on SQLite on the ledger's
-read connection, see ``_reader``; on PostgreSQL on an autocommit connection of the
-pool): a statement is its own snapshot, and a
-``--known-at`` position resolved by the statement before stays valid, since what was
-believed after a recorded position never changes.
+``por`` asks its one statement with no transaction around it (``statements``: on SQLite on
+the ledger's read connection, see ``_sqlite``; on PostgreSQL on an autocommit connection):
+a statement is its own snapshot, and a ``--known-at`` position resolved by the statement
+before stays valid, since what was believed after a recorded position never changes.
 
 ``por``, ``delegations`` and ``customer`` also take the URL of a store instead of a
 ``Ledger`` (the ``ledger`` command's way): they ask it through a ``ReadStore`` (see
-``_reader``), which loads neither the store's write side nor eventsourcing, and through a
-``Ledger`` only where that cannot serve (a store not created yet, a driver's error).
+``_backend.read_store``), which loads neither the store's write side nor eventsourcing, and
+through a ``Ledger`` only where that cannot serve (a store not created yet, a driver's error).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import projections
 from projections._queries import KNOWN_NOW, por_answer, por_statement
+from projections._tables import EVENT_REFS
 
+from ._backend import read_store
 from ._errors import NotFound
-from ._reader import ReadStore, read_store
+from ._sql import CHAIN, ReadStore
 from ._time import now, to_us
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from ._store import Ledger
 
 T = TypeVar("T")
@@ -42,7 +41,7 @@ def _now_or(moment: int | None) -> int:
     return to_us(now()) if moment is None else moment
 
 
-KNOWN_SQL = "SELECT MAX(position) AS p FROM ledger_chain WHERE recorded_us <= ?"
+KNOWN_SQL = f"SELECT MAX(position) AS p FROM {CHAIN} WHERE recorded_us <= ?"
 
 
 def known_position(db: projections.Db, known_at: int | None) -> int:
@@ -107,56 +106,19 @@ def por(
 def _por(
     ledger: Ledger | ReadStore, subscription_id: str, as_of: int | None, known_at: int | None
 ) -> dict[str, Any]:
-    cursor = _cursor(ledger)
-    if cursor is None:  # no SQLite read connection of its own here (PostgreSQL, another thread)
-        return _answer(
-            ledger,
-            f"subscription {subscription_id}",
-            as_of,
-            known_at,
-            lambda db, at, known: projections.partner_of_record(db, subscription_id, at, known),
-            statements=True,
-        )
-    import sqlite3
-
+    """Its two statements each on its own, their rows taken as they come (the store's
+    quickest question: no mapping of each row by column name)."""
     at = to_us(now()) if as_of is None else as_of
-    try:
+    with ledger.statements() as db:
         if known_at is None:
             known = ALL
         else:
-            found = cursor.execute(KNOWN_SQL, (known_at,)).fetchone()[0]
-            known = 0 if found is None else int(found)
-        row = cursor.execute(*por_statement(subscription_id, at, known)).fetchone()
-    except sqlite3.Error as exc:
-        _store_error(ledger, exc)
+            found = db.row(KNOWN_SQL, (known_at,))
+            known = 0 if found is None or found[0] is None else int(found[0])
+        row = db.row(*por_statement(subscription_id, at, known))
     if row is None:
         raise NotFound(f"subscription {subscription_id} is not on record as of {_show(at)}{_known(known_at)}")
     return por_answer(row, at)
-
-
-def _cursor(ledger: Ledger | ReadStore) -> sqlite3.Cursor | None:
-    """The cursor for single statements of the store's SQLite read connection, where it has
-    one (see ``_reader``); None otherwise."""
-    if ledger._reader is None:
-        return None
-    import sqlite3
-
-    try:
-        return ledger._reader.cursor()
-    except sqlite3.Error as exc:
-        _store_error(ledger, exc)
-
-
-def _store_error(ledger: Ledger | ReadStore, exc: sqlite3.Error) -> NoReturn:
-    """Raise ``exc`` as the store's error, as every other read does (``_store_errors``);
-    from a ``ReadStore``, as it is (``_ask`` asks a ``Ledger`` then)."""
-    if isinstance(ledger, ReadStore):
-        raise exc
-    from ._store import _store_errors
-
-    with _store_errors(ledger.url):
-        raise exc
-    raise AssertionError("unreachable")  # _store_errors re-raises whatever it does not map
 
 
 def delegations(
@@ -221,7 +183,7 @@ def history(
     with ledger.read() as db:
         known = known_position(db, known_at)
         for ref in refs:
-            db.execute("SELECT 1 AS hit FROM prj_event_refs WHERE ref = ? LIMIT 1", [ref])
+            db.execute(f"SELECT 1 AS hit FROM {EVENT_REFS} WHERE ref = ? LIMIT 1", [ref])
             if db.fetchone() is None:
                 kind, _, value = ref.partition(":")
                 raise NotFound(f"no event names {kind} {value}")

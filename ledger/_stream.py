@@ -4,7 +4,7 @@ Every rule of the rulebook may span customers, partners and subscriptions (a pur
 judged by the customer's program as a partner, a delegation by the customer's accepted
 invitations), so the consistency boundary is the whole ledger: one event stream whose
 versions are the gap-free positions. Appends are serialised by the store's write lock
-(see ``_store``); a second writer of the same version would still be refused by the
+(see ``_append``); a second writer of the same version would still be refused by the
 stream's version constraint.
 
 The stream is never replayed into an object: appends need only its head position, and
@@ -16,7 +16,6 @@ stored event, and a test holds the two encodings equal.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,7 @@ import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-# Fixed: it names the one stream in every ledger database.
-STREAM_ID = uuid.UUID("5b1a2f3e-6c8d-4e0f-9a1b-2c3d4e5f6a7b")
+from ._sql import STREAM_ID
 
 
 class LedgerStream(Aggregate):

@@ -1,5 +1,5 @@
-"""A store's URL, read in one place: by the ``Ledger`` (``_store.store_env``) and by a
-question asked of a store by URL alone (``_reader.read_store``), which must not load the
+"""A store's URL, read in one place: by the ``Ledger`` (``_env.store_env``) and by a
+question asked of a store by URL alone (``_backend.read_store``), which must not load the
 store's write side.
 
 What is read is what the store is given, exactly, or refused as bad input naming the part
@@ -27,8 +27,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ._errors import BadInput, StoreError
-from ._sql import search_path_option
-from ._wait import lock_timed_out, wait_error
 
 DEFAULT_URL = "sqlite:///ledger.db"
 
@@ -69,7 +67,7 @@ class StoreUrl:
     def connection_options(self, lock_timeout: int | None = None) -> dict[str, str]:
         """The libpq options beyond ``pg`` that every connection to the store is made with:
         the URL's own, ``connect_timeout`` (``PG_CONNECT_TIMEOUT`` unless the URL says),
-        and ``options`` with the ledger's schema as the search path first (``_sql``), then
+        and ``options`` with the ledger's schema as the search path first (``search_path_option``), then
         ``lock_timeout`` (seconds a statement waits for a lock, for a writer), then the URL's."""
         given = dict(self.options)
         server = [search_path_option(self.schema)]
@@ -78,6 +76,12 @@ class StoreUrl:
         if given.get("options"):
             server.append(given["options"])
         return {**given, "connect_timeout": str(self.connect_timeout), "options": " ".join(server)}
+
+
+def search_path_option(schema: str) -> str:
+    """The connection option that makes ``schema`` a connection's search path (the ledger
+    checks schema names: lower-case letters, digits and _ need no quoting)."""
+    return f"-c search_path={schema}"
 
 
 def chosen(url: str | None) -> str:
@@ -290,27 +294,3 @@ def _secrets(url: str) -> set[str]:
         found.add(match.group(1))
     found |= {unquote(secret) for secret in found}
     return {secret for secret in found if len(secret) >= _SHORTEST_SECRET}
-
-
-def store_error(url: str, exc: BaseException) -> StoreError:
-    """The contract's ``store`` error for what the driver raised on the store at ``url``:
-    the driver's reason (its first line: what the server answered), with no password."""
-    if lock_timed_out(exc):  # a write that waited for another (``_wait``) as long as it may
-        return wait_error(redact(url), None)
-    text = str(exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    return StoreError(f"cannot use the store {redact(url)}: {redact(reason, url)}")
-
-
-def wal_file(path: str) -> bool:
-    """Whether ``path`` is a plain path (not a ``file:`` URI, not ``:memory:``) to a SQLite
-    file in WAL mode, read from its header (read and write versions 2:
-    https://sqlite.org/fileformat.html). Once in WAL mode a file stays so."""
-    if path.startswith("file:") or path == ":memory:":
-        return False
-    try:
-        with open(path, "rb") as file:
-            header = file.read(20)
-    except OSError:
-        return False
-    return header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"

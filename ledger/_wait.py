@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ._errors import BadInput, StoreError
+from ._url import redact
 
 DEFAULT_WAIT = 600  # seconds
 MAX_WAIT = 2_147_483  # PostgreSQL's largest lock_timeout (2^31 - 1 ms), in whole seconds
@@ -71,8 +72,6 @@ def waiting(on_wait: Callable[[int], None] | None, wait: int, url: str) -> Itera
         yield
     except Exception as exc:
         if lock_timed_out(exc):
-            from ._url import redact
-
             raise wait_error(redact(url), wait) from exc
         raise
     finally:

@@ -19,7 +19,7 @@ def _names() -> list[str]:
     return [name for name, _, _, _ in _compared()]
 
 
-def create_twins(db: Db, dialect: str) -> None:
+def create_twins(db: Db) -> None:
     """Create empty temporary twins of every projection table, with their primary keys
     and the one index the fold searches. The twins are only compared with the real tables
     or copied into them, so their other indexes would be built for nothing."""
@@ -29,21 +29,16 @@ def create_twins(db: Db, dialect: str) -> None:
     statements += EVENT_REFS_DDL
     for statement in statements:
         if statement.startswith("CREATE TABLE IF NOT EXISTS "):
-            statement = statement.replace("CREATE TABLE IF NOT EXISTS ", "CREATE TEMP TABLE ", 1)
-            if dialect == "postgresql":
-                statement += " ON COMMIT DROP"
-            db.execute(statement)
+            db.create_temp_table(statement)
         else:
             name = statement.split(" ")[5]
             if name in _SEARCHED_BY_THE_FOLD:
-                prefix = "temp." if dialect == "sqlite" else ""
-                db.execute(statement.replace(f"IF NOT EXISTS {name}", f"{prefix}twin_{name}", 1))
+                db.create_temp_index(statement, name)
 
 
-def drop_twins(db: Db, dialect: str) -> None:
-    if dialect == "sqlite":  # PostgreSQL drops them at commit or rollback
-        for name in _names():
-            db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+def drop_twins(db: Db) -> None:
+    """Drop the twins (where the transaction's end does not)."""
+    db.drop_temp_tables(_names())
 
 
 def _compared() -> list[tuple[str, tuple[str, ...], tuple[str, ...], str]]:
@@ -52,14 +47,15 @@ def _compared() -> list[tuple[str, tuple[str, ...], tuple[str, ...], str]]:
     return [*out, (EVENT_REFS, EVENT_REFS_KEY, EVENT_REFS_COLUMNS, "position")]
 
 
-def first_difference(db: Db, real: str) -> tuple[str, int] | None:
-    """The table and earliest position at which the real tables (schema ``real``) differ
-    from their twins, or None when they are the same.
+def first_difference(db: Db) -> tuple[str, int] | None:
+    """The table and earliest position at which the real tables differ from their twins,
+    or None when they are the same.
 
     Rows are paired by primary key (one pass over each table, the twin's key index for
     the pairing): a row on one side only, or a pair that differs in any column, is a
     difference at its position."""
     found: list[tuple[int, str]] = []
+    real = db.real_schema
     for name, key, columns, at in _compared():
         pairs = " AND ".join(f"r.{k} = t.{k}" for k in key)
         differs = " OR ".join(f"r.{c} IS DISTINCT FROM t.{c}" for c in columns)
@@ -76,9 +72,10 @@ def first_difference(db: Db, real: str) -> tuple[str, int] | None:
     return name, position
 
 
-def replace_with_twins(db: Db, real: str) -> None:
+def replace_with_twins(db: Db) -> None:
     """Replace every real projection table's rows with its twin's, in key order (each
     index then grows at its end, rather than everywhere at once)."""
+    real = db.real_schema
     for name, key, _, _ in _compared():
         db.execute(f"DELETE FROM {real}.{name}")
         db.execute(f"INSERT INTO {real}.{name} SELECT * FROM {name} ORDER BY {', '.join(key)}")

@@ -15,15 +15,16 @@ The operations on them (``current``, ``insert``, ``change``) are ``_session.Sess
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 
 class Db(Protocol):
-    """A cursor inside one transaction; SQL uses ``?`` placeholders on every backend."""
+    """A cursor inside one transaction; SQL uses ``?`` placeholders on every backend.
+    What differs between backends is the cursor's (the ledger's ``_sql.Db`` subclasses)."""
 
-    dialect: str  # "sqlite" or "postgresql"
+    real_schema: str  # the schema of the real tables, as SQL names it beside their twins
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> None: ...
 
@@ -34,6 +35,12 @@ class Db(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None: ...
+
+    def create_temp_table(self, ddl: str) -> None: ...
+
+    def create_temp_index(self, ddl: str, name: str) -> None: ...
+
+    def drop_temp_tables(self, names: Iterable[str]) -> None: ...
 
 
 _TEMPORAL = "valid_from BIGINT NOT NULL, valid_to BIGINT, created_pos BIGINT NOT NULL, superseded_pos BIGINT"
@@ -131,10 +138,10 @@ EVENT_REFS = "prj_event_refs"
 EVENT_REFS_COLUMNS = ("ref", "position", "effective_us")
 EVENT_REFS_KEY = ("ref", "position")
 EVENT_REFS_DDL = [
-    "CREATE TABLE IF NOT EXISTS prj_event_refs ("
+    f"CREATE TABLE IF NOT EXISTS {EVENT_REFS} ("
     "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
     "PRIMARY KEY (ref, position))",
-    "CREATE INDEX IF NOT EXISTS prj_event_refs_effective ON prj_event_refs (ref, effective_us)",
+    f"CREATE INDEX IF NOT EXISTS {EVENT_REFS}_effective ON {EVENT_REFS} (ref, effective_us)",
 ]
 
 

@@ -38,9 +38,11 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ledger import IntegrityFailure, Ledger
 from ledger._chain import chain_hash
-from ledger._recorders import APPEND_ONLY_MESSAGE, SQLiteLedgerRecorder
-from ledger._recorders_pg import PostgresLedgerRecorder
-from ledger._sql import PostgresDb, SqliteDb
+from ledger._postgres import PostgresDb
+from ledger._postgres_recorder import PostgresLedgerRecorder
+from ledger._sql import APPEND_ONLY_MESSAGE
+from ledger._sqlite import SqliteDb
+from ledger._sqlite_recorder import SQLiteLedgerRecorder
 from ledger._stream import state_bytes
 
 import clitools

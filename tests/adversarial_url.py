@@ -48,7 +48,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ledger import BadInput, Ledger, StoreError
-from ledger._reader import read_store
+from ledger._backend import read_store
 from ledger._url import StoreUrl, redact, store_url
 
 from builders import customer, partner

@@ -8,8 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 
-from ledger import Ledger
-from ledger._recorders import drop_triggers_statements
+from ledger import Ledger, _postgres, _sqlite
 
 
 def execute(url: str, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -37,6 +36,6 @@ def events_table(url: str) -> str:
 
 
 def drop_triggers(url: str) -> None:
-    dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
-    for statement in drop_triggers_statements(dialect, events_table(url)):
+    backend = _sqlite if url.startswith("sqlite") else _postgres
+    for statement in backend.drop_triggers_statements(events_table(url)):
         execute(url, statement)

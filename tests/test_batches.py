@@ -11,7 +11,7 @@ import pytest
 
 import projections._session
 from bench.generate import History
-from ledger import BadInput, Event, Ledger, _store, parse_event
+from ledger import BadInput, Event, Ledger, _stored, parse_event
 from projections import TABLES
 
 from builders import customer, partner, purchase
@@ -37,7 +37,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch, evict_after: int) -> list[int
     """Batches of 37 events, and a cache forgotten once it holds ``evict_after`` versions.
 
     Returns, for each time the cache was forgotten, how many versions it kept."""
-    monkeypatch.setattr(_store, "_CHUNK", 37)
+    monkeypatch.setattr(_stored, "CHUNK", 37)
     monkeypatch.setattr(projections._session, "EVICT_AFTER", evict_after)
     kept: list[int] = []
     evict = projections._session.Session._evict
@@ -99,7 +99,7 @@ def _world() -> list[Event]:
 def test_a_repeated_event_id_with_other_content_is_found_across_batches(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_store, "_CHUNK", 3)
+    monkeypatch.setattr(_stored, "CHUNK", 3)
     events = _world()
     other = parse_event({**events[3].to_json(), "note": "not the same"})
     with pytest.raises(BadInput) as exc:
@@ -113,7 +113,7 @@ def test_a_repeated_event_id_with_other_content_is_found_across_batches(
 def test_the_same_event_twice_in_a_streamed_input_is_stored_once(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_store, "_CHUNK", 3)
+    monkeypatch.setattr(_stored, "CHUNK", 3)
     events = _world()
     summary = ledger.import_events(_lines([*events, events[3], events[0]]))
     assert (summary.imported, summary.duplicates) == (len(events), 2)
@@ -124,7 +124,7 @@ def test_the_same_event_twice_in_a_streamed_input_is_stored_once(
 def test_bad_input_late_in_a_stream_stores_nothing_of_it(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_store, "_CHUNK", 3)
+    monkeypatch.setattr(_stored, "CHUNK", 3)
     ledger.record(partner("northwind"))
     before = list(ledger.stored())
     with pytest.raises(BadInput) as exc:

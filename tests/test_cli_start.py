@@ -22,8 +22,8 @@ import ledger
 import projections
 from cli.app import _COMMANDS
 from ledger import Ledger
-from ledger._reader import read_store
-from ledger._store import store_env
+from ledger._backend import read_store
+from ledger._env import store_env
 from ledger._time import parse_time, to_us
 from ledger._url import DEFAULT_URL
 
@@ -60,7 +60,10 @@ WRITE_SIDE = (
     "ledger._store",
     "ledger._events",
     "ledger._rules",
-    "ledger._recorders",
+    "ledger._sqlite_recorder",
+    "ledger._postgres_recorder",
+    "ledger._append",
+    "ledger._verify",
     "projections._session",
     "projections._fold",
     "projections._timeline",

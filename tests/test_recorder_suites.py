@@ -57,8 +57,9 @@ from eventsourcing.tests.persistence import (
 from psycopg.conninfo import conninfo_to_dict
 
 import projections
-from ledger._recorders import APPEND_ONLY_MESSAGE, SQLiteLedgerRecorder
-from ledger._recorders_pg import PostgresLedgerRecorder
+from ledger._postgres_recorder import PostgresLedgerRecorder
+from ledger._sql import APPEND_ONLY_MESSAGE
+from ledger._sqlite_recorder import SQLiteLedgerRecorder
 
 # The library's Postgres tests use a maximally long (63 character) events table name.
 PG_EVENTS_TABLE_NAME = "s" * 50 + "stored_events"

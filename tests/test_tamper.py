@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from ledger import GENESIS, BadInput, IntegrityFailure, Ledger
-from ledger._recorders import drop_triggers_statements
+from ledger._sqlite import drop_triggers_statements
 
 import clitools
 from builders import accept, customer, grant, partner, purchase, request
@@ -61,7 +61,7 @@ class Attacker:
         self.ledger = Ledger(self.url)  # opened first: it recreates the triggers it finds missing
         self.table = self.ledger.events_table
         self.conn = sqlite3.connect(path, isolation_level=None)
-        for statement in drop_triggers_statements("sqlite", self.table):
+        for statement in drop_triggers_statements(self.table):
             self.conn.execute(statement)
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
@@ -264,18 +264,18 @@ def test_the_command_names_the_tampered_position_and_exits_4(attacker: Attacker)
     for table, column, value, key, position in cases:
         original = attacker.rows(f"SELECT {column} FROM {table} WHERE {key} = {position}")[0][0]
         # The command opens the file and restores the triggers: drop them again each time.
-        for statement in drop_triggers_statements("sqlite", attacker.table):
+        for statement in drop_triggers_statements(attacker.table):
             attacker.conn.execute(statement)
         attacker.set(table, column, value, key, position)
         code, error = _verify(attacker.url)
         assert code == 4, error
         assert error["error"]["code"] == "integrity"
         assert error["error"]["position"] <= position, (column, error)
-        for statement in drop_triggers_statements("sqlite", attacker.table):
+        for statement in drop_triggers_statements(attacker.table):
             attacker.conn.execute(statement)
         attacker.set(table, column, original, key, position)
 
-    for statement in drop_triggers_statements("sqlite", attacker.table):
+    for statement in drop_triggers_statements(attacker.table):
         attacker.conn.execute(statement)
     _truncate(attacker, 4)
     attacker.ledger.rebuild()

@@ -361,7 +361,8 @@ def test_the_verifier_imports_nothing_of_the_store() -> None:
         "import sys, ledger._verifier\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'eventsourcing', 'psycopg', 'psycopg_pool', 'sqlite3', '_sqlite3', 'projections', 'cli'} "
-        "or m in {'ledger._store', 'ledger._recorders', 'ledger._recorders_pg', "
+        "or m in {'ledger._store', 'ledger._sqlite_recorder', 'ledger._postgres_recorder', "
+        "'ledger._sqlite', 'ledger._postgres', 'ledger._append', 'ledger._verify', "
         "'ledger._events', 'ledger._rules'})\n"
         "print(','.join(bad))\n"
     )

@@ -1,4 +1,6 @@
-"""The PostgreSQL recorder (see ``_recorders``): imported only when a PostgreSQL store is used."""
+"""eventsourcing's PostgreSQL application recorder and factory, extended by what the ledger
+keeps beside its events (as ``_sqlite_recorder``: the chain table, the projection tables, the
+guards of ``_postgres``, ``ledger_transaction()``). Imported only for a PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -11,110 +13,29 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.errors import DuplicateObject
 from psycopg_pool import PoolTimeout
 
 import projections
 
-from ._recorders import _PG_TRIGGER_NAMES, APPEND_ONLY_MESSAGE, CHAIN_DDL, LedgerTransaction, guard_failure
-from ._sql import PostgresDb, search_path_option
-from ._url import PG_CONNECT_TIMEOUT, StoreUrl
+from ._postgres import OPTIONS_KEY, PostgresDb, check_guards, guards_ddl, ident
+from ._sql import CHAIN, CHAIN_DDL, Db, LedgerTransaction
+from ._url import search_path_option
 
-_OPTIONS_KEY = "LEDGER_PG_OPTIONS"  # the environment's key of the URL's other libpq options
 _FIRST_CONNECTION = 0.25  # seconds the pool has for its first connection before one is tried plainly
-
-_PG_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '%: % on % refused', '{APPEND_ONLY_MESSAGE}', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$
-"""
-
-_PG_FUNCTION_BODY = _PG_FUNCTION.split("$$")[1]  # what pg_proc.prosrc holds
-
-# The ledger's triggers and the function they call, as the catalog describes them, on the
-# events table and ledger_chain of the ledger's schema: every row says whether the trigger
-# fires (tgenabled 'O': in ordinary sessions, 'A': always; 'D' disabled, 'R' in replica
-# sessions only), on which events (tgtype: 27 = BEFORE UPDATE OR DELETE FOR EACH ROW,
-# 34 = BEFORE TRUNCATE FOR EACH STATEMENT), whether anything narrows it (a WHEN condition,
-# an UPDATE OF column list, arguments), and which function it calls: its schema (whether
-# the table's), name, language and source; and, kind 'trigger' or 'rule', every other
-# trigger and every rule on those tables (none is the ledger's). Few joins: planning it costs a tenth of a
-# millisecond where a join per catalog cost three times that.
-_PG_GUARDS_QUERY = """
-SELECT 'trigger' AS kind, c.relname AS tbl, t.tgname AS name, t.tgenabled AS enabled, t.tgtype AS type,
-    t.tgqual IS NULL AND t.tgnargs = 0 AND cardinality(t.tgattr::int2[]) = 0 AS plain,
-    p.pronamespace = c.relnamespace AS own_schema, p.pronamespace::regnamespace::text AS function_schema,
-    p.proname AS function, p.prosrc AS source,
-    (SELECT l.lanname FROM pg_catalog.pg_language AS l WHERE l.oid = p.prolang) AS language
-FROM pg_catalog.pg_trigger AS t
-JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
-JOIN pg_catalog.pg_proc AS p ON p.oid = t.tgfoid
-WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = ?)
-    AND c.relname IN (?, ?) AND NOT t.tgisinternal
-UNION ALL
-SELECT 'rule', c.relname, r.rulename, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-FROM pg_catalog.pg_rewrite AS r
-JOIN pg_catalog.pg_class AS c ON c.oid = r.ev_class
-WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = ?)
-    AND c.relname IN (?, ?)
-"""
-_PG_TRIGGER_TYPES = dict(zip(_PG_TRIGGER_NAMES, (27, 34), strict=True))
-
-
-def _pg_guard_problem(row: Any, schema: str) -> str | None:
-    """What is wrong with one of the ledger's triggers as the catalog describes it (None:
-    nothing, it is the ledger's own)."""
-    if row["enabled"] == "D":
-        return "disabled"
-    if row["enabled"] == "R":
-        return "disabled (it fires in replica sessions only)"
-    if row["type"] != _PG_TRIGGER_TYPES[row["name"]]:
-        return "altered (it fires on other events than the ledger's)"
-    if not row["plain"]:
-        return "altered (a condition, a column list or arguments narrow it)"
-    if not row["own_schema"] or row["function"] != "ledger_append_only":
-        return f"altered (it calls {row['function_schema']}.{row['function']}(), not the ledger's function)"
-    if row["language"] != "plpgsql" or row["source"] != _PG_FUNCTION_BODY:
-        return f"altered (the function {schema}.ledger_append_only() it calls is not the ledger's)"
-    return None
-
-
-def _pg_triggers(table: str) -> list[str]:
-    row, statement = _PG_TRIGGER_NAMES
-    return [
-        f'CREATE OR REPLACE TRIGGER "{row}" BEFORE UPDATE OR DELETE ON "{table}" '
-        "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()",
-        f'CREATE OR REPLACE TRIGGER "{statement}" BEFORE TRUNCATE ON "{table}" '
-        "FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only()",
-    ]
-
-
-def pg_env(where: StoreUrl, wait: int) -> dict[str, str]:
-    """The eventsourcing environment's entries for what a PostgreSQL store's URL says
-    beyond the five parameters eventsourcing reads (``POSTGRES_DBNAME`` …): every other
-    libpq option (``StoreUrl.connection_options``: the schema as search path, the writer's
-    ``lock_timeout``), which ``LedgerPostgresFactory`` gives the pool; and how long the
-    pool waits for a connection, at least the URL's ``connect_timeout``."""
-    return {
-        _OPTIONS_KEY: make_conninfo("", **where.connection_options(lock_timeout=wait)),
-        "POSTGRES_CONNECT_TIMEOUT": str(max(PG_CONNECT_TIMEOUT, where.connect_timeout)),
-    }
 
 
 class LedgerPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory, whose pool makes every connection with every
-    libpq option of the store's URL (``pg_env``), not only the five it reads itself: the
+    libpq option of the store's URL (``_postgres.environment``), not only the five it reads itself: the
     one place they are passed on (``sslmode``, ``application_name``, ``connect_timeout``, …)."""
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         pool_kwargs = getattr(self.datastore.pool, "kwargs", None)
         if isinstance(pool_kwargs, dict):
-            pool_kwargs.update(conninfo_to_dict(self.env.get(_OPTIONS_KEY) or ""))
+            pool_kwargs.update(conninfo_to_dict(self.env.get(OPTIONS_KEY) or ""))
 
 
 def _connect_or_say_why(datastore: PostgresDatastore) -> None:
@@ -183,7 +104,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         then: ``CREATE SCHEMA`` needs the right to create in the database even where the
         schema exists."""
         row = conn.execute(
-            "SELECT to_regnamespace(%s) IS NOT NULL AS ok", [f'"{self.datastore.schema}"']
+            "SELECT to_regnamespace(%s) IS NOT NULL AS ok", [ident(self.datastore.schema)]
         ).fetchone()
         if not (row and row["ok"]):
             conn.execute(
@@ -196,7 +117,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 return self._ledger_tables_exist(own)
         row = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS ok",
-            [f'"{self.datastore.schema}".ledger_chain'],
+            [f"{ident(self.datastore.schema)}.{CHAIN}"],
         ).fetchone()
         return bool(row and row["ok"])
 
@@ -206,40 +127,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         for statement in [
             *CHAIN_DDL,
             *projections.schema_statements(),
-            _PG_FUNCTION,
-            *_pg_triggers(self.events_table_name),
-            *_pg_triggers("ledger_chain"),
+            *guards_ddl(self.events_table_name),
         ]:
             db.execute(statement)
 
-    def check_guards(self, db: projections.Db, *, writing: bool = False) -> None:
-        """Raise ``IntegrityFailure`` naming every guard (trigger) of the ledger's on the
-        events table and ledger_chain that is missing, disabled or altered (fires on other
-        events, is narrowed, or calls a function other than the ledger's own, unaltered).
-        One catalog query. ``writing`` makes no difference here: the ledger creates its
-        PostgreSQL guards only with its tables."""
-        schema = self.datastore.schema
-        tables = (self.events_table_name, "ledger_chain")
-        db.execute(_PG_GUARDS_QUERY, [schema, *tables, schema, *tables])
-        rows = db.fetchall()
-        found = {(row["tbl"], row["name"]): row for row in rows if row["kind"] == "trigger"}
-        # Anything else on those tables, a trigger or a rule, may skip or change an insert
-        # (a BEFORE INSERT trigger returning NULL, a rule DO INSTEAD NOTHING: the append
-        # would be acknowledged and not stored).
-        problems = [
-            f"{row['kind']} {row['name']} on {row['tbl']} "
-            "is not the ledger's (another trigger or rule there may skip or change what is stored)"
-            for row in rows
-            if row["kind"] == "rule" or row["name"] not in _PG_TRIGGER_NAMES
-        ]
-        for table in tables:
-            for name in _PG_TRIGGER_NAMES:
-                row = found.get((table, name))
-                problem = "missing" if row is None else _pg_guard_problem(row, schema)
-                if problem is not None:
-                    problems.append(f"trigger {name} on {table} is {problem}")
-        if problems:
-            raise guard_failure(problems)
+    def check_guards(self, db: Db, *, writing: bool = False) -> None:
+        """``_postgres.check_guards`` on this recorder's tables (``writing`` makes no
+        difference: the ledger creates its PostgreSQL guards only with its tables)."""
+        check_guards(db, self.datastore.schema, self.events_table_name)
 
     @contextlib.contextmanager
     def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
@@ -267,8 +162,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         rows, with one round trip for a batch of thousands."""
         self._lock_table(curs)
         self._notify_channel(curs)
-        with curs.copy(
-            f'COPY "{self.events_table_name}" (originator_id, originator_version, topic, state) FROM STDIN'
-        ) as copy:
+        columns = "originator_id, originator_version, topic, state"
+        with curs.copy(f"COPY {ident(self.events_table_name)} ({columns}) FROM STDIN") as copy:
             for event in stored_events:
                 copy.write_row((event.originator_id, event.originator_version, event.topic, event.state))

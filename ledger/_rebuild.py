@@ -1,0 +1,85 @@
+"""Rebuilding the projections: every stored event folded again, into temporary twins of the
+projection tables (``projections._rebuild``), which then replace the real tables' rows in
+the same transaction. A verification folds into the same twins (``_verify``) and compares.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import projections
+
+from . import _stored
+from ._sql import Db
+from ._stored import Store, decoded, head, stored_rows
+
+Progress = Callable[[int, int], None]  # (position done, positions in all)
+# Checks, judges and folds one batch of stored rows (with their chain rows) into the twins'
+# session; returns the last position folded (see ``_verify.Replay.fold``).
+Fold = Callable[[projections.Session, list[Mapping[str, Any]]], int]
+
+
+def rebuild(store: Store, waiting: Callable[[], Any], progress: Progress | None) -> int:
+    """Rebuild every projection from position 1 and replace the old state atomically,
+    under the write lock (``waiting``: around taking it); the number of events folded."""
+    with store.transaction(commit=True) as db:
+        with waiting():
+            db.take_write_lock(store.events_table)
+        to = head(db)
+        with folded_into_twins(db, store.events_table, to, progress):
+            projections.replace_with_twins(db)
+    return to
+
+
+@contextmanager
+def folded_into_twins(
+    db: Db, events_table: str, to: int, progress: Progress | None, fold: Fold | None = None
+) -> Iterator[None]:
+    """Fold every stored event up to position ``to`` into temporary twins of the projection
+    tables, in batches through one session; the twins are dropped on the way out. With
+    ``fold`` (a verification's), each batch is read with its chain rows and folded by it."""
+    db.bulk()
+    projections.create_twins(db)
+    try:
+        session = projections.Session(db, empty=True)
+        position = 0
+        with no_cycle_collection():
+            while position < to:
+                rows = stored_rows(db, events_table, position, to, _stored.CHUNK, chain=fold is not None)
+                if not rows:
+                    break
+                position = _plain_fold(session, rows) if fold is None else fold(session, rows)
+                session.flush(evict=True)
+                if progress is not None:
+                    progress(position, to)
+        yield
+    finally:
+        projections.drop_twins(db)
+
+
+def _plain_fold(session: projections.Session, rows: list[Mapping[str, Any]]) -> int:
+    """Fold one batch of stored rows as they are (a rebuild); the last position folded."""
+    events = [(row["position"], decoded(row)) for row in rows]
+    session.prefetch((event for _, event in events), judging=False)
+    position = 0
+    for position, event in events:
+        projections.apply(session, event, position)
+    return position
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off for a fold of many events. A batch allocates hundreds
+    of thousands of rows that live until it is flushed, and each allocation burst sets off
+    a collection that walks them all and finds no cycle (a tenth of a large import's time).
+    Reference counting still frees every row; the collector is back on afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
