@@ -9,8 +9,9 @@ import typer
 
 from ledger import GENESIS, BadInput, IntegrityFailure, read
 from ledger._files import check_output, store_files, write_output
-from ledger._time import format_us, now, parse_time, to_us
+from ledger._time import now, parse_time
 from ledger._url import redact
+from projections._time import format_us, to_us
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, out, progress_bar, reporting, styled

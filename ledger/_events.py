@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 import orjson
 
+from projections._time import format_time, to_us
+
 from ._errors import BadInput
 from ._lines import check_event_size
-from ._time import describe_kind, parse_time, to_us
-from ._time import format_time as _format_time
+from ._time import describe_kind, parse_time
 
 CLOUDS = ("commercial", "us-gov", "germany", "china")
 PROGRAMS = (
@@ -376,7 +377,7 @@ def parse_event(obj: object) -> Event:
     if event_type is None:
         raise BadInput("type", f"{type_name[:64]!r} is not an event type (one of {', '.join(EVENT_TYPES)})")
     event_id = _event_id(obj.get("event_id"))
-    effective_at = _format_time(parse_time(obj["effective_at"], "effective_at"))
+    effective_at = format_time(parse_time(obj["effective_at"], "effective_at"))
     actor = _actor(obj["actor"])
     data = _data(event_type, obj["data"])
     note = obj.get("note")
@@ -503,7 +504,7 @@ def _list(value: object, name: str, item: Callable[[object, str], str]) -> list[
 _VALIDATORS: dict[Kind, Callable[[object, str, Field], Any]] = {
     "id": _ident,
     "text": lambda v, n, f: _text(v, n),
-    "time": lambda v, n, f: _format_time(parse_time(v, n)),
+    "time": lambda v, n, f: format_time(parse_time(v, n)),
     "choice": lambda v, n, f: _choice(v, n, f.choices),
     "ids": lambda v, n, f: _list(v, n, lambda x, m: _ident(x, m)),
     "texts": lambda v, n, f: _list(v, n, lambda x, m: _text(x, m, 128)),

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import projections
 from projections._queries import KNOWN_NOW, por_answer, por_statement
+from projections._time import to_us
 
 from ._errors import NotFound
 from ._reader import ReadStore, read_store
-from ._time import now, to_us
+from ._time import now
 
 if TYPE_CHECKING:
     import sqlite3

@@ -31,17 +31,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 
 from projections import CustomerState, PartnerState, SubscriptionState
+from projections._time import DAY_US, canonical_to_us, format_us, to_us
 
 from ._errors import RuleViolation
 from ._events import CSP_PROGRAMS, Event
-from ._time import format_us, to_us
 from ._world import World
 
-GDAP_MAX = timedelta(days=730)
+GDAP_MAX_US = 730 * DAY_US
 DAP_RETIRED_ON = datetime(2023, 10, 9, tzinfo=UTC)
 
 ELIGIBLE_ROLES: dict[str, frozenset[str]] = {}
@@ -406,10 +406,10 @@ def _gdap_duration(f: Facts) -> str | None:
     d = f.data
     if d["kind"] == "dap":
         return "a dap delegation has no expires_at" if "expires_at" in d else None
-    expires = to_us(datetime.fromisoformat(d["expires_at"].replace("Z", "+00:00")))
+    expires = canonical_to_us(d["expires_at"])
     if expires <= f.at:
         return f"expires_at {d['expires_at']} is not after the grant ({f.event.effective_at})"
-    if expires - f.at > GDAP_MAX.total_seconds() * 1_000_000:
+    if expires - f.at > GDAP_MAX_US:
         return f"expires_at {d['expires_at']} is more than 730 days after the grant"
     return None
 

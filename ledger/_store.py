@@ -29,6 +29,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import PersistenceError
 
 import projections
+from projections._time import canonical_to_us, format_time, from_us, to_us
 
 from . import _rules
 from ._chain import GENESIS, canonical, chain_hash, parse_digest
@@ -38,7 +39,7 @@ from ._files import create_private_database
 from ._recorders import BULK_CACHE, BULK_TEMP_CACHE
 from ._sql import PostgresDb, SqliteDb, has_search_path
 from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
-from ._time import canonical_to_us, format_time, from_us, normalize_time, now, to_us
+from ._time import normalize_time, now
 from ._url import chosen, redact, store_error, store_url
 from ._wait import DEFAULT_WAIT, checked_wait, waiting
 

@@ -17,12 +17,13 @@ stored event, and a test holds the two encodings equal.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
+
+from projections._time import canonical_time
 
 # Fixed: it names the one stream in every ledger database.
 STREAM_ID = uuid.UUID("5b1a2f3e-6c8d-4e0f-9a1b-2c3d4e5f6a7b")
@@ -46,7 +47,7 @@ def recorded(position: int, event: dict[str, Any]) -> LedgerStream.Recorded:
     return LedgerStream.Recorded(  # type: ignore[call-arg]
         originator_id=STREAM_ID,
         originator_version=position,
-        timestamp=datetime.fromisoformat(str(event["effective_at"]).replace("Z", "+00:00")),
+        timestamp=canonical_time(str(event["effective_at"])),
         event=event,
     )
 
@@ -56,7 +57,7 @@ TOPIC = "ledger._stream:LedgerStream.Recorded"
 
 def state_bytes(event: dict[str, Any]) -> bytes:
     """The stored state of one event: the library's JSON of ``recorded(…, event)``."""
-    timestamp = datetime.fromisoformat(str(event["effective_at"]).replace("Z", "+00:00")).isoformat()
+    timestamp = canonical_time(str(event["effective_at"])).isoformat()
     return orjson.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": timestamp}, "event": event})
 
 

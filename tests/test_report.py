@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from ledger import Event, Ledger, NotFound, demo, parse_event, read
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
+from projections._time import to_us
 
 import rawdb
 from browser import BrowserError, Chromium, Page
