@@ -42,6 +42,7 @@ from ._stream import STREAM_ID, TOPIC, decode, encode, state_bytes
 from ._time import normalize_time, now
 from ._url import chosen, redact, store_error, store_url
 from ._wait import DEFAULT_WAIT, checked_wait, waiting
+from ._world import prefetch, prefetch_fold
 
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 _LOOKUP_CHUNK = 500
@@ -374,7 +375,7 @@ class Ledger:
                         position = replay.fold(session, rows)
                     else:
                         events = [(row["position"], _decoded(row)) for row in rows]
-                        session.prefetch((event for _, event in events), judging=False)
+                        prefetch_fold(projections.StateView(session), (event for _, event in events))
                         for position, event in events:
                             projections.apply(session, event, position)
                     session.flush(evict=True)
@@ -662,7 +663,7 @@ class _Append:
         new: list[_New],
     ) -> list[Receipt]:
         """Rulebook, projections and chain for each new event of one batch."""
-        session.prefetch(n.payload for n in new)
+        prefetch(view, [n.event for n in new])
         if new[0].restored is None:
             self.stamped_behind = self.clock_behind
         chain: list[tuple[int, str, str, int, str, str]] = []
@@ -767,7 +768,7 @@ class _Replay:
             except IntegrityFailure as exc:
                 failure = exc
                 break
-        session.prefetch(payload for _, _, payload in batch)
+        prefetch(self.view, [event for _, event, _ in batch])
         for position, event, payload in batch:
             try:
                 _rules.check(event, self.view)
