@@ -35,8 +35,9 @@ from bench.generate import write as generate
 from ledger import Ledger, NotFound, parse_event, read
 from ledger._sql import CHAIN
 from ledger._sqlite import BULK_CACHE
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
 from projections._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES
+from projections._time import to_us
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 PG_DSN = os.environ.get("LEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")

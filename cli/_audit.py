@@ -9,7 +9,8 @@ import typer
 
 from ledger import GENESIS, IntegrityFailure, read
 from ledger._files import check_output, store_files, write_output
-from ledger._time import format_us, now, to_us
+from ledger._time import now
+from projections._time import format_us, to_us
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, out, progress_bar, reporting

@@ -23,8 +23,9 @@ import orjson
 import typer
 
 from ledger import BadInput, RuleViolation, read
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
 from ledger._url import redact
+from projections._time import to_us
 
 from ._options import JsonOption, open_ledger
 from ._output import emit_json, out, reporting, styled

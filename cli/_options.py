@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
+from projections._time import to_us
 
 if TYPE_CHECKING:
     from ledger import Ledger

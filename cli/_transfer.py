@@ -12,8 +12,8 @@ import orjson
 import typer
 
 from ledger import BadInput, Ledger, LedgerError, parse_event
-from ledger._events import load_json
 from ledger._files import check_output, output_file, store_files, writing
+from ledger._json import load_json
 from ledger._lines import event_lines, spooled
 
 from ._options import JsonOption, db_url, open_ledger

@@ -19,6 +19,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 import projections
+from projections._time import canonical_to_us, format_time, from_us, to_us
 
 from . import _rules, _stored
 from ._chain import GENESIS, canonical, chain_hash
@@ -28,7 +29,8 @@ from ._rebuild import Progress, no_cycle_collection
 from ._sql import CHAIN, CHAIN_COLUMNS, Db
 from ._stored import Store, decoded
 from ._stream import encode
-from ._time import canonical_to_us, format_time, from_us, now, to_us
+from ._time import now
+from ._world import prefetch
 
 _LOOKUP_CHUNK = 500
 SMALL = 50  # an append of at most this many events is sent pipelined (PostgreSQL)
@@ -233,7 +235,7 @@ class Append:
         new: list[NewEvent],
     ) -> list[Receipt]:
         """Rulebook, projections and chain for each new event of one batch."""
-        session.prefetch(n.payload for n in new)
+        prefetch(view, [n.event for n in new])
         if new[0].restored is None:
             self.stamped_behind = self.clock_behind
         chain: list[tuple[int, str, str, int, str, str]] = []

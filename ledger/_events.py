@@ -1,14 +1,17 @@
 """Every event type of the contract, defined once, and strict parsing of its JSON form.
 
-``EVENT_TYPES`` is the single definition of each event type's ``data`` fields. The parser,
-the ``ledger record TYPE`` options and the documentation are all derived from it. A parsed
-``Event`` is normalised (times in canonical UTC, absent optionals left out), so two
-spellings of the same event compare equal and hash the same.
+Each ``EventType`` is the one definition of its type: its ``data`` fields, the roles that
+may record it, whose customer's event it is and what it refers to. The parser, the
+``ledger record TYPE`` options, the rulebook (``_rules``) and the batch lookups
+(``_world.prefetch``) are all derived from it. Two tables beside it are keyed by the
+type's name: the fold (``projections/_fold.py``'s ``FOLDS``) and the narration (the
+plain-language sentence of each type); ``tests/test_events.py`` holds every type to every
+part. A parsed ``Event`` is normalised (times in canonical UTC, absent optionals left
+out), so two spellings of the same event compare equal and hash the same.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,12 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-import orjson
+from projections._time import format_time, to_us
 
 from ._errors import BadInput
+from ._json import load_json
 from ._lines import check_event_size
-from ._time import describe_kind, parse_time, to_us
-from ._time import format_time as _format_time
+from ._time import describe_kind, parse_time
 
 CLOUDS = ("commercial", "us-gov", "germany", "china")
 PROGRAMS = (
@@ -46,6 +49,11 @@ ROLES = (
 # Channels whose sale names the selling partner (contract: ``seller_id`` required).
 CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"})
 
+# Who may record what (spec/domain.md's table of eligible roles).
+PARTNER_ADMINS = frozenset({"global-admin", "user-management-admin"})
+PARTNER_AGENTS = frozenset({"global-admin", "admin-agent", "sales-agent"})
+CUSTOMER_ADMINS = frozenset({"customer-global-admin"})
+
 _ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # uuid.UUID alone also takes braces, "urn:uuid:", stray hyphens, "_" and non-ASCII digits.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -57,6 +65,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
+Thing = Literal["partner", "customer", "subscription", "request", "delegation", "relationship"]
+Must = Literal["new", "known", "live"]
+THINGS: tuple[Thing, ...] = ("partner", "customer", "subscription", "request", "delegation", "relationship")
 
 
 @dataclass(frozen=True)
@@ -71,14 +82,43 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """One thing an event refers to, by the id (or ids) in one of its ``data`` fields, and
+    what must hold of it at the event's effective time (the rule ``known-references``):
+
+    - ``new``: the event creates it; its id was never used before;
+    - ``known``: it exists (a partner or customer is registered);
+    - ``live``: the event changes or ends it, or builds on it, so it must be in force: an
+      active subscription, an open request, an active delegation (a partner or customer,
+      never ended, is live once registered).
+
+    A ``relationship`` is named by its customer (``field``) and the event's ``partner_id``.
+    What the fold writes is always among an event's ``new`` and ``live`` references."""
+
+    field: str
+    thing: Thing
+    must: Must = "known"
+
+
+@dataclass(frozen=True, eq=False)  # one object per type: compared and hashed by identity
 class EventType:
-    """One event type: its name, what it means, its ``data`` fields."""
+    """One event type: its name, what it means, its ``data`` fields, the roles that may
+    record it, the field that leads to its customer (``None``: a partner event, no
+    customer's; a ``customer`` reference names the customer, any other the thing the
+    customer owns) and what it refers to, in the order ``known-references`` checks them."""
 
     name: str
     help: str
     fields: tuple[Field, ...]
+    roles: frozenset[str]
+    refs: tuple[Ref, ...]
+    customer: str | None = None
     # Checks across fields of the same event (no store needed): bad input when broken.
     cross_checks: tuple[Callable[[dict[str, Any]], None], ...] = field(default=())
+
+    def customer_ref(self) -> Ref | None:
+        """The reference that leads to the event's customer."""
+        return next((r for r in self.refs if r.field == self.customer), None)
 
 
 def _seller_for_channel(data: dict[str, Any]) -> None:
@@ -107,127 +147,186 @@ def _f(name: str, kind: Kind, help: str, *, required: bool = True, choices: tupl
     return Field(name, kind, help, required, choices)
 
 
+_PROVIDERS = _f("provider_ids", "ids", "indirect providers of an indirect reseller", required=False)
+
+PARTNER_REGISTERED = EventType(
+    "partner.registered",
+    "A partner tenant joins the ledger, in one program and one cloud.",
+    (
+        _f("partner_id", "id", "the partner's tenant id"),
+        _f("name", "text", "the partner's name"),
+        _f("cloud", "choice", "the partner's cloud", choices=CLOUDS),
+        _f("program", "choice", "the partner's program", choices=PROGRAMS),
+        _PROVIDERS,
+    ),
+    PARTNER_ADMINS,
+    (Ref("partner_id", "partner", "new"), Ref("provider_ids", "partner")),
+    cross_checks=(_providers_for_resellers,),
+)
+PARTNER_PROGRAM_CHANGED = EventType(
+    "partner.program-changed",
+    "A partner moves to another program.",
+    (
+        _f("partner_id", "id", "the partner's tenant id"),
+        _f("program", "choice", "the new program", choices=PROGRAMS),
+        _PROVIDERS,
+    ),
+    PARTNER_ADMINS,
+    (Ref("partner_id", "partner", "live"), Ref("provider_ids", "partner")),
+    cross_checks=(_providers_for_resellers,),
+)
+CUSTOMER_REGISTERED = EventType(
+    "customer.registered",
+    "A customer tenant joins the ledger, in one cloud.",
+    (
+        _f("customer_id", "id", "the customer's tenant id"),
+        _f("name", "text", "the customer's name"),
+        _f("cloud", "choice", "the customer's cloud", choices=CLOUDS),
+    ),
+    PARTNER_ADMINS,
+    (Ref("customer_id", "customer", "new"),),
+    customer="customer_id",
+)
+SUBSCRIPTION_PURCHASED = EventType(
+    "subscription.purchased",
+    "A customer buys a subscription through a channel.",
+    (
+        _f("subscription_id", "id", "the new subscription's id"),
+        _f("customer_id", "id", "the buying customer"),
+        _f("offer", "text", "the offer bought, e.g. 'Office 365 E3'"),
+        _f("service", "choice", "license (seat-based) or usage (Azure)", choices=SERVICES),
+        _f("channel", "choice", "the purchase channel", choices=CHANNELS),
+        _f(
+            "seller_id",
+            "id",
+            "the selling partner (csp, advisor, syndication, third-party)",
+            required=False,
+        ),
+        _f("reseller_id", "id", "csp sale by an indirect provider: the reseller of record", required=False),
+        _f("term_end", "time", "end of the term (required for license)", required=False),
+        _f("migrated_from", "id", "the subscription this one replaces (Azure migration)", required=False),
+    ),
+    PARTNER_AGENTS,
+    (
+        Ref("subscription_id", "subscription", "new"),
+        Ref("customer_id", "customer"),
+        Ref("seller_id", "partner"),
+        Ref("reseller_id", "partner"),
+        Ref("migrated_from", "subscription", "live"),
+    ),
+    customer="customer_id",
+    cross_checks=(_seller_for_channel, _term_end_for_license),
+)
+SUBSCRIPTION_SWITCHED = EventType(
+    "subscription.switched",
+    "An Azure (usage) subscription moves to another CSP partner.",
+    (
+        _f("subscription_id", "id", "the switched subscription"),
+        _f("from_partner_id", "id", "its current partner of record"),
+        _f("to_partner_id", "id", "the new (billing) CSP partner"),
+        _f("to_reseller_id", "id", "the new indirect reseller of record", required=False),
+    ),
+    PARTNER_AGENTS,
+    (
+        Ref("subscription_id", "subscription", "live"),
+        Ref("from_partner_id", "partner"),
+        Ref("to_partner_id", "partner"),
+        Ref("to_reseller_id", "partner"),
+    ),
+    customer="subscription_id",
+)
+SUBSCRIPTION_CANCELLED = EventType(
+    "subscription.cancelled",
+    "A subscription is cancelled; its last partner of record stays on record.",
+    (_f("subscription_id", "id", "the cancelled subscription"),),
+    PARTNER_AGENTS,
+    (Ref("subscription_id", "subscription", "live"),),
+    customer="subscription_id",
+)
+RELATIONSHIP_REQUESTED = EventType(
+    "relationship.requested",
+    "A partner invites a customer into a reseller relationship.",
+    (
+        _f("request_id", "id", "the invitation's id"),
+        _f("partner_id", "id", "the inviting partner (direct-bill or indirect provider)"),
+        _f("customer_id", "id", "the invited customer"),
+        _f("reseller_id", "id", "the indirect reseller invited on behalf of", required=False),
+    ),
+    PARTNER_AGENTS,
+    (
+        Ref("request_id", "request", "new"),
+        Ref("partner_id", "partner"),
+        Ref("customer_id", "customer"),
+        Ref("reseller_id", "partner"),
+    ),
+    customer="customer_id",
+)
+RELATIONSHIP_ACCEPTED = EventType(
+    "relationship.accepted",
+    "The customer accepts an invitation.",
+    (_f("request_id", "id", "the accepted invitation"),),
+    CUSTOMER_ADMINS,
+    (Ref("request_id", "request", "live"),),
+    customer="request_id",
+)
+RELATIONSHIP_REMOVED = EventType(
+    "relationship.removed",
+    "A reseller relationship ends.",
+    (
+        _f("partner_id", "id", "the partner that owns the relationship"),
+        _f("customer_id", "id", "the customer"),
+    ),
+    PARTNER_AGENTS,
+    (
+        Ref("partner_id", "partner"),
+        Ref("customer_id", "customer"),
+        Ref("customer_id", "relationship", "live"),
+    ),
+    customer="customer_id",
+)
+DELEGATION_GRANTED = EventType(
+    "delegation.granted",
+    "A customer grants a partner delegated admin privileges (DAP or GDAP).",
+    (
+        _f("delegation_id", "id", "the delegation's id"),
+        _f("customer_id", "id", "the granting customer"),
+        _f("partner_id", "id", "the partner receiving the privileges"),
+        _f("kind", "choice", "dap or gdap", choices=KINDS),
+        _f("roles", "texts", "the roles granted (at least one)"),
+        _f("expires_at", "time", "when a gdap delegation ends (required for gdap)", required=False),
+    ),
+    CUSTOMER_ADMINS,
+    (
+        Ref("delegation_id", "delegation", "new"),
+        Ref("customer_id", "customer"),
+        Ref("partner_id", "partner"),
+    ),
+    customer="customer_id",
+    cross_checks=(_expiry_for_gdap,),
+)
+DELEGATION_REVOKED = EventType(
+    "delegation.revoked",
+    "Delegated admin privileges are revoked.",
+    (_f("delegation_id", "id", "the revoked delegation"),),
+    CUSTOMER_ADMINS,
+    (Ref("delegation_id", "delegation", "live"),),
+    customer="delegation_id",
+)
+
 EVENT_TYPES: Mapping[str, EventType] = {
     t.name: t
     for t in (
-        EventType(
-            "partner.registered",
-            "A partner tenant joins the ledger, in one program and one cloud.",
-            (
-                _f("partner_id", "id", "the partner's tenant id"),
-                _f("name", "text", "the partner's name"),
-                _f("cloud", "choice", "the partner's cloud", choices=CLOUDS),
-                _f("program", "choice", "the partner's program", choices=PROGRAMS),
-                _f("provider_ids", "ids", "indirect providers of an indirect reseller", required=False),
-            ),
-            (_providers_for_resellers,),
-        ),
-        EventType(
-            "partner.program-changed",
-            "A partner moves to another program.",
-            (
-                _f("partner_id", "id", "the partner's tenant id"),
-                _f("program", "choice", "the new program", choices=PROGRAMS),
-                _f("provider_ids", "ids", "indirect providers of an indirect reseller", required=False),
-            ),
-            (_providers_for_resellers,),
-        ),
-        EventType(
-            "customer.registered",
-            "A customer tenant joins the ledger, in one cloud.",
-            (
-                _f("customer_id", "id", "the customer's tenant id"),
-                _f("name", "text", "the customer's name"),
-                _f("cloud", "choice", "the customer's cloud", choices=CLOUDS),
-            ),
-        ),
-        EventType(
-            "subscription.purchased",
-            "A customer buys a subscription through a channel.",
-            (
-                _f("subscription_id", "id", "the new subscription's id"),
-                _f("customer_id", "id", "the buying customer"),
-                _f("offer", "text", "the offer bought, e.g. 'Office 365 E3'"),
-                _f("service", "choice", "license (seat-based) or usage (Azure)", choices=SERVICES),
-                _f("channel", "choice", "the purchase channel", choices=CHANNELS),
-                _f(
-                    "seller_id",
-                    "id",
-                    "the selling partner (csp, advisor, syndication, third-party)",
-                    required=False,
-                ),
-                _f(
-                    "reseller_id",
-                    "id",
-                    "csp sale by an indirect provider: the reseller of record",
-                    required=False,
-                ),
-                _f("term_end", "time", "end of the term (required for license)", required=False),
-                _f(
-                    "migrated_from",
-                    "id",
-                    "the subscription this one replaces (Azure migration)",
-                    required=False,
-                ),
-            ),
-            (_seller_for_channel, _term_end_for_license),
-        ),
-        EventType(
-            "relationship.requested",
-            "A partner invites a customer into a reseller relationship.",
-            (
-                _f("request_id", "id", "the invitation's id"),
-                _f("partner_id", "id", "the inviting partner (direct-bill or indirect provider)"),
-                _f("customer_id", "id", "the invited customer"),
-                _f("reseller_id", "id", "the indirect reseller invited on behalf of", required=False),
-            ),
-        ),
-        EventType(
-            "relationship.accepted",
-            "The customer accepts an invitation.",
-            (_f("request_id", "id", "the accepted invitation"),),
-        ),
-        EventType(
-            "relationship.removed",
-            "A reseller relationship ends.",
-            (
-                _f("partner_id", "id", "the partner that owns the relationship"),
-                _f("customer_id", "id", "the customer"),
-            ),
-        ),
-        EventType(
-            "delegation.granted",
-            "A customer grants a partner delegated admin privileges (DAP or GDAP).",
-            (
-                _f("delegation_id", "id", "the delegation's id"),
-                _f("customer_id", "id", "the granting customer"),
-                _f("partner_id", "id", "the partner receiving the privileges"),
-                _f("kind", "choice", "dap or gdap", choices=KINDS),
-                _f("roles", "texts", "the roles granted (at least one)"),
-                _f("expires_at", "time", "when a gdap delegation ends (required for gdap)", required=False),
-            ),
-            (_expiry_for_gdap,),
-        ),
-        EventType(
-            "delegation.revoked",
-            "Delegated admin privileges are revoked.",
-            (_f("delegation_id", "id", "the revoked delegation"),),
-        ),
-        EventType(
-            "subscription.switched",
-            "An Azure (usage) subscription moves to another CSP partner.",
-            (
-                _f("subscription_id", "id", "the switched subscription"),
-                _f("from_partner_id", "id", "its current partner of record"),
-                _f("to_partner_id", "id", "the new (billing) CSP partner"),
-                _f("to_reseller_id", "id", "the new indirect reseller of record", required=False),
-            ),
-        ),
-        EventType(
-            "subscription.cancelled",
-            "A subscription is cancelled; its last partner of record stays on record.",
-            (_f("subscription_id", "id", "the cancelled subscription"),),
-        ),
+        PARTNER_REGISTERED,
+        PARTNER_PROGRAM_CHANGED,
+        CUSTOMER_REGISTERED,
+        SUBSCRIPTION_PURCHASED,
+        RELATIONSHIP_REQUESTED,
+        RELATIONSHIP_ACCEPTED,
+        RELATIONSHIP_REMOVED,
+        DELEGATION_GRANTED,
+        DELEGATION_REVOKED,
+        SUBSCRIPTION_SWITCHED,
+        SUBSCRIPTION_CANCELLED,
     )
 }
 
@@ -278,87 +377,6 @@ def parse_event_json(text: str | bytes) -> Event:
     return parse_event(load_json(text))
 
 
-def load_json(text: str | bytes) -> Any:
-    """One JSON text (an event, a line of an import or a restore) decoded strictly: bad
-    input for text that is not UTF-8 (naming the byte) or not JSON, and for a key given
-    twice in one object, at any depth (naming it with its path: ``data.customer_id
-    appears twice``), which JSON parsers take silently, the last one winning.
-
-    orjson cannot tell; the standard library's parser can (``object_pairs_hook``) but takes
-    several times as long, and an import decodes every line. So the text is decoded by
-    orjson, and every string token of the text (each key and each string value) must still
-    be in what it decoded: without a backslash in the text every ``"`` is a string's quote,
-    so the text and the decoded value encoded again hold as many ``"`` exactly when no key
-    was dropped. Only a text with a backslash (an escape could spell one key two ways), or
-    whose counts differ, is decoded again by the precise parser, which names the key."""
-    raw = text if isinstance(text, bytes) else _utf8(text)
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise _not_json(raw, exc) from None
-    if b"\\" in raw or raw.count(b'"') != _quotes(obj):
-        _no_key_twice(raw)
-    return obj
-
-
-def _quotes(obj: Any) -> int:
-    """The ``"`` in ``obj`` encoded by orjson; -1 for an object nested deeper than orjson
-    encodes (it decodes deeper)."""
-    try:
-        return orjson.dumps(obj).count(b'"')
-    except orjson.JSONEncodeError:
-        return -1
-
-
-def _utf8(text: str) -> bytes:
-    """``text`` as the bytes it came from: a command line's undecodable bytes are kept as
-    lone surrogates (``surrogateescape``), which become those bytes again."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")  # lone surrogates: invalid UTF-8, named
-
-
-def _not_json(raw: bytes, exc: Exception) -> BadInput:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        return BadInput("event", f"is not valid JSON (not valid UTF-8 at byte offset {bad.start})")
-    return BadInput("event", f"is not valid JSON ({exc})")
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object as the precise parser saw it: every key, in order, repeats kept."""
-
-
-def _no_key_twice(raw: bytes) -> None:
-    """Bad input naming the first key given twice in one object of ``raw`` (valid JSON)."""
-    try:
-        tree = json.loads(raw.decode("utf-8"), object_pairs_hook=_Pairs)
-    except RecursionError:
-        raise BadInput("event", "is nested too deeply") from None
-    stack: list[tuple[Any, str]] = [(tree, "")]
-    while stack:
-        node, path = stack.pop()
-        if isinstance(node, _Pairs):
-            seen: set[str] = set()
-            for key, value in node:
-                name = f"{path}.{_key_name(key)}" if path else _key_name(key)
-                if key in seen:
-                    raise BadInput(name, "appears twice")
-                seen.add(key)
-                stack.append((value, name))
-        elif isinstance(node, list):
-            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(node))
-
-
-def _key_name(key: str) -> str:
-    """A key as an error shows it: quoted where it would not show (empty, blank at an end,
-    unprintable), at most 64 characters."""
-    plain = key.isprintable() and key == key.strip() != ""
-    return (key if plain else repr(key))[:64]
-
-
 def parse_event(obj: object) -> Event:
     """Validate and normalise one event given as a decoded JSON object."""
     if not isinstance(obj, dict):
@@ -376,7 +394,7 @@ def parse_event(obj: object) -> Event:
     if event_type is None:
         raise BadInput("type", f"{type_name[:64]!r} is not an event type (one of {', '.join(EVENT_TYPES)})")
     event_id = _event_id(obj.get("event_id"))
-    effective_at = _format_time(parse_time(obj["effective_at"], "effective_at"))
+    effective_at = format_time(parse_time(obj["effective_at"], "effective_at"))
     actor = _actor(obj["actor"])
     data = _data(event_type, obj["data"])
     note = obj.get("note")
@@ -503,7 +521,7 @@ def _list(value: object, name: str, item: Callable[[object, str], str]) -> list[
 _VALIDATORS: dict[Kind, Callable[[object, str, Field], Any]] = {
     "id": _ident,
     "text": lambda v, n, f: _text(v, n),
-    "time": lambda v, n, f: _format_time(parse_time(v, n)),
+    "time": lambda v, n, f: format_time(parse_time(v, n)),
     "choice": lambda v, n, f: _choice(v, n, f.choices),
     "ids": lambda v, n, f: _list(v, n, lambda x, m: _ident(x, m)),
     "texts": lambda v, n, f: _list(v, n, lambda x, m: _text(x, m, 128)),

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import projections
 from projections._queries import KNOWN_NOW, por_answer, por_statement
 from projections._tables import EVENT_REFS
+from projections._time import to_us
 
 from ._backend import read_store
 from ._errors import NotFound
 from ._sql import CHAIN, ReadStore
-from ._time import now, to_us
+from ._time import now
 
 if TYPE_CHECKING:
     from ._store import Ledger

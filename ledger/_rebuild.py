@@ -15,6 +15,7 @@ import projections
 from . import _stored
 from ._sql import Db
 from ._stored import Store, decoded, head, stored_rows
+from ._world import prefetch_fold
 
 Progress = Callable[[int, int], None]  # (position done, positions in all)
 # Checks, judges and folds one batch of stored rows (with their chain rows) into the twins'
@@ -63,7 +64,7 @@ def folded_into_twins(
 def _plain_fold(session: projections.Session, rows: list[Mapping[str, Any]]) -> int:
     """Fold one batch of stored rows as they are (a rebuild); the last position folded."""
     events = [(row["position"], decoded(row)) for row in rows]
-    session.prefetch((event for _, event in events), judging=False)
+    prefetch_fold(projections.StateView(session), (event for _, event in events))
     position = 0
     for position, event in events:
         projections.apply(session, event, position)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from projections._time import canonical_to_us, format_time, to_us
+
 from ._chain import GENESIS, chain_hash
 from ._errors import BadInput, IntegrityFailure
 from ._events import Event, parse_event
-from ._time import canonical_to_us, format_time, normalize_time, now, to_us
+from ._time import normalize_time, now
 
 # How far a restored ``recorded_at`` may lie ahead of this machine's clock: the skew between
 # the clocks of the machine that recorded it and this one. Beyond it, every event recorded

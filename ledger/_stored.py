@@ -11,13 +11,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from projections._time import canonical_to_us
+
 from ._backend import Backend
 from ._chain import GENESIS
 from ._driver import Translated, translated
 from ._errors import IntegrityFailure
 from ._sql import CHAIN, Db
 from ._stream import TOPIC, decode, state_bytes
-from ._time import canonical_to_us
 
 # Events per batch of an append, a rebuild, a verification (read where used: tests set it).
 CHUNK = 2000

@@ -16,12 +16,13 @@ stored event, and a test holds the two encodings equal.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
+
+from projections._time import canonical_time
 
 from ._sql import STREAM_ID
 
@@ -44,7 +45,7 @@ def recorded(position: int, event: dict[str, Any]) -> LedgerStream.Recorded:
     return LedgerStream.Recorded(  # type: ignore[call-arg]
         originator_id=STREAM_ID,
         originator_version=position,
-        timestamp=datetime.fromisoformat(str(event["effective_at"]).replace("Z", "+00:00")),
+        timestamp=canonical_time(str(event["effective_at"])),
         event=event,
     )
 
@@ -54,7 +55,7 @@ TOPIC = "ledger._stream:LedgerStream.Recorded"
 
 def state_bytes(event: dict[str, Any]) -> bytes:
     """The stored state of one event: the library's JSON of ``recorded(…, event)``."""
-    timestamp = datetime.fromisoformat(str(event["effective_at"]).replace("Z", "+00:00")).isoformat()
+    timestamp = canonical_time(str(event["effective_at"])).isoformat()
     return orjson.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": timestamp}, "event": event})
 
 

@@ -1,8 +1,7 @@
-"""RFC 3339 timestamps: strict parsing, one canonical UTC spelling, integer microseconds.
+"""Times as users type them: strict parsing of RFC 3339 timestamps, and the clock.
 
-Stored events spell every time in UTC with a ``Z`` (``2019-03-01T09:00:00Z``, with six
-fraction digits only when there is a fraction). Tables keep integer microseconds since
-the epoch, which sort and compare the same way in SQLite and PostgreSQL.
+Every conversion (to microseconds, to the canonical spelling and back) lives in
+``projections/_time.py``; this module only decides what input is a time.
 """
 
 from __future__ import annotations
@@ -10,11 +9,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from projections._time import canonical_to_us, format_time, format_us, from_us, to_us
+from projections._time import format_time
 
 from ._errors import BadInput
-
-__all__ = ["canonical_to_us", "format_time", "format_us", "from_us", "now", "parse_time", "to_us"]
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
 # The range every store and every output format handles without surprises.

@@ -21,6 +21,7 @@ from ._events import Event, parse_event
 from ._rebuild import Progress, folded_into_twins
 from ._sql import CHAIN, Db
 from ._stored import Store, checked, missing
+from ._world import prefetch
 
 # What every verification checks; with a digest, also that the log extends it.
 CHECKED = ("the append-only guards", "the chain", "the rulebook", "every projection")
@@ -199,7 +200,7 @@ class Replay:
             except IntegrityFailure as exc:
                 failure = exc
                 break
-        session.prefetch(payload for _, _, payload in batch)
+        prefetch(self.view, [event for _, event, _ in batch])
         for position, event, payload in batch:
             self._judge_and_fold(session, position, event, payload)
         if failure is not None:

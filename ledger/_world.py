@@ -2,13 +2,14 @@
 
 The rulebook depends on this protocol only. The store hands it the projections' view
 inside the appending transaction, so every rule sees the events before it, including
-those earlier in the same import.
+those earlier in the same import. ``prefetch`` tells the world, from the event types'
+definitions, what a batch will look up, so that a batch of thousands costs a few queries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Protocol
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Protocol
 
 from projections import (
     CustomerState,
@@ -18,6 +19,9 @@ from projections import (
     RequestState,
     SubscriptionState,
 )
+from projections._time import canonical_to_us
+
+from ._events import EVENT_TYPES, THINGS, Event, Thing
 
 
 class World(Protocol):
@@ -57,3 +61,84 @@ class World(Protocol):
     def newest_effective(self, customer_id: str) -> int | None:
         """The newest effective time of any event recorded for this customer."""
         ...
+
+    def expect(
+        self,
+        *,
+        partners: Collection[str] = (),
+        customers: Collection[str] = (),
+        subscriptions: Collection[str] = (),
+        requests: Collection[str] = (),
+        delegations: Collection[str] = (),
+        relationships_of: Collection[str] = (),
+        newest_of: Collection[str] = (),
+        since: int | None = None,
+    ) -> None:
+        """A hint: lookups of these things are coming (``relationships_of`` and
+        ``newest_of`` name customers, ``since`` the earliest time asked about). Loads them
+        in a few queries; what was not expected still answers."""
+        ...
+
+
+# Per event type: (field, thing) of every reference, and of the ones its fold writes.
+_REFERS = {t.name: tuple((r.field, r.thing) for r in t.refs) for t in EVENT_TYPES.values()}
+_WRITES = {
+    t.name: tuple((r.field, r.thing) for r in t.refs if r.must != "known") for t in EVENT_TYPES.values()
+}
+
+
+def _named(
+    batch: Iterable[tuple[str, Mapping[str, Any], int]], refs: Mapping[str, tuple[tuple[str, Thing], ...]]
+) -> tuple[dict[Thing, set[str]], int | None]:
+    """The ids of each thing a batch of ``(type, data, effective_us)`` names through
+    ``refs``, and its earliest effective time."""
+    ids: dict[Thing, set[str]] = {thing: set() for thing in THINGS}
+    earliest: int | None = None
+    for type_name, data, at in batch:
+        if earliest is None or at < earliest:
+            earliest = at
+        for field, thing in refs[type_name]:
+            value = data.get(field)
+            if isinstance(value, list):
+                ids[thing].update(value)
+            elif value is not None:
+                ids[thing].add(value)
+    return ids, earliest
+
+
+def prefetch(world: World, events: Iterable[Event]) -> None:
+    """Load what judging and folding ``events`` will look up: every thing they refer to;
+    then their customers (named, or owning what they name), each also as a partner (a
+    customer tenant may be one), with its relationships and its newest effective time."""
+    ids, since = _named(((e.type, e.data, e.effective_us) for e in events), _REFERS)
+    world.expect(subscriptions=ids["subscription"], requests=ids["request"], delegations=ids["delegation"])
+    customers = ids["customer"] | ids["relationship"]
+    for owner, keys in (
+        (world.owner_of_subscription, ids["subscription"]),
+        (world.owner_of_request, ids["request"]),
+        (world.owner_of_delegation, ids["delegation"]),
+    ):
+        customers.update(c for c in map(owner, keys) if c is not None)
+    world.expect(
+        partners=ids["partner"] | customers,
+        customers=customers,
+        relationships_of=customers,
+        newest_of=customers,
+        since=since,
+    )
+
+
+def prefetch_fold(world: World, events: Iterable[Mapping[str, Any]]) -> None:
+    """Load what folding ``events`` (stored, in their JSON form) alone reads: the things
+    they create, change or end (a rebuild, which checks no rule)."""
+    batch = ((e["type"], e["data"], canonical_to_us(e["effective_at"])) for e in events)
+    ids, since = _named(batch, _WRITES)
+    world.expect(
+        partners=ids["partner"],
+        customers=ids["customer"],
+        subscriptions=ids["subscription"],
+        requests=ids["request"],
+        delegations=ids["delegation"],
+        relationships_of=ids["relationship"],
+        since=since,
+    )

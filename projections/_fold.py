@@ -132,9 +132,9 @@ def refs(s: Session, event: Event, at: int) -> list[str]:
     An event that names a subscription, request or delegation also concerns that thing's
     customer and partners (an acceptance concerns the inviting partner, a cancellation the
     partner of record), so ``history --partner`` finds it."""
-    d, t = event["data"], event["type"]
+    d = event["data"]
     named: dict[str, Any] = dict(d)
-    if "customer_id" not in d and not t.startswith("partner."):
+    if "customer_id" not in d:
         for table, key in (
             (SUBSCRIPTIONS, "subscription_id"),
             (REQUESTS, "request_id"),
@@ -164,8 +164,8 @@ def refs(s: Session, event: Event, at: int) -> list[str]:
 def apply(s: Session, event: Event, position: int) -> frozenset[str]:
     """Fold one stored event (its contract JSON form) into the projections.
 
-    Returns the short names of the tables it wrote (what the fold wrote through the
-    session, whatever it says it wrote), for the rulebook's structural checks."""
+    Returns the short names of the tables it wrote: what its fold says it wrote, and
+    whatever it wrote through the session besides."""
     at = canonical_to_us(event["effective_at"])
     for ref in refs(s, event, at):
         s.add_ref(ref, position, at)

@@ -8,7 +8,6 @@ the contract's JSON shape.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -40,20 +39,8 @@ def versions(
     return rows
 
 
-_EPOCH = datetime(1970, 1, 1)
-
-
-def _format(us: int) -> str:
-    """``format_us`` in half the time (naive UTC arithmetic, ``isoformat``), which counts
-    in ``por``'s latency; the same spelling: ``isoformat`` adds six fraction digits only
-    when there is a fraction, as ``format_time`` does, and pads years below 1000, which
-    ``strftime`` does not, so those take ``format_us``."""
-    moment = _EPOCH + timedelta(microseconds=us)
-    return moment.isoformat() + "Z" if moment.year >= 1000 else format_us(us)
-
-
 def _time(us: int | None) -> str | None:
-    return None if us is None else _format(us)
+    return None if us is None else format_us(us)
 
 
 # ``ledger por``'s one statement: the columns its answer shows, in ``por_answer``'s order.
@@ -102,11 +89,11 @@ def por_answer(v: Sequence[Any], as_of: int) -> dict[str, Any]:
         "status": v[4],
         "partner_of_record": v[5],
         "billing_partner": v[6],
-        "since": None if v[7] is None else _format(v[7]),
-        "as_of": _format(as_of),
+        "since": None if v[7] is None else format_us(v[7]),
+        "as_of": format_us(as_of),
         "offer": v[8],
         "seller_id": v[9],
-        "term_end": None if v[10] is None else _format(v[10]),
+        "term_end": None if v[10] is None else format_us(v[10]),
         "migrated_from": v[11],
     }
 

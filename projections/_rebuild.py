@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_DDL, EVENT_REFS_KEY, RELATIONSHIPS, TABLES, Db
 
-# The one secondary index a fold that checks no rule searches: a relationship's end finds
+# The one secondary index the fold alone (a rebuild) searches: a relationship's end finds
 # the customer's relationships.
 _SEARCHED_BY_THE_FOLD = {f"{RELATIONSHIPS.sql_name}_customer_id"}
 

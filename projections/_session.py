@@ -15,38 +15,28 @@ about again and again); the database holds all of it, and is asked again for the
 
 A customer's relationships are looked up by customer. A busy customer may have ended
 thousands over the years, so a batch loads only those still in force at its earliest
-effective time or later (the rulebook's ``time-order`` keeps a customer's events in
+effective time or later (the ledger records a customer's events in effective-time
 order); a question about an earlier time loads the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._tables import (
     CUSTOMERS,
-    DELEGATIONS,
     EVENT_REFS,
     EVENT_REFS_COLUMNS,
-    PARTNER_FIELDS,
-    PARTNERS,
     RELATIONSHIPS,
-    REQUESTS,
-    SUBSCRIPTIONS,
     TABLES,
     Db,
     Table,
 )
-from ._time import canonical_to_us
 
 Row = dict[str, Any]
 _CHUNK = 500  # ids per IN (...) list
 EVICT_AFTER = 50_000  # cached versions (a few hundred bytes each) kept past a flush
-
-# What prefetch looks up among the partners: every partner an event names, and its
-# customer (which may itself be a CSP partner: csp-cannot-resell-to-csp asks).
-_PARTNER_FIELDS = (*PARTNER_FIELDS, "customer_id")
 
 
 class Session:
@@ -79,7 +69,7 @@ class Session:
         # customer's things are asked about again and again).
         self._used: dict[str, set[str]] = {t.name: set() for t in TABLES}
         self._used_customers: set[str] = set()
-        self.written: set[str] = set()  # short names of the tables written (structural rules)
+        self.written: set[str] = set()  # short names of the tables written (see ``_fold.apply``)
         if empty:
             for table in TABLES:
                 for column in table.indexed:
@@ -217,55 +207,26 @@ class Session:
                 values = [v for v in (found.get(ref), self._pending_newest.get(ref)) if v is not None]
                 self._newest[ref] = max(values) if values else None
 
-    def prefetch(self, events: Iterable[Mapping[str, Any]], *, judging: bool = True) -> None:
-        """Load, in a few queries, what judging and folding ``events`` will look up.
-
-        ``judging`` False: only what the fold reads (a rebuild or a verification, which
-        check no rule): not the partners and customers the rulebook asks about, nor every
-        relationship of every customer, nor the customers' newest effective times."""
-        ids: dict[str, set[str]] = {t.name: set() for t in TABLES}
-        removals: set[str] = set()  # customers whose relationship with a partner ends
-        earliest: int | None = None  # the batch's earliest effective time
-        for event in events:
-            d = event["data"]
-            at = canonical_to_us(event["effective_at"])
-            earliest = at if earliest is None or at < earliest else earliest
-            if judging:
-                for field in _PARTNER_FIELDS:
-                    if field in d:
-                        ids["partners"].add(d[field])
-                ids["partners"].update(d.get("provider_ids", ()))
-                if "customer_id" in d:
-                    ids["customers"].add(d["customer_id"])
-            elif event["type"].startswith("partner."):  # registered (written) or changed
-                ids["partners"].add(d["partner_id"])
-            elif event["type"] == "customer.registered":
-                ids["customers"].add(d["customer_id"])
-            elif event["type"] == "relationship.removed":
-                removals.add(d["customer_id"])
-            for field in ("subscription_id", "migrated_from"):
-                if field in d:
-                    ids["subscriptions"].add(d[field])
-            if "request_id" in d:
-                ids["requests"].add(d["request_id"])
-            if "delegation_id" in d:
-                ids["delegations"].add(d["delegation_id"])
-        for table in (SUBSCRIPTIONS, REQUESTS, DELEGATIONS):
-            self._load(table, ids[table.name])
-            if judging:
-                for key in ids[table.name]:
-                    ids["customers"].update(r["customer_id"] for r in self._rows[table.name][key])
-        self._load(RELATIONSHIPS, ids["requests"])  # an acceptance writes one, keyed by its request
-        ids["partners"] |= ids["customers"]
-        self._load(PARTNERS, ids["partners"])
-        self._load(CUSTOMERS, ids["customers"])
-        if earliest is not None:  # the relationships that may still be in force then
-            self._load_by(RELATIONSHIPS, "customer_id", ids["customers"] | removals, earliest)
-        if judging:
-            self._load_newest(f"customer:{c}" for c in ids["customers"])
-        for table in TABLES:
-            self._used[table.name] |= ids[table.name]
-        self._used_customers |= ids["customers"] | removals
+    def prefetch(
+        self,
+        keys: Mapping[Table, Collection[str]],
+        *,
+        relationships_of: Collection[str] = (),
+        since: int | None = None,
+        newest_of: Collection[str] = (),
+    ) -> None:
+        """Load, in a few ``IN (...)`` queries, what a batch will look up: every version of
+        the things of each table in ``keys``, the relationships of the customers in
+        ``relationships_of`` still in force at effective time ``since`` or later, and the
+        newest effective times of the refs in ``newest_of``. What a batch asked about is
+        kept when the cache is next evicted."""
+        for table, wanted in keys.items():
+            self._load(table, wanted)
+            self._used[table.name].update(wanted)
+        if since is not None:
+            self._load_by(RELATIONSHIPS, "customer_id", relationships_of, since)
+        self._load_newest(newest_of)
+        self._used_customers |= {*keys.get(CUSTOMERS, ()), *relationships_of}
 
     # --- the temporal operations ------------------------------------------------------------
 

@@ -133,7 +133,8 @@ PARTNER_FIELDS = (
 
 TABLES: tuple[Table, ...] = (PARTNERS, CUSTOMERS, SUBSCRIPTIONS, REQUESTS, RELATIONSHIPS, DELEGATIONS)
 
-# Which events concern which customer, subscription or partner (history filters, time-order).
+# Which events concern which customer, subscription or partner (history filters, and each
+# customer's newest effective time).
 EVENT_REFS = "prj_event_refs"
 EVENT_REFS_COLUMNS = ("ref", "position", "effective_us")
 EVENT_REFS_KEY = ("ref", "position")

@@ -1,8 +1,10 @@
-"""Time in the projections: integer microseconds since the epoch, UTC.
+"""Time, in one home: integer microseconds since the epoch (UTC), and the canonical spelling.
 
-Stored events spell times canonically (``2019-03-01T09:00:00Z``, a six-digit fraction only
-when there is one); these helpers convert between that spelling and the integers the
-tables keep, which compare the same way in SQLite and PostgreSQL.
+Stored events spell every time in UTC with a ``Z`` (``2019-03-01T09:00:00Z``, with six
+fraction digits only when there is a fraction). Tables keep integer microseconds since
+the epoch, which sort and compare the same way in SQLite and PostgreSQL. Every conversion
+between a ``datetime``, the canonical spelling and microseconds is here; the write side
+uses these too (``ledger/_time.py`` only parses what a user typed, strictly).
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+SECOND_US = 1_000_000
+DAY_US = 86_400 * SECOND_US
 
 
 def to_us(moment: datetime) -> int:
     delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (delta.days * 86_400 + delta.seconds) * SECOND_US + delta.microseconds
 
 
 def from_us(us: int) -> datetime:
@@ -22,6 +27,7 @@ def from_us(us: int) -> datetime:
 
 
 def format_time(moment: datetime) -> str:
+    """The canonical spelling of ``moment``."""
     moment = moment.astimezone(UTC)
     if moment.microsecond:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -29,9 +35,19 @@ def format_time(moment: datetime) -> str:
 
 
 def format_us(us: int) -> str:
-    return format_time(from_us(us))
+    """``format_time(from_us(us))``, in half the time (it counts in ``por``'s latency): naive
+    UTC arithmetic and ``isoformat``, which adds six fraction digits only when there is a
+    fraction, as ``format_time`` does. ``isoformat`` pads years below 1000 and ``strftime``
+    does not, so those take ``format_time``."""
+    moment = _NAIVE_EPOCH + timedelta(microseconds=us)
+    return moment.isoformat() + "Z" if moment.year >= 1000 else format_time(from_us(us))
+
+
+def canonical_time(text: str) -> datetime:
+    """The moment a time in the stored, canonical spelling names (an aware ``datetime``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def canonical_to_us(text: str) -> int:
     """Microseconds of a time already in the stored, canonical spelling."""
-    return to_us(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return to_us(canonical_time(text))

@@ -75,7 +75,7 @@ def _delegation(r: Mapping[str, Any]) -> DelegationState:
 
 
 class StateView:
-    """The world as of an effective time, over everything recorded (the rulebook's view).
+    """The world as of an effective time, over everything recorded (the write side's view).
 
     Over a ``Session`` it sees what the session's transaction has folded so far (the
     events before, including those earlier in the same import); over a plain ``Db`` it
@@ -83,6 +83,33 @@ class StateView:
 
     def __init__(self, source: Db | Session) -> None:
         self.s = as_session(source)
+
+    def expect(
+        self,
+        *,
+        partners: Collection[str] = (),
+        customers: Collection[str] = (),
+        subscriptions: Collection[str] = (),
+        requests: Collection[str] = (),
+        delegations: Collection[str] = (),
+        relationships_of: Collection[str] = (),
+        newest_of: Collection[str] = (),
+        since: int | None = None,
+    ) -> None:
+        """Load, in a few queries, what lookups of these things will need: a batch's hint.
+        A request comes with the relationship it may become; ``relationships_of`` and
+        ``newest_of`` name customers (their relationships in force at ``since`` or later,
+        their newest effective times). Whatever is not expected is loaded when asked."""
+        keys = {
+            SUBSCRIPTIONS: subscriptions,
+            REQUESTS: requests,
+            DELEGATIONS: delegations,
+            RELATIONSHIPS: requests,  # an acceptance makes one, keyed by its request
+            PARTNERS: partners,
+            CUSTOMERS: customers,
+        }
+        newest = [f"customer:{c}" for c in newest_of]
+        self.s.prefetch(keys, relationships_of=relationships_of, since=since, newest_of=newest)
 
     def partner(self, partner_id: str, at: int) -> PartnerState | None:
         r = _one(self.s, PARTNERS, partner_id, at)

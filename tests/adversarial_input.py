@@ -51,7 +51,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import GENESIS, BadInput, Ledger, LedgerWarning, chain_hash, parse_event
-from ledger._events import load_json
+from ledger._json import load_json
 
 from builders import customer, partner, raw
 from clitools import ledger_command

@@ -15,8 +15,8 @@ import pytest
 from bench.generate import DAP_RETIRED_US, DAY_US, History
 from ledger import EVENT_TYPES, Ledger, parse_event
 from ledger._rules import DAP_RETIRED_ON
-from ledger._time import to_us
 from projections._fold import FOLDS
+from projections._time import to_us
 
 
 def test_generated_history_passes_the_rulebook_on_both_stores(url: str) -> None:

@@ -24,8 +24,9 @@ from cli.app import _COMMANDS
 from ledger import Ledger
 from ledger._backend import read_store
 from ledger._env import store_env
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
 from ledger._url import DEFAULT_URL
+from projections._time import to_us
 
 from builders import accept, customer, grant, partner, purchase, request, switch
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from ledger import Event, IntegrityFailure, Ledger, NotFound, read
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
+from projections._time import to_us
 
 import rawdb
 from builders import accept, cancel, customer, grant, partner, purchase, request, revoke, switch

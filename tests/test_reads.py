@@ -13,7 +13,8 @@ import pytest
 
 import projections
 from ledger import Ledger, NotFound, StoreError, read
-from ledger._time import format_us, parse_time, to_us
+from ledger._time import parse_time
+from projections._time import format_us, to_us
 
 from builders import accept, customer, partner, purchase, request, switch
 from clitools import run

@@ -18,7 +18,8 @@ import pytest
 
 from cli import _demo as demo
 from ledger import Event, Ledger, NotFound, parse_event, read
-from ledger._time import parse_time, to_us
+from ledger._time import parse_time
+from projections._time import to_us
 
 import rawdb
 from browser import BrowserError, Chromium, Page
