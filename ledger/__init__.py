@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from . import _read as read
     from ._append import Receipt
     from ._chain import GENESIS, chain_hash
-    from ._events import EVENT_TYPES, Actor, Event, EventType, Field, parse_event, parse_event_json
+    from ._events import EVENT_TYPES, Actor, Event, EventType, Field
+    from ._parse import parse_event, parse_event_json
     from ._rules import RULE_IDS, RULEBOOK, Rule
     from ._store import Ledger
     from ._url import DEFAULT_URL
@@ -40,8 +41,8 @@ _MODULES = {
     "Event": ("_events", "Event"),
     "EventType": ("_events", "EventType"),
     "Field": ("_events", "Field"),
-    "parse_event": ("_events", "parse_event"),
-    "parse_event_json": ("_events", "parse_event_json"),
+    "parse_event": ("_parse", "parse_event"),
+    "parse_event_json": ("_parse", "parse_event_json"),
     "RULE_IDS": ("_rules", "RULE_IDS"),
     "RULEBOOK": ("_rules", "RULEBOOK"),
     "Rule": ("_rules", "Rule"),

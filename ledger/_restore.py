@@ -9,7 +9,8 @@ from projections._time import canonical_to_us, format_time, to_us
 
 from ._chain import GENESIS, chain_hash
 from ._errors import BadInput, IntegrityFailure
-from ._events import Event, parse_event
+from ._events import Event
+from ._parse import parse_event
 from ._time import normalize_time, now
 
 # How far a restored ``recorded_at`` may lie ahead of this machine's clock: the skew between

@@ -17,7 +17,8 @@ import projections
 from . import _rules
 from ._chain import GENESIS, chain_hash, parse_digest
 from ._errors import BadInput, IntegrityFailure, RuleViolation
-from ._events import Event, parse_event
+from ._events import Event
+from ._parse import parse_event
 from ._rebuild import Progress, folded_into_twins
 from ._sql import CHAIN, Db
 from ._stored import Store, checked, missing
