@@ -179,13 +179,16 @@ def _guard_problem(row: Any, schema: str) -> str | None:
 
 
 def triggers(table: str) -> list[str]:
-    """The DDL of the ledger's two triggers on ``table``."""
+    """The DDL of the ledger's two triggers on ``table``, each enabled ``ALWAYS``: an
+    ordinary trigger does not fire in a session with ``session_replication_role =
+    replica`` (which a superuser may set), an ALWAYS one fires in every session."""
     row, statement = (ident(name) for name in TRIGGER_NAMES)
     return [
         f"CREATE OR REPLACE TRIGGER {row} BEFORE UPDATE OR DELETE ON {ident(table)} "
         f"FOR EACH ROW EXECUTE FUNCTION {FUNCTION}()",
         f"CREATE OR REPLACE TRIGGER {statement} BEFORE TRUNCATE ON {ident(table)} "
         f"FOR EACH STATEMENT EXECUTE FUNCTION {FUNCTION}()",
+        *(f"ALTER TABLE {ident(table)} ENABLE ALWAYS TRIGGER {name}" for name in (row, statement)),
     ]
 
 

@@ -29,8 +29,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import psycopg
 import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
@@ -567,3 +569,26 @@ def test_postgres_another_trigger_or_rule_on_the_logs_tables_is_caught(
     """12.2: another's trigger or rule on the events table or ledger_chain is refused as a
     disarmed guard is (append and verify exit 4 naming it)."""
     _intruded(pg_url, which, *_PG_INTRUDERS[intruder])
+
+
+@pytest.mark.parametrize("which", ["events", "chain"])
+def test_postgres_a_replica_session_cannot_change_the_log(pg_url: str, which: str) -> None:
+    """12.2 on PostgreSQL: a session with ``session_replication_role = replica`` (a
+    superuser's, or one with the right to set it) skips ordinary triggers; the ledger's
+    guards fire in every session (``ENABLE ALWAYS``), so its UPDATE, DELETE and TRUNCATE
+    are refused there too, and nothing changes."""
+    head = _seed(pg_url)
+    table = rawdb.events_table(pg_url) if which == "events" else "ledger_chain"
+    schema = parse_qs(urlsplit(pg_url).query)["schema"][0]
+    column = "state" if which == "events" else "hash"
+    for statement in (
+        f'UPDATE "{table}" SET {column} = {column}',
+        f'DELETE FROM "{table}"',
+        f'TRUNCATE "{table}" CASCADE',
+    ):
+        with psycopg.connect(pg_url.split("?")[0]) as pg:
+            pg.execute(f'SET search_path TO "{schema}"')
+            pg.execute("SET session_replication_role = replica")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                pg.execute(statement)
+    _unchanged(pg_url, head)
