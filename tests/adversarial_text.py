@@ -12,9 +12,10 @@ Issue 12 ("Hardening"), items 6, 7 and 18: hostile text in events, and a read-on
   that quote input, the HTML report) while JSON stays exact; an export holding them is
   refused by ``import --restore`` like any input.
 - 12.18 A SQLite ledger on a read-only copy (file 0444, folder 0555, its write-ahead log
-  absent or present), read by a user who may not write it (``nobody`` when the tests run as
-  root): every command that only reads works and answers as on the original; every command
-  that writes says "the store … is read-only" (exit 1) and changes nothing.
+  absent or present), read by a process that may not write it (when the tests run as root,
+  root without its file-permission override): every command that only reads works and
+  answers as on the original; every command that writes says "the store … is read-only"
+  (exit 1) and changes nothing.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import pwd
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -344,39 +342,27 @@ RO_HISTORY = [
     grant("d-1", "contoso", "fabrikam", at="2019-01-05T00:00:00Z"),
 ]
 
-# Runs a console script file with an interpreter that may not be the venv's own (its
-# ``site-packages`` added): the venv's may be out of an unprivileged user's reach.
-_BOOT = (
-    "import runpy, site, sys; site.addsitedir(sys.argv[1]); script = sys.argv[2]; "
-    "sys.argv = [script, *sys.argv[3:]]; runpy.run_path(script, run_name='__main__')"
-)
-
 
 @cache
 def _unprivileged() -> tuple[str, ...]:
-    """How to run the console script as a user who may not write the copy: as it is when the
-    tests do not run as root; as root, as ``nobody`` (``setpriv``), with the venv's
-    interpreter if that user may run it, else with the system's of the same version."""
+    """How to run the console script as a process that may not write the copy: as it is
+    when the tests do not run as root; as root, without the capabilities that let root
+    ignore file permissions (``setpriv``: CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH out of
+    its bounding set), so the copy's modes (0444 files in a 0555 folder) bind it as they
+    bind its owner. It stays root otherwise, so it reaches the checkout and its venv
+    wherever they are (a folder only root may enter, as ``mktemp -d`` makes)."""
     script = ledger_command()[0]
     if os.geteuid() != 0:
         return (script,)
-    nobody = pwd.getpwnam("nobody")
     setpriv = shutil.which("setpriv")
-    assert setpriv, "setpriv (util-linux) runs the test as an unprivileged user"
-    drop = (setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups")
-    purelib = sysconfig.get_paths()["purelib"]
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    tried = []
-    for python in (sys.executable, f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        command = (*drop, python, "-c", _BOOT, purelib, script)
-        probe = subprocess.run([*command, "--help"], capture_output=True, env=_nobody_env(), timeout=120)
-        if probe.returncode == 0:
-            return command
-        tried.append(f"{python}: {probe.stderr[-200:]!r}")
-    pytest.fail("cannot run the console script as nobody: " + "; ".join(tried))
+    assert setpriv, "setpriv (util-linux) runs the test without root's file-permission override"
+    command = (setpriv, "--bounding-set=-dac_override,-dac_read_search", script)
+    probe = subprocess.run([*command, "--help"], capture_output=True, env=_reader_env(), timeout=120)
+    assert probe.returncode == 0, f"cannot run the console script through setpriv: {probe.stderr[-300:]!r}"
+    return command
 
 
-def _nobody_env() -> dict[str, str]:
+def _reader_env() -> dict[str, str]:
     return _env(HOME=tempfile.gettempdir(), PYTHONNOUSERSITE="1", PYTHONDONTWRITEBYTECODE="1")
 
 
@@ -384,7 +370,7 @@ def run_unprivileged(*args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [*_unprivileged(), *args],
         capture_output=True,
-        env=_nobody_env(),
+        env=_reader_env(),
         cwd=tempfile.gettempdir(),
         timeout=120,
     )
