@@ -32,12 +32,8 @@ import orjson
 import psycopg
 
 from bench.generate import write as generate
-from ledger import Ledger, NotFound, parse_event, read
-from ledger._sql import CHAIN
-from ledger._sqlite import BULK_CACHE
-from ledger._time import parse_time
-from projections._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES
-from projections._time import to_us
+from ledger import BULK_CACHE, CHAIN, Ledger, NotFound, parse_event, parse_time, read
+from projections import EVENT_REFS, EVENT_REFS_KEY, TABLES, to_us
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 PG_DSN = os.environ.get("LEDGER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -179,7 +175,7 @@ _POSITION_COLUMN = {CHAIN: "position", EVENT_REFS: "position"}
 _PROJECTIONS = {**{t.sql_name: t.primary_key for t in TABLES}, EVENT_REFS: EVENT_REFS_KEY}
 
 
-class Floor:
+class DatabaseFloor:
     """The floor: the database alone storing the very rows the ledger stored, copied in SQL
     from the ledger's own tables into empty tables of the same definition (keys and
     indexes), in one transaction. No code that stores these rows can be faster on this
@@ -384,12 +380,12 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
     rows = [(i, orjson.loads(line)["event_id"], line) for i, line in enumerate(lines, start=1)]
     with tempfile.TemporaryDirectory() as tmp, store(kind, Path(tmp)) as url:
         raw = Raw(kind, Path(tmp))
-        floor: Floor | None = None
+        floor: DatabaseFloor | None = None
         try:
             # bulk import
             raw_s = raw.bulk(rows)
             ours_s, import_rss = run_process([LEDGER, "--db", url, "import", str(history)])
-            floor = Floor(kind, url, Path(tmp))
+            floor = DatabaseFloor(kind, url, Path(tmp))
             floor_s = floor.copy_all()
             add(
                 Figure(

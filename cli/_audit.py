@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger import GENESIS, IntegrityFailure, read
-from ledger._files import check_output, store_files, write_output
-from ledger._time import now
-from projections._time import format_us, to_us
+from ledger import GENESIS, IntegrityFailure, check_output, now, read, store_files, write_output
+from projections import format_us, to_us
 
 from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, out, progress_bar, reporting
@@ -89,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
         """
-        from ledger._chain import parse_digest
+        from ledger import parse_digest
 
         from . import _report
 

@@ -22,10 +22,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import typer
 
-from ledger import BadInput, RuleViolation, read
-from ledger._time import parse_time
-from ledger._url import redact
-from projections._time import to_us
+from ledger import BadInput, RuleViolation, parse_time, read, redact
+from projections import to_us
 
 from ._options import JsonOption, open_ledger
 from ._output import emit_json, out, reporting, styled

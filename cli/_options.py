@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger._time import parse_time
-from projections._time import to_us
+from ledger import parse_time
+from projections import to_us
 
 if TYPE_CHECKING:
     from ledger import Ledger
@@ -45,8 +45,7 @@ def open_ledger(ctx: typer.Context) -> Ledger:
     """The ledger on the command's store (``por``, ``delegations`` and ``customer`` ask the
     store by its URL instead: see ``ledger.read``); a write waits ``--wait`` seconds for
     another writer, saying so on a terminal."""
-    from ledger import Ledger
-    from ledger._wait import DEFAULT_WAIT
+    from ledger import DEFAULT_WAIT, Ledger
 
     wait = int(ctx.obj.get("wait", DEFAULT_WAIT)) if ctx.obj else DEFAULT_WAIT
     return Ledger(db_url(ctx), wait=wait, on_wait=say_waiting if sys.stderr.isatty() else None)

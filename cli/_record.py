@@ -14,9 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger import EVENT_TYPES, BadInput, EventType, Receipt, parse_event, parse_event_json
-from ledger._events import ROLES
-from ledger._lines import read_event
+from ledger import EVENT_TYPES, ROLES, BadInput, EventType, Receipt, parse_event, parse_event_json, read_event
 
 from ._options import JsonOption, open_ledger
 from ._output import emit_json, out, reporting, said_warnings

@@ -11,10 +11,19 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import orjson
 import typer
 
-from ledger import BadInput, Ledger, LedgerError, parse_event
-from ledger._files import check_output, output_file, store_files, writing
-from ledger._json import load_json
-from ledger._lines import event_lines, spooled
+from ledger import (
+    BadInput,
+    Ledger,
+    LedgerError,
+    check_output,
+    event_lines,
+    load_json,
+    output_file,
+    parse_event,
+    spooled,
+    store_files,
+    writing,
+)
 
 from ._options import JsonOption, db_url, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting, said_warnings

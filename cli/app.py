@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.exceptions import TyperException
 
-from ledger import BadInput
-from ledger._wait import DEFAULT_WAIT, MAX_WAIT
+from ledger import DEFAULT_WAIT, MAX_WAIT, BadInput
 
 from ._output import err, fail
 
@@ -156,7 +155,7 @@ def main() -> None:
             exc.show()  # type: ignore[attr-defined]
             raise SystemExit(exc.exit_code) from None
         hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-        from ledger._url import redact  # the message may repeat an argument: a URL with a password
+        from ledger import redact  # the message may repeat an argument: a URL with a password
 
         message = redact(exc.format_message())
         raise SystemExit(fail(BadInput("", message + hint), "--json" in sys.argv).exit_code) from None

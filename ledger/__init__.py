@@ -23,12 +23,19 @@ if TYPE_CHECKING:
     from . import _narration as narration
     from . import _read as read
     from ._append import Receipt
-    from ._chain import GENESIS, chain_hash
-    from ._events import EVENT_TYPES, Actor, Event, EventType, Field
+    from ._chain import GENESIS, chain_hash, parse_digest
+    from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field
+    from ._files import check_output, output_file, store_files, write_output, writing
+    from ._json import load_json
+    from ._lines import event_lines, read_event, spooled
     from ._parse import parse_event, parse_event_json
     from ._rules import RULE_IDS, RULEBOOK, Rule
+    from ._sql import CHAIN
+    from ._sqlite import BULK_CACHE
     from ._store import Ledger
-    from ._url import DEFAULT_URL
+    from ._time import now, parse_time
+    from ._url import DEFAULT_URL, redact
+    from ._wait import DEFAULT_WAIT, MAX_WAIT
 
 # Where each name loaded on first use lives; "" for a module itself (``read``, ``narration``).
 _MODULES = {
@@ -49,6 +56,25 @@ _MODULES = {
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
     "Receipt": ("_append", "Receipt"),
+    # Used by the other packages (cli, bench): the package's insides stay private to it.
+    "BULK_CACHE": ("_sqlite", "BULK_CACHE"),
+    "CHAIN": ("_sql", "CHAIN"),
+    "DEFAULT_WAIT": ("_wait", "DEFAULT_WAIT"),
+    "MAX_WAIT": ("_wait", "MAX_WAIT"),
+    "ROLES": ("_events", "ROLES"),
+    "check_output": ("_files", "check_output"),
+    "event_lines": ("_lines", "event_lines"),
+    "load_json": ("_json", "load_json"),
+    "now": ("_time", "now"),
+    "output_file": ("_files", "output_file"),
+    "parse_digest": ("_chain", "parse_digest"),
+    "parse_time": ("_time", "parse_time"),
+    "read_event": ("_lines", "read_event"),
+    "redact": ("_url", "redact"),
+    "spooled": ("_lines", "spooled"),
+    "store_files": ("_files", "store_files"),
+    "write_output": ("_files", "write_output"),
+    "writing": ("_files", "writing"),
 }
 
 
@@ -69,9 +95,14 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BULK_CACHE",
+    "CHAIN",
     "DEFAULT_URL",
+    "DEFAULT_WAIT",
     "EVENT_TYPES",
     "GENESIS",
+    "MAX_WAIT",
+    "ROLES",
     "RULEBOOK",
     "RULE_IDS",
     "Actor",
@@ -89,8 +120,21 @@ __all__ = [
     "RuleViolation",
     "StoreError",
     "chain_hash",
+    "check_output",
+    "event_lines",
+    "load_json",
     "narration",
+    "now",
+    "output_file",
+    "parse_digest",
     "parse_event",
     "parse_event_json",
+    "parse_time",
     "read",
+    "read_event",
+    "redact",
+    "spooled",
+    "store_files",
+    "write_output",
+    "writing",
 ]

@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any, NamedTuple
 
 import projections
-from projections._time import canonical_to_us, format_time, from_us, to_us
+from projections import canonical_to_us, format_time, from_us, to_us
 
 from . import _rules, _stored
 from ._chain import GENESIS, canonical, chain_hash

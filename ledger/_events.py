@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from projections._time import to_us
+from projections import to_us
 
 from ._errors import BadInput
 from ._time import parse_time

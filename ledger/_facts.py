@@ -1,6 +1,6 @@
 """One event seen through the world: its customer and the things it refers to.
 
-``Facts`` makes each lookup an event's rules need once. What an event's references must
+``EventContext`` makes each lookup an event's rules need once. What an event's references must
 satisfy (``_events.Ref``: new, known or live at its effective time) is checked here, from
 the event type's definition alone, for the rule ``known-references``.
 """
@@ -17,7 +17,7 @@ from ._events import CSP_PROGRAMS, EVENT_TYPES, Event, EventType, Must, Thing
 from ._world import World
 
 
-class Facts:
+class EventContext:
     """One event seen through the world, with each lookup made once."""
 
     def __init__(self, event: Event, world: World) -> None:
@@ -102,14 +102,14 @@ _CUSTOMER_OF = {t.name: _customer_of(t) for t in EVENT_TYPES.values()}
 
 # What must hold of one id an event refers to (see ``_events.Ref``), by the thing and its
 # ``must``: None, or what does not hold, at the time as the event spells it.
-RefCheck = Callable[[Facts, str], str | None]
+RefCheck = Callable[[EventContext, str], str | None]
 
 
-def _partner_new(f: Facts, pid: str) -> str | None:
+def _partner_new(f: EventContext, pid: str) -> str | None:
     return f"partner {pid} is already registered" if f.world.partner_ever(pid) else None
 
 
-def _customer_new(f: Facts, cid: str) -> str | None:
+def _customer_new(f: EventContext, cid: str) -> str | None:
     return f"customer {cid} is already registered" if f.world.customer_ever(cid) else None
 
 
@@ -118,26 +118,26 @@ def _id_in_use(thing: Thing) -> RefCheck:
     return lambda f, key: f"{thing} id {key} is already in use" if owner(f.world, key) is not None else None
 
 
-def _partner_known(f: Facts, pid: str) -> str | None:
+def _partner_known(f: EventContext, pid: str) -> str | None:
     if f.partner(pid) is not None:
         return None
     return f"partner {pid} is not registered at {f.event.effective_at}"
 
 
-def _customer_known(f: Facts, cid: str) -> str | None:
+def _customer_known(f: EventContext, cid: str) -> str | None:
     if f.customer(cid) is not None:
         return None
     return f"customer {cid} is not registered at {f.event.effective_at}"
 
 
-def _subscription_live(f: Facts, sid: str) -> str | None:
+def _subscription_live(f: EventContext, sid: str) -> str | None:
     s = f.subscription_of(sid)
     if s is not None and s.status == "active":
         return None
     return f"subscription {sid} is not live at {f.event.effective_at}"
 
 
-def _request_live(f: Facts, rid: str) -> str | None:
+def _request_live(f: EventContext, rid: str) -> str | None:
     r = f.world.request(rid, f.at)
     if r is None or r.status != "open":
         state = "was already accepted" if r is not None else "is unknown"
@@ -145,13 +145,13 @@ def _request_live(f: Facts, rid: str) -> str | None:
     return None
 
 
-def _delegation_live(f: Facts, did: str) -> str | None:
+def _delegation_live(f: EventContext, did: str) -> str | None:
     if f.world.delegation(did, f.at) is None:
         return f"delegation {did} is not active at {f.event.effective_at}"
     return None
 
 
-def _relationship_live(f: Facts, cid: str) -> str | None:
+def _relationship_live(f: EventContext, cid: str) -> str | None:
     pid = f.data["partner_id"]
     if not any(r.partner_id == pid for r in f.world.relationships(cid, f.at, {pid})):
         return f"partner {pid} has no reseller relationship with {cid}"
@@ -178,7 +178,7 @@ _REFERENCES = {
 }
 
 
-def unmet_reference(f: Facts) -> str | None:
+def unmet_reference(f: EventContext) -> str | None:
     """What the first reference of the event that does not hold says (optional fields
     absent: none), or None."""
     d = f.data

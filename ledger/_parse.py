@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from projections._time import format_time
+from projections import format_time
 
 from ._errors import BadInput
 from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field, Kind

@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from ._driver import store_error
-from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, Db, ReadStore, Unserved, guard_failure
+from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
 from ._url import PG_CONNECT_TIMEOUT, StoreUrl, search_path_option
 
 OPTIONS_KEY = "LEDGER_PG_OPTIONS"  # the environment's key of the URL's other libpq options
@@ -281,7 +281,7 @@ class PostgresBackend:
         return self.transaction(commit=False)
 
     @contextmanager
-    def statements(self) -> Iterator[Db]:
+    def single_statements(self) -> Iterator[Db]:
         """One pooled connection, each statement its own transaction: one round trip each."""
         with self._recorder.datastore.get_connection() as conn:
             if not has_search_path(conn, self._schema):  # a connection made before: a transaction
@@ -303,7 +303,7 @@ class PostgresReadStore(ReadStore):
     store's error at once (``StoreError``), as a ``Ledger`` would report it: a ``Ledger``
     connects with the same parameters."""
 
-    errors = (Unserved, psycopg.Error, OSError)
+    errors = (CannotServe, psycopg.Error, OSError)
 
     def __init__(self, where: StoreUrl) -> None:
         super().__init__(where.url)
@@ -334,5 +334,5 @@ class PostgresReadStore(ReadStore):
             yield PostgresDb(self._pg.cursor(), self._schema)
 
     @contextmanager
-    def statements(self) -> Iterator[Db]:
+    def single_statements(self) -> Iterator[Db]:
         yield PostgresDb(self._pg.cursor(), self._schema)

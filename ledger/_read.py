@@ -3,7 +3,7 @@ asks the projections (index lookups, never a replay). Times are microseconds sin
 epoch; ``None`` means now.
 
 A question of several statements asks them in one read transaction (``Ledger.read``).
-``por`` asks its one statement with no transaction around it (``statements``: on SQLite on
+``por`` asks its one statement with no transaction around it (``single_statements``: on SQLite on
 the ledger's read connection, see ``_sqlite``; on PostgreSQL on an autocommit connection):
 a statement is its own snapshot, and a ``--known-at`` position resolved by the statement
 before stays valid, since what was believed after a recorded position never changes.
@@ -20,9 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import projections
-from projections._queries import KNOWN_NOW, por_answer, por_statement
-from projections._tables import EVENT_REFS
-from projections._time import to_us
+from projections import EVENT_REFS, EVERY_POSITION, por_answer, por_statement, to_us
 
 from ._backend import read_store
 from ._errors import NotFound
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-ALL = KNOWN_NOW  # "known now": every position
+# "known now": every position
 
 
 def _now_or(moment: int | None) -> int:
@@ -48,13 +46,13 @@ KNOWN_SQL = f"SELECT MAX(position) AS p FROM {CHAIN} WHERE recorded_us <= ?"
 def known_position(db: projections.Db, known_at: int | None) -> int:
     """The newest position recorded by ``known_at`` (us); every position when None."""
     if known_at is None:
-        return ALL
+        return EVERY_POSITION
     db.execute(KNOWN_SQL, [known_at])
     row = db.fetchone()
     return int(row["p"]) if row and row["p"] is not None else 0
 
 
-def _ask(store: Ledger | str | None, question: Callable[[Ledger | ReadStore], T]) -> T:
+def _ask_store(store: Ledger | str | None, question: Callable[[Ledger | ReadStore], T]) -> T:
     """``question`` asked of ``store``: a ``Ledger``, or a store's URL (None: ``LEDGER_DB``
     or the default), asked through a ``ReadStore`` where one serves it, else through a
     ``Ledger``, which creates a store not there yet or reports the store's error as ever."""
@@ -73,21 +71,16 @@ def _ask(store: Ledger | str | None, question: Callable[[Ledger | ReadStore], T]
         return question(ledger)
 
 
-def _answer(
+def _answer_or_not_found(
     ledger: Ledger | ReadStore,
     what: str,
     as_of: int | None,
     known_at: int | None,
     ask: Callable[[projections.Db, int, int], T | None],
-    *,
-    statements: bool = False,
 ) -> T:
-    """Ask the projections in one read transaction; ``NotFound`` naming ``what`` if None.
-
-    ``statements``: the question is one statement (after the ``--known-at`` one), asked
-    with no transaction around it where the store allows (``Ledger.statements``)."""
+    """Ask the projections in one read transaction; ``NotFound`` naming ``what`` if None."""
     at = _now_or(as_of)
-    with ledger.statements() if statements else ledger.read() as db:
+    with ledger.read() as db:
         answer = ask(db, at, known_position(db, known_at))
     if answer is None:
         raise NotFound(f"{what} is not on record as of {_show(at)}{_known(known_at)}")
@@ -100,8 +93,8 @@ def por(
     as_of: int | None = None,
     known_at: int | None = None,
 ) -> dict[str, Any]:
-    """Partner of record of one subscription (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
-    return _ask(ledger, lambda store: _por(store, subscription_id, as_of, known_at))
+    """Partner of record of one subscription (``ledger``: a ``Ledger`` or a URL, see ``_ask_store``)."""
+    return _ask_store(ledger, lambda store: _por(store, subscription_id, as_of, known_at))
 
 
 def _por(
@@ -110,9 +103,9 @@ def _por(
     """Its two statements each on its own, their rows taken as they come (the store's
     quickest question: no mapping of each row by column name)."""
     at = to_us(now()) if as_of is None else as_of
-    with ledger.statements() as db:
+    with ledger.single_statements() as db:
         if known_at is None:
-            known = ALL
+            known = EVERY_POSITION
         else:
             found = db.row(KNOWN_SQL, (known_at,))
             known = 0 if found is None or found[0] is None else int(found[0])
@@ -125,7 +118,7 @@ def _por(
 def delegations(
     ledger: Ledger | str | None, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
-    """The customer's active delegations (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
+    """The customer's active delegations (``ledger``: a ``Ledger`` or a URL, see ``_ask_store``)."""
 
     def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
         if projections.customer_state(db, customer_id, at, known) is None:
@@ -133,19 +126,21 @@ def delegations(
         found = projections.delegations(db, customer_id, at, known)
         return {"customer_id": customer_id, "as_of": _show(at), "delegations": found}
 
-    return _ask(ledger, lambda store: _answer(store, f"customer {customer_id}", as_of, known_at, ask))
+    what = f"customer {customer_id}"
+    return _ask_store(ledger, lambda store: _answer_or_not_found(store, what, as_of, known_at, ask))
 
 
 def customer(
     ledger: Ledger | str | None, customer_id: str, as_of: int | None = None, known_at: int | None = None
 ) -> dict[str, Any]:
     """One customer: subscriptions with their partner of record, relationships, delegations
-    (``ledger``: a ``Ledger`` or a URL, see ``_ask``)."""
+    (``ledger``: a ``Ledger`` or a URL, see ``_ask_store``)."""
 
     def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
         return projections.customer(db, customer_id, at, known)
 
-    return _ask(ledger, lambda store: _answer(store, f"customer {customer_id}", as_of, known_at, ask))
+    what = f"customer {customer_id}"
+    return _ask_store(ledger, lambda store: _answer_or_not_found(store, what, as_of, known_at, ask))
 
 
 def timeline(
@@ -153,7 +148,7 @@ def timeline(
 ) -> projections.Timeline:
     """The customer's relationship history as intervals (the auditor report's timeline): the
     partner of record of each subscription, reseller relationships and delegations over time."""
-    return _answer(
+    return _answer_or_not_found(
         ledger,
         f"customer {customer_id}",
         as_of,

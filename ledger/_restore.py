@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from projections._time import canonical_to_us, format_time, to_us
+from projections import canonical_to_us, format_time, to_us
 
 from ._chain import GENESIS, chain_hash
 from ._errors import BadInput, IntegrityFailure

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from projections._time import DAY_US, canonical_to_us, format_us, to_us
+from projections import DAY_US, canonical_to_us, format_us, to_us
 
 from ._errors import RuleViolation
 from ._events import (
@@ -49,14 +49,14 @@ from ._events import (
     Event,
     EventType,
 )
-from ._facts import Facts, unmet_reference
+from ._facts import EventContext, unmet_reference
 from ._world import World
 
 GDAP_MAX_US = 730 * DAY_US
 DAP_RETIRED_ON = datetime(2023, 10, 9, tzinfo=UTC)
 
 
-Check = Callable[[Facts], str | None]
+Check = Callable[[EventContext], str | None]
 EffectsCheck = Callable[[Event, frozenset[str]], str | None]
 
 
@@ -88,7 +88,7 @@ def _per_type(rule_id: str, summary: str, checks: Mapping[EventType, Check]) -> 
 # --- generic rules -------------------------------------------------------------------
 
 
-def _eligible_role(f: Facts) -> str | None:
+def _eligible_role(f: EventContext) -> str | None:
     allowed = f.event_type.roles
     role = f.event.actor.role
     if role not in allowed:
@@ -96,7 +96,7 @@ def _eligible_role(f: Facts) -> str | None:
     return None
 
 
-def _time_order(f: Facts) -> str | None:
+def _time_order(f: EventContext) -> str | None:
     cid = f.customer_id
     if cid is None:
         return None
@@ -112,7 +112,7 @@ def _time_order(f: Facts) -> str | None:
 def _partners_in_cloud(*fields: str) -> Check:
     """The partners in these fields (those given) are in the customer's cloud."""
 
-    def check(f: Facts) -> str | None:
+    def check(f: EventContext) -> str | None:
         cloud = f.customer_cloud
         for pid in (f.data.get(field) for field in fields):
             p = f.partner(pid) if pid else None
@@ -126,7 +126,7 @@ def _partners_in_cloud(*fields: str) -> Check:
 _csp_seller_in_cloud = _partners_in_cloud("seller_id", "reseller_id")
 
 
-def _purchase_in_cloud(f: Facts) -> str | None:
+def _purchase_in_cloud(f: EventContext) -> str | None:
     d, cloud = f.data, f.customer_cloud
     if d["channel"] == "21vianet" and cloud != "china":
         return f"a 21vianet purchase exists only in cloud china, not {cloud}"
@@ -136,14 +136,14 @@ def _purchase_in_cloud(f: Facts) -> str | None:
 # --- specific rules ------------------------------------------------------------------
 
 
-def _csp_sells_to_csp(f: Facts) -> str | None:
+def _csp_sells_to_csp(f: EventContext) -> str | None:
     d = f.data
     if d["channel"] == "csp" and f.is_csp_partner(d["customer_id"]):
         return f"customer {d['customer_id']} is itself a CSP partner: CSP partners cannot resell to it"
     return None
 
 
-def _csp_invites_csp(f: Facts) -> str | None:
+def _csp_invites_csp(f: EventContext) -> str | None:
     d = f.data
     if f.is_csp_partner(d["partner_id"]) and f.is_csp_partner(d["customer_id"]):
         return (
@@ -160,7 +160,7 @@ def _multi_partner_changes_nothing(event: Event, touched: frozenset[str]) -> str
     return None
 
 
-def _license_switch_needs_term_end(f: Facts) -> str | None:
+def _license_switch_needs_term_end(f: EventContext) -> str | None:
     s = f.subscription
     if s is not None and s.service == "license":
         return (
@@ -170,7 +170,7 @@ def _license_switch_needs_term_end(f: Facts) -> str | None:
     return None
 
 
-def _azure_switch_between_csp_partners(f: Facts) -> str | None:
+def _azure_switch_between_csp_partners(f: EventContext) -> str | None:
     s, d = f.subscription, f.data
     if s is None or s.channel != "csp":
         return None
@@ -200,7 +200,7 @@ def _azure_switch_between_csp_partners(f: Facts) -> str | None:
     return None
 
 
-def _azure_from_other_channel_switched(f: Facts) -> str | None:
+def _azure_from_other_channel_switched(f: EventContext) -> str | None:
     s = f.subscription
     if s is not None and s.service == "usage" and s.channel not in ("csp", "syndication"):
         return (
@@ -210,7 +210,7 @@ def _azure_from_other_channel_switched(f: Facts) -> str | None:
     return None
 
 
-def _migration_from_other_channel(f: Facts) -> str | None:
+def _migration_from_other_channel(f: EventContext) -> str | None:
     d = f.data
     if "migrated_from" not in d:
         return None
@@ -229,7 +229,7 @@ def _migration_from_other_channel(f: Facts) -> str | None:
     return None
 
 
-def _delegation_needs_invitation(f: Facts) -> str | None:
+def _delegation_needs_invitation(f: EventContext) -> str | None:
     if not f.has_relationship(f.data["partner_id"]):
         return (
             f"customer {f.data['customer_id']} has not accepted an invitation of "
@@ -238,7 +238,7 @@ def _delegation_needs_invitation(f: Facts) -> str | None:
     return None
 
 
-def _indirect_reseller_cannot_invite(f: Facts) -> str | None:
+def _indirect_reseller_cannot_invite(f: EventContext) -> str | None:
     d = f.data
     partner = f.partner(d["partner_id"])
     program = partner.program if partner else "unknown"
@@ -259,21 +259,21 @@ def _indirect_reseller_cannot_invite(f: Facts) -> str | None:
     return None
 
 
-def _syndication_switched(f: Facts) -> str | None:
+def _syndication_switched(f: EventContext) -> str | None:
     s = f.subscription
     if s is not None and s.channel == "syndication":
         return f"{s.subscription_id} was bought through a syndication partner and stays with it"
     return None
 
 
-def _syndication_migrated(f: Facts) -> str | None:
+def _syndication_migrated(f: EventContext) -> str | None:
     old = f.subscription_of(f.data["migrated_from"]) if "migrated_from" in f.data else None
     if old is not None and old.channel == "syndication":
         return f"{old.subscription_id} was bought through a syndication partner and is never migrated"
     return None
 
 
-def _gdap_duration(f: Facts) -> str | None:
+def _gdap_duration(f: EventContext) -> str | None:
     d = f.data
     if d["kind"] == "dap":
         return "a dap delegation has no expires_at" if "expires_at" in d else None
@@ -285,7 +285,7 @@ def _gdap_duration(f: Facts) -> str | None:
     return None
 
 
-def _dap_retired(f: Facts) -> str | None:
+def _dap_retired(f: EventContext) -> str | None:
     if f.data["kind"] == "dap":
         return "DAP is no longer offered from 2023-10-09: grant GDAP instead"
     return None
@@ -432,7 +432,7 @@ def _rules_now() -> _Dispatch:
 
 def check(event: Event, world: World) -> None:
     """Raise ``RuleViolation`` naming the first rule in force that rejects ``event``."""
-    facts = Facts(event, world)
+    facts = EventContext(event, world)
     at = facts.at
     for rule_id, judge, since, until in _rules_now().checks[event.type]:
         if since <= at < until:

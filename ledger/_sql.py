@@ -45,14 +45,14 @@ def guard_failure(problems: Sequence[str]) -> IntegrityFailure:
 
 
 class Db:
-    """A cursor inside one transaction (or, for ``statements``, none), on either backend."""
+    """A cursor inside one transaction (or, for ``single_statements``, none), on either backend."""
 
     dialect: ClassVar[str]  # the backend's name ("sqlite", "postgresql"), for messages and tests
     stream_id: ClassVar[object]  # the stream's id as the events table's parameter
     real_schema: str  # the schema of the store's own tables, as SQL names it beside the twins
 
     def __enter__(self) -> Db:
-        """A cursor is its own context for statements each on its own (``statements``)."""
+        """A cursor is its own context for statements each on its own (``single_statements``)."""
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -117,7 +117,7 @@ class LedgerTransaction:
     lock: Callable[[], None]
 
 
-class Unserved(Exception):
+class CannotServe(Exception):
     """A ``ReadStore`` cannot answer here: a ``Ledger`` answers instead."""
 
 
@@ -125,7 +125,7 @@ class ReadStore:
     """One store opened to answer questions alone, by URL (``_backend.read_store``): one
     connection of its own, with none of what a ``Ledger`` sets up to write (eventsourcing's
     application, recorder and connection pool, the tables' DDL) nor the imports that costs,
-    which are most of a short process's time. ``read`` and ``statements`` as a ``Ledger``'s.
+    which are most of a short process's time. ``read`` and ``single_statements`` as a ``Ledger``'s.
 
     It serves only a store that is there already (a SQLite file in WAL mode, as every
     ledger's is), and any error of the driver on the way (``errors``: a table missing, a
@@ -133,7 +133,7 @@ class ReadStore:
     creates the store's tables, or reports the error, exactly as it always has. Use it as
     a context manager: entering connects."""
 
-    errors: tuple[type[BaseException], ...] = (Unserved,)  # and its driver's
+    errors: tuple[type[BaseException], ...] = (CannotServe,)  # and its driver's
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -151,6 +151,6 @@ class ReadStore:
         """One read transaction, as ``Ledger.read``."""
         raise NotImplementedError
 
-    def statements(self) -> AbstractContextManager[Db]:
-        """Statements each on its own, with no transaction around them, as ``Ledger.statements``."""
+    def single_statements(self) -> AbstractContextManager[Db]:
+        """Statements each on its own, with no transaction around them, as ``Ledger.single_statements``."""
         raise NotImplementedError

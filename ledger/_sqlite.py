@@ -13,7 +13,7 @@
   many times what an index lookup does:
 
   - a question answered by one statement (``ledger por``) runs it on its own, with no
-    explicit transaction (``statements``): one statement is its own consistent snapshot.
+    explicit transaction (``single_statements``): one statement is its own consistent snapshot.
     A question of two statements whose second only narrows by the first's answer stays
     consistent too: the data is append-only and bitemporal, so what was believed after a
     known position (``--known-at``) never changes once recorded;
@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from ._errors import StoreError
 from ._files import create_private_database
-from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, Db, ReadStore, Unserved, guard_failure
+from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
 from ._url import SQLITE_LOCK_TIMEOUT, StoreUrl
 
 # A large import, rebuild or verification on SQLite touches index pages all over tables of
@@ -430,7 +430,7 @@ class SqliteBackend:
             return self._pooled()
         return self._reader.read(self._pooled)
 
-    def statements(self) -> AbstractContextManager[Db]:
+    def single_statements(self) -> AbstractContextManager[Db]:
         """On the kept cursor (a ``Db`` is its own context), else the pool's transaction."""
         single = None if self._reader is None else self._reader.single()
         return self._pooled() if single is None else single
@@ -446,7 +446,7 @@ class SqliteBackend:
 class SqliteReadStore(ReadStore):
     """A question's own connection to a ledger's SQLite file (``SqliteReader``, mode ``rw``)."""
 
-    errors = (Unserved, sqlite3.Error, OSError)
+    errors = (CannotServe, sqlite3.Error, OSError)
 
     def __init__(self, url: str, path: str) -> None:
         super().__init__(url)
@@ -458,10 +458,10 @@ class SqliteReadStore(ReadStore):
     def read(self) -> AbstractContextManager[Db]:
         return self._reader.read(_unserved)
 
-    def statements(self) -> AbstractContextManager[Db]:
+    def single_statements(self) -> AbstractContextManager[Db]:
         single = self._reader.single()
         return _unserved() if single is None else single
 
 
 def _unserved() -> AbstractContextManager[Db]:
-    raise Unserved("the connection is busy")
+    raise CannotServe("the connection is busy")

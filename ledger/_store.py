@@ -70,12 +70,13 @@ class Ledger:
         read-only connection, see ``_sqlite``)."""
         return self._store.read()
 
-    def statements(self) -> AbstractContextManager[Db]:
+    def single_statements(self) -> AbstractContextManager[Db]:
         """Read statements each on its own (each its own snapshot), with no transaction
         around them: one round trip each on PostgreSQL. For questions of one statement
         over the append-only, bitemporal projections; anything else uses ``read``."""
         store = self._store
-        return Translated(store.backend.statements(), store.url, store.errors)  # no more: ``por``'s path
+        # No more than that: this is ``por``'s path.
+        return Translated(store.backend.single_statements(), store.url, store.errors)
 
     def head(self) -> int:
         """The position of the newest stored event (0 when empty)."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from projections._time import canonical_to_us
+from projections import canonical_to_us
 
 from ._backend import Backend
 from ._chain import GENESIS
@@ -45,9 +45,9 @@ class Store:
         """A read-only transaction (SQLite: on the ledger's own read-only connection)."""
         return Translated(self.backend.read(), self.url, self.errors)
 
-    def statements(self) -> AbstractContextManager[Db]:
+    def single_statements(self) -> AbstractContextManager[Db]:
         """Read statements each on its own (each its own snapshot), no transaction around them."""
-        return Translated(self.backend.statements(), self.url, self.errors)
+        return Translated(self.backend.single_statements(), self.url, self.errors)
 
     def check_guards(self, db: Db, *, writing: bool = False) -> None:
         """Raise ``IntegrityFailure`` naming each guard that is not the ledger's own."""

@@ -22,7 +22,7 @@ import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from projections._time import canonical_time
+from projections import canonical_time
 
 from ._sql import STREAM_ID
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from projections._time import format_time
+from projections import format_time
 
 from ._errors import BadInput
 

@@ -18,8 +18,8 @@ from projections import (
     RelationshipState,
     RequestState,
     SubscriptionState,
+    canonical_to_us,
 )
-from projections._time import canonical_to_us
 
 from ._events import EVENT_TYPES, THINGS, Event, Thing
 

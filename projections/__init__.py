@@ -22,11 +22,20 @@ if TYPE_CHECKING:
         RequestState,
         SubscriptionState,
     )
-    from ._queries import customer, customer_state, delegations, history_positions, partner_of_record
+    from ._queries import (
+        EVERY_POSITION,
+        customer,
+        customer_state,
+        delegations,
+        history_positions,
+        partner_of_record,
+        por_answer,
+        por_statement,
+    )
     from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
     from ._session import Session
-    from ._tables import TABLES, Db, schema_statements
-    from ._time import format_us
+    from ._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES, Db, schema_statements
+    from ._time import DAY_US, canonical_time, canonical_to_us, format_time, format_us, from_us, to_us
     from ._timeline import (
         DelegationLine,
         PartnerInfo,
@@ -69,6 +78,18 @@ _MODULES = {
     "Timeline": "_timeline",
     "timeline": "_timeline",
     "StateView": "_view",
+    # Used by the write side (ledger) and the command (cli): the insides stay private.
+    "DAY_US": "_time",
+    "EVENT_REFS": "_tables",
+    "EVENT_REFS_KEY": "_tables",
+    "EVERY_POSITION": "_queries",
+    "canonical_time": "_time",
+    "canonical_to_us": "_time",
+    "format_time": "_time",
+    "from_us": "_time",
+    "por_answer": "_queries",
+    "por_statement": "_queries",
+    "to_us": "_time",
 }
 
 
@@ -87,6 +108,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DAY_US",
+    "EVENT_REFS",
+    "EVENT_REFS_KEY",
+    "EVERY_POSITION",
     "TABLES",
     "CustomerState",
     "Db",
@@ -104,16 +129,23 @@ __all__ = [
     "SubscriptionState",
     "Timeline",
     "apply",
+    "canonical_time",
+    "canonical_to_us",
     "create_twins",
     "customer",
     "customer_state",
     "delegations",
     "drop_twins",
     "first_difference",
+    "format_time",
     "format_us",
+    "from_us",
     "history_positions",
     "partner_of_record",
+    "por_answer",
+    "por_statement",
     "replace_with_twins",
     "schema_statements",
     "timeline",
+    "to_us",
 ]

@@ -33,23 +33,23 @@ def _json_list(items: list[str] | None) -> str | None:
     return orjson.dumps(items).decode() if items is not None else None
 
 
-def _partner_registered(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    insert(db, PARTNERS, {**d, "provider_ids": _json_list(d.get("provider_ids", []))}, at, None, pos)
+def _partner_registered(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(session, PARTNERS, {**d, "provider_ids": _json_list(d.get("provider_ids", []))}, at, None, pos)
     return {"partners"}
 
 
-def _partner_program_changed(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _partner_program_changed(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     updates = {"program": d["program"], "provider_ids": _json_list(d.get("provider_ids", []))}
-    change(db, PARTNERS, {"partner_id": d["partner_id"]}, at, pos, updates)
+    change(session, PARTNERS, {"partner_id": d["partner_id"]}, at, pos, updates)
     return {"partners"}
 
 
-def _customer_registered(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    insert(db, CUSTOMERS, d, at, None, pos)
+def _customer_registered(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(session, CUSTOMERS, d, at, None, pos)
     return {"customers"}
 
 
-def _subscription_purchased(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _subscription_purchased(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     csp = d["channel"] == "csp"
     row = {
         **d,
@@ -59,51 +59,53 @@ def _subscription_purchased(db: Session, d: Mapping[str, Any], at: int, pos: int
         "billing_partner": d.get("seller_id") if csp else None,
         "since": at,
     }
-    insert(db, SUBSCRIPTIONS, row, at, None, pos)
+    insert(session, SUBSCRIPTIONS, row, at, None, pos)
     return {"subscriptions"}
 
 
-def _subscription_switched(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _subscription_switched(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     updates = {
         "partner_of_record": d.get("to_reseller_id", d["to_partner_id"]),
         "billing_partner": d["to_partner_id"],
         "since": at,
     }
-    change(db, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, updates)
+    change(session, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, updates)
     return {"subscriptions"}
 
 
-def _subscription_cancelled(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    change(db, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, {"status": "cancelled"})
+def _subscription_cancelled(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    change(
+        session, SUBSCRIPTIONS, {"subscription_id": d["subscription_id"]}, at, pos, {"status": "cancelled"}
+    )
     return {"subscriptions"}
 
 
-def _relationship_requested(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    insert(db, REQUESTS, {**d, "status": "open"}, at, None, pos)
+def _relationship_requested(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    insert(session, REQUESTS, {**d, "status": "open"}, at, None, pos)
     return {"requests"}
 
 
-def _relationship_accepted(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    for req in change(db, REQUESTS, {"request_id": d["request_id"]}, at, pos, {"status": "accepted"}):
-        insert(db, RELATIONSHIPS, {**req, "accepted_at": at}, at, None, pos)
+def _relationship_accepted(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    for req in change(session, REQUESTS, {"request_id": d["request_id"]}, at, pos, {"status": "accepted"}):
+        insert(session, RELATIONSHIPS, {**req, "accepted_at": at}, at, None, pos)
     return {"requests", "relationships"}
 
 
-def _relationship_removed(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _relationship_removed(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     where = {"partner_id": d["partner_id"], "customer_id": d["customer_id"]}
-    change(db, RELATIONSHIPS, where, at, pos, None)
+    change(session, RELATIONSHIPS, where, at, pos, None)
     return {"relationships"}
 
 
-def _delegation_granted(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+def _delegation_granted(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     expires = canonical_to_us(d["expires_at"]) if "expires_at" in d else None
     row = {**d, "roles": _json_list(d["roles"]), "granted_at": at, "expires_at": expires}
-    insert(db, DELEGATIONS, row, at, expires, pos)
+    insert(session, DELEGATIONS, row, at, expires, pos)
     return {"delegations"}
 
 
-def _delegation_revoked(db: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
-    change(db, DELEGATIONS, {"delegation_id": d["delegation_id"]}, at, pos, None)
+def _delegation_revoked(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    change(session, DELEGATIONS, {"delegation_id": d["delegation_id"]}, at, pos, None)
     return {"delegations"}
 
 
@@ -126,7 +128,7 @@ FOLDS: dict[str, Fold] = {
 _THING_PARTNERS = (*PARTNER_FIELDS, "partner_of_record", "billing_partner")
 
 
-def refs(s: Session, event: Event, at: int) -> list[str]:
+def refs(session: Session, event: Event, at: int) -> list[str]:
     """What one event concerns: ``customer:ID``, ``subscription:ID``, ``partner:ID``.
 
     An event that names a subscription, request or delegation also concerns that thing's
@@ -143,10 +145,10 @@ def refs(s: Session, event: Event, at: int) -> list[str]:
             if key in d:
                 # The thing as it is at the event's effective time: a cancellation after a
                 # switch concerns the partner of record then, not only the original seller.
-                rows = current(s, table, {key: d[key]}, at)
+                rows = current(session, table, {key: d[key]}, at)
                 if not rows:  # else its newest version
                     rows = sorted(
-                        s.versions(table, d[key]), key=lambda r: (r["created_pos"], r["valid_from"])
+                        session.versions(table, d[key]), key=lambda r: (r["created_pos"], r["valid_from"])
                     )[-1:]
                 row = rows[0] if rows else {}
                 # Only the thing's customer and partners: not, say, the subscription that a
@@ -161,17 +163,17 @@ def refs(s: Session, event: Event, at: int) -> list[str]:
     return sorted(out)
 
 
-def apply(s: Session, event: Event, position: int) -> frozenset[str]:
+def apply(session: Session, event: Event, position: int) -> frozenset[str]:
     """Fold one stored event (its contract JSON form) into the projections.
 
     Returns the short names of the tables it wrote: what its fold says it wrote, and
     whatever it wrote through the session besides."""
     at = canonical_to_us(event["effective_at"])
-    for ref in refs(s, event, at):
-        s.add_ref(ref, position, at)
-    s.written = set()
-    touched = FOLDS[event["type"]](s, event["data"], at, position)
-    return frozenset(touched | s.written | {"event_refs"})
+    for ref in refs(session, event, at):
+        session.add_ref(ref, position, at)
+    session.written = set()
+    touched = FOLDS[event["type"]](session, event["data"], at, position)
+    return frozenset(touched | session.written | {"event_refs"})
 
 
 __all__ = ["FOLDS", "apply", "refs"]

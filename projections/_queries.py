@@ -64,7 +64,7 @@ POR_SQL = (
 )
 # The same as known now (``known`` past every position): the versions no event superseded,
 # which the table's ``_current`` index holds in effective order: no sort, the first one.
-KNOWN_NOW = 2**62
+EVERY_POSITION = 2**62
 POR_NOW_SQL = (
     f"SELECT {', '.join(POR_COLUMNS)} FROM {SUBSCRIPTIONS.sql_name} "
     "WHERE subscription_id = ? AND superseded_pos IS NULL AND valid_from <= ? "
@@ -74,7 +74,7 @@ POR_NOW_SQL = (
 
 def por_statement(subscription_id: str, as_of: int, known: int) -> tuple[str, tuple[object, ...]]:
     """``ledger por``'s one statement (``POR_COLUMNS``, no row: not on record) and its parameters."""
-    if known >= KNOWN_NOW:
+    if known >= EVERY_POSITION:
         return POR_NOW_SQL, (subscription_id, as_of, as_of)
     return POR_SQL, (subscription_id, known, known, as_of, as_of)
 

@@ -432,20 +432,25 @@ def as_session(source: Db | Session) -> Session:
 # The temporal operations as functions, for folds written against them.
 
 
-def current(s: Session, table: Table, where: Mapping[str, Any], at: int) -> list[Row]:
-    return s.current(table, where, at)
+def current(session: Session, table: Table, where: Mapping[str, Any], at: int) -> list[Row]:
+    return session.current(table, where, at)
 
 
 def insert(
-    s: Session, table: Table, values: Mapping[str, Any], valid_from: int, valid_to: int | None, pos: int
+    session: Session, table: Table, values: Mapping[str, Any], valid_from: int, valid_to: int | None, pos: int
 ) -> None:
-    s.insert(table, values, valid_from, valid_to, pos)
+    session.insert(table, values, valid_from, valid_to, pos)
 
 
 def change(
-    s: Session, table: Table, where: Mapping[str, Any], at: int, pos: int, updates: Mapping[str, Any] | None
+    session: Session,
+    table: Table,
+    where: Mapping[str, Any],
+    at: int,
+    pos: int,
+    updates: Mapping[str, Any] | None,
 ) -> list[Row]:
-    return s.change(table, where, at, pos, updates)
+    return session.change(table, where, at, pos, updates)
 
 
 __all__ = ["EVICT_AFTER", "Session", "as_session", "change", "current", "insert"]

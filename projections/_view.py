@@ -28,8 +28,8 @@ from ._tables import (
 )
 
 
-def _one(s: Session, table: Table, key: str, at: int) -> dict[str, Any] | None:
-    rows = s.current(table, {table.key: key}, at)
+def _one(session: Session, table: Table, key: str, at: int) -> dict[str, Any] | None:
+    rows = session.current(table, {table.key: key}, at)
     return rows[0] if rows else None
 
 
@@ -82,7 +82,7 @@ class StateView:
     reads what is stored."""
 
     def __init__(self, source: Db | Session) -> None:
-        self.s = as_session(source)
+        self.session = as_session(source)
 
     def expect(
         self,
@@ -109,48 +109,50 @@ class StateView:
             CUSTOMERS: customers,
         }
         newest = [f"customer:{c}" for c in newest_of]
-        self.s.prefetch(keys, relationships_of=relationships_of, since=since, newest_of=newest)
+        self.session.prefetch(keys, relationships_of=relationships_of, since=since, newest_of=newest)
 
     def partner(self, partner_id: str, at: int) -> PartnerState | None:
-        r = _one(self.s, PARTNERS, partner_id, at)
+        r = _one(self.session, PARTNERS, partner_id, at)
         return _partner(r) if r else None
 
     def customer(self, customer_id: str, at: int) -> CustomerState | None:
-        r = _one(self.s, CUSTOMERS, customer_id, at)
+        r = _one(self.session, CUSTOMERS, customer_id, at)
         return CustomerState(r["customer_id"], r["name"], r["cloud"]) if r else None
 
     def subscription(self, subscription_id: str, at: int) -> SubscriptionState | None:
-        r = _one(self.s, SUBSCRIPTIONS, subscription_id, at)
+        r = _one(self.session, SUBSCRIPTIONS, subscription_id, at)
         return _subscription(r) if r else None
 
     def request(self, request_id: str, at: int) -> RequestState | None:
-        r = _one(self.s, REQUESTS, request_id, at)
+        r = _one(self.session, REQUESTS, request_id, at)
         if r is None:
             return None
         return RequestState(r["request_id"], r["partner_id"], r["customer_id"], r["reseller_id"], r["status"])
 
     def delegation(self, delegation_id: str, at: int) -> DelegationState | None:
-        r = _one(self.s, DELEGATIONS, delegation_id, at)
+        r = _one(self.session, DELEGATIONS, delegation_id, at)
         return _delegation(r) if r else None
 
     def relationships(
         self, customer_id: str, at: int, partners: Collection[str] | None = None
     ) -> list[RelationshipState]:
         if partners is None:
-            rows = self.s.current(RELATIONSHIPS, {"customer_id": customer_id}, at)
+            rows = self.session.current(RELATIONSHIPS, {"customer_id": customer_id}, at)
         else:
             fields = ("partner_id", "reseller_id")
-            rows = self.s.current_naming(RELATIONSHIPS, "customer_id", customer_id, fields, partners, at)
+            rows = self.session.current_naming(
+                RELATIONSHIPS, "customer_id", customer_id, fields, partners, at
+            )
         return [_relationship(r) for r in rows]
 
     def partner_ever(self, partner_id: str) -> bool:
-        return bool(self.s.versions(PARTNERS, partner_id))
+        return bool(self.session.versions(PARTNERS, partner_id))
 
     def customer_ever(self, customer_id: str) -> bool:
-        return bool(self.s.versions(CUSTOMERS, customer_id))
+        return bool(self.session.versions(CUSTOMERS, customer_id))
 
     def _owner(self, table: Table, key: str) -> str | None:
-        versions = self.s.versions(table, key)
+        versions = self.session.versions(table, key)
         return str(versions[0]["customer_id"]) if versions else None
 
     def owner_of_subscription(self, subscription_id: str) -> str | None:
@@ -163,4 +165,4 @@ class StateView:
         return self._owner(DELEGATIONS, delegation_id)
 
     def newest_effective(self, customer_id: str) -> int | None:
-        return self.s.newest(f"customer:{customer_id}")
+        return self.session.newest(f"customer:{customer_id}")

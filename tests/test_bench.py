@@ -113,12 +113,12 @@ def test_the_floor_stores_the_very_rows_the_ledger_stored(url: str, tmp_path: Pa
 
     import psycopg
 
-    from bench.run import Floor
+    from bench.run import DatabaseFloor
 
     events = list(History(400, seed=9).events())
     _import_all(url, events)
     kind = "sqlite" if url.startswith("sqlite") else "postgresql"
-    floor = Floor(kind, url, tmp_path)
+    floor = DatabaseFloor(kind, url, tmp_path)
     try:
         assert floor.copy_all() > 0
         with Ledger(url) as ledger:
