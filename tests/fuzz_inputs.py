@@ -372,7 +372,8 @@ def odd_unicode(draw: st.DrawFn) -> Case:
         # Free text: odd but valid unicode is fine; NUL, a lone surrogate, blank text are not.
         special = draw(st.sampled_from(("keep", "nul", "surrogate", "blank")))
         if special == "keep":
-            if unicodedata.category(odd) == "Cc":  # a C1 control character: refused (issue 12.7)
+            # A control character is refused (issue 12.7), but for a note's tab and line breaks.
+            if unicodedata.category(odd) == "Cc" and not (kind == "note" and odd in "\t\n\r"):
                 return make("odd-unicode", put(event, path, spoiled), path)
             return make("odd-unicode", put(event, path, spoiled), path, must_fail=False)
         if special == "nul":
