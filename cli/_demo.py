@@ -164,10 +164,8 @@ def register(app: typer.Typer) -> None:
                 )
                 return
             if loaded_before:
-                out.print(
-                    f"The demo history is already loaded in {redact(ledger.url)}; nothing new was recorded.",
-                    markup=False,
-                )
+                where = redact(ledger.url)
+                out.print(f"The demo history is already loaded in {where}; nothing new was recorded.")
             for outcome in outcomes:
                 _tell(outcome)
             out.print()

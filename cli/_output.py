@@ -117,7 +117,7 @@ def fail(error: LedgerError, as_json: bool) -> typer.Exit:
     else:
         where = f" (line {error.line})" if error.line is not None else ""
         rule = f" [rule {error.rule}]" if error.rule else ""
-        err.print(f"error: {error.message}{where}{rule}", markup=False)
+        err.print(f"error: {error.message}{where}{rule}")
     return typer.Exit(error.exit_code)
 
 
@@ -149,7 +149,7 @@ def said_warnings() -> Iterator[list[str]]:
             for warning in caught:
                 if issubclass(warning.category, LedgerWarning):
                     said.append(str(warning.message))
-                    err.print(f"warning: {warning.message}", markup=False)
+                    err.print(f"warning: {warning.message}")
                 else:
                     warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 

@@ -146,7 +146,7 @@ def import_(
         elif summary.duplicates:
             out.print(f"Nothing new to import{_dupes(summary.duplicates)}.")
         else:
-            out.print(f"{_source(file)} holds no events; nothing was imported.", markup=False)
+            out.print(f"{_source(file)} holds no events; nothing was imported.")
 
 
 def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -177,7 +177,7 @@ def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -
                 }
             )
         elif not summary.imported:
-            out.print(f"{_source(file)} holds no events; nothing was restored.", markup=False)
+            out.print(f"{_source(file)} holds no events; nothing was restored.")
         else:
             out.print(
                 f"Restored {summary.imported} events; every hash came out the same. Head: position "
