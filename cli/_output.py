@@ -116,8 +116,8 @@ def fail(error: LedgerError, as_json: bool) -> typer.Exit:
         emit_json(error.to_json())
     else:
         where = f" (line {error.line})" if error.line is not None else ""
-        rule = f" [rule {error.rule}]" if error.rule else ""
-        err.print(f"error: {error.message}{where}{rule}")
+        # A rule violation's message begins with its rule and edition.
+        err.print(f"error: {error.message}{where}")
     return typer.Exit(error.exit_code)
 
 

@@ -51,9 +51,24 @@ class RuleViolation(LedgerError):
     code = "rule-violation"
     exit_code = 3
 
-    def __init__(self, rule: str, message: str, *, line: int | None = None) -> None:
-        super().__init__(message, line=line)
+    def __init__(
+        self, rule: str, message: str, *, edition: str | None = None, line: int | None = None
+    ) -> None:
+        """``message`` says what is wrong; the error's ``message`` begins with the rule and
+        its edition: ``license-switch-needs-term-end (edition 2020-03-20): …``."""
+        named = f"{rule} (edition {edition})" if edition else rule
+        super().__init__(f"{named}: {message}", line=line)
         self.rule = rule
+        self.edition = edition
+        self.reason = message
+
+    def to_json(self) -> dict[str, object]:
+        out = super().to_json()
+        if self.edition is not None:
+            body = out["error"]
+            assert isinstance(body, dict)
+            body["edition"] = self.edition
+        return out
 
 
 class NotFound(LedgerError):

@@ -66,6 +66,19 @@ class EventContext:
         c = self.customer(cid) if cid else None
         return c.cloud if c else None
 
+    @cached_property
+    def cloud(self) -> str | None:
+        """The cloud the event is judged in (the rulebook's editions are scoped by it): its
+        customer's; for a registration, the cloud it names; for a partner event, the
+        partner's."""
+        if "cloud" in self.data:
+            return str(self.data["cloud"])
+        if self.customer_id is not None:
+            return self.customer_cloud
+        pid = self.data.get("partner_id")
+        p = self.partner(pid) if pid else None
+        return p.cloud if p else None
+
     def has_relationship(self, partner_id: str) -> bool:
         """A live reseller relationship of the customer with this partner (see module doc)."""
         cid = self.customer_id

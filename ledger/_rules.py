@@ -1,12 +1,15 @@
-"""The rulebook: the 14 rules of ``spec/domain.md``, each one named unit, in one place.
+"""The rulebook: the rules of ``spec/domain.md``, each one named unit with its editions, in one place.
 
-Every rule is a ``Rule`` with its stable id, the period it is in force, the event types it
-judges and a check that returns ``None`` (accepted) or a sentence saying what is wrong.
-``check`` judges one event against the world as the ledger knows it (``World``, a narrow
-read-only interface), by the rules in force at the event's effective time that judge its
-type, and raises ``RuleViolation`` naming the first rule that rejects it. The generic
-rules read the event type's definition (``_events``): its eligible roles, its customer,
-what it refers to; no rule spells a type's name.
+Every rule is a ``Rule`` with its stable id, the event types it judges and its editions
+(``Edition``): what each says, its source, the period of ``effective_at`` and the clouds in
+which it is in force, and a check that returns ``None`` (accepted) or a sentence saying
+what is wrong. ``check`` judges one event against the world as the ledger knows it
+(``World``, a narrow read-only interface), by the editions in force at the event's
+effective time in its customer's cloud that judge its type, and raises ``RuleViolation``
+naming the first rule that rejects it and the edition (``rule (edition E): …``). An
+edition never changes how an event before it is judged. The generic rules read the
+event type's definition (``_events``): its eligible roles, its customer, what it refers
+to; no rule spells a type's name.
 
 Order: the generic rules come first (eligible-role, known-references, time-order,
 same-cloud), so where a generic and a specific rule both reject, the generic one is named;
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from projections import DAY_US, canonical_to_us, format_us, to_us
 
@@ -53,7 +56,7 @@ from ._facts import EventContext, unmet_reference
 from ._world import World
 
 GDAP_MAX_US = 730 * DAY_US
-DAP_RETIRED_ON = datetime(2023, 10, 9, tzinfo=UTC)
+DAP_RETIRED_ON = date(2023, 10, 9)
 
 
 Check = Callable[[EventContext], str | None]
@@ -61,28 +64,78 @@ EffectsCheck = Callable[[Event, frozenset[str]], str | None]
 
 
 @dataclass(frozen=True)
+class Edition:
+    """One edition of a rule: what it says and checks, where it comes from, and where it is
+    in force: events effective in ``[since, until)`` (None: unbounded) in a customer's cloud
+    among ``clouds`` (None: every cloud). ``check`` judges an event against the world,
+    ``check_effects`` what its fold wrote; an edition may have either, both or (a rule
+    that is not in force in that period) neither."""
+
+    name: str
+    says: str
+    source: str
+    check: Check | None = None
+    check_effects: EffectsCheck | None = None
+    since: date | None = None
+    until: date | None = None
+    clouds: frozenset[str] | None = None
+
+    def in_force(self, at_us: int, cloud: str | None) -> bool:
+        """In force for an event effective at ``at_us`` in ``cloud`` (None: not known)."""
+        if self.since is not None and at_us < _day_us(self.since):
+            return False
+        if self.until is not None and at_us >= _day_us(self.until):
+            return False
+        return self.clouds is None or cloud in self.clouds
+
+    @property
+    def period(self) -> str:
+        """When it is in force, as people read it."""
+        if self.since is None and self.until is None:
+            return "always"
+        if self.until is None:
+            return f"from {self.since}"
+        if self.since is None:
+            return f"before {self.until}"
+        return f"from {self.since} until {self.until}"
+
+
+@dataclass(frozen=True)
 class Rule:
-    """One rule: ``check`` judges an event against the world, ``check_effects`` what its
-    fold wrote; ``judges``: the event types it is about (None: every type)."""
+    """One rule: its stable id, a one-line summary, its editions (never in force at the
+    same time and place), and ``judges``: the event types it is about (None: every type)."""
 
     id: str
     summary: str
-    check: Check | None = None
-    check_effects: EffectsCheck | None = None
-    in_force_from: datetime | None = None
-    in_force_until: datetime | None = None
+    editions: tuple[Edition, ...]
     judges: tuple[EventType, ...] | None = None
 
-    def in_force(self, at_us: int) -> bool:
-        if self.in_force_from is not None and at_us < to_us(self.in_force_from):
-            return False
-        return not (self.in_force_until is not None and at_us >= to_us(self.in_force_until))
+
+def _day_us(day: date) -> int:
+    return to_us(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
-def _per_type(rule_id: str, summary: str, checks: Mapping[EventType, Check]) -> Rule:
-    """A rule made of one check per event type it judges."""
+SEEDS = "seeds"  # the edition of the seeds' rulebook (2018-2020), spec/domain.md's first table
+
+
+def _seeds(
+    rule_id: str,
+    summary: str,
+    says: str,
+    source: str,
+    check: Check | None = None,
+    *,
+    judges: tuple[EventType, ...] | None = None,
+    check_effects: EffectsCheck | None = None,
+) -> Rule:
+    """A rule with one edition, the seeds', in force always and everywhere."""
+    return Rule(rule_id, summary, (Edition(SEEDS, says, source, check, check_effects),), judges)
+
+
+def _per_type(checks: Mapping[EventType, Check]) -> tuple[Check, tuple[EventType, ...]]:
+    """One check made of one check per event type it judges, and those types."""
     by_name = {t.name: check for t, check in checks.items()}
-    return Rule(rule_id, summary, lambda f: by_name[f.type](f), judges=tuple(checks))
+    return (lambda f: by_name[f.type](f)), tuple(checks)
 
 
 # --- generic rules -------------------------------------------------------------------
@@ -297,86 +350,149 @@ _PURCHASED, _SWITCHED, _REQUESTED, _GRANTED = (
     RELATIONSHIP_REQUESTED,
     DELEGATION_GRANTED,
 )
+_same_cloud, _SAME_CLOUD_TYPES = _per_type(
+    {
+        _PURCHASED: _purchase_in_cloud,
+        _REQUESTED: _partners_in_cloud("partner_id", "reseller_id"),
+        _GRANTED: _partners_in_cloud("partner_id"),
+        _SWITCHED: _partners_in_cloud("to_partner_id", "to_reseller_id"),
+    }
+)
+_csp_to_csp, _CSP_TO_CSP_TYPES = _per_type({_PURCHASED: _csp_sells_to_csp, _REQUESTED: _csp_invites_csp})
+_migrates, _MIGRATES_TYPES = _per_type(
+    {_SWITCHED: _azure_from_other_channel_switched, _PURCHASED: _migration_from_other_channel}
+)
+_syndication, _SYNDICATION_TYPES = _per_type(
+    {_SWITCHED: _syndication_switched, _PURCHASED: _syndication_migrated}
+)
 
 RULEBOOK: tuple[Rule, ...] = (
-    Rule("eligible-role", "Each event type has a set of roles allowed to record it.", _eligible_role),
-    Rule(
+    _seeds(
+        "eligible-role",
+        "Each event type has a set of roles allowed to record it.",
+        "Each event type has a set of roles allowed to record it; any other actor role is rejected.",
+        "001, 003 (Geeignete Rollen / Lämpliga roller)",
+        _eligible_role,
+    ),
+    _seeds(
         "known-references",
         "An event refers only to things that exist at its effective time.",
+        "An event may refer only to things that exist at its effective time: registered tenants, live "
+        "subscriptions, open requests (accepted once), active delegations (revoked once).",
+        "integrity",
         unmet_reference,
     ),
-    Rule(
+    _seeds(
         "time-order",
         "A customer's events are recorded in non-decreasing effective_at order.",
+        "For one customer, events are recorded in non-decreasing effective_at order; an older one is "
+        "rejected, naming the newest effective time on file.",
+        "integrity",
         _time_order,
         judges=tuple(t for t in EVENT_TYPES.values() if t.customer is not None),
     ),
-    _per_type(
+    _seeds(
         "same-cloud",
         "Partner and customer are in the same cloud.",
-        {
-            _PURCHASED: _purchase_in_cloud,
-            _REQUESTED: _partners_in_cloud("partner_id", "reseller_id"),
-            _GRANTED: _partners_in_cloud("partner_id"),
-            _SWITCHED: _partners_in_cloud("to_partner_id", "to_reseller_id"),
-        },
+        "Partner and customer must be in the same cloud for any purchase through csp, relationship, "
+        "delegation or switch; 21vianet purchases exist only in china.",
+        "Gilt für / Applies to lines; 002",
+        _same_cloud,
+        judges=_SAME_CLOUD_TYPES,
     ),
-    _per_type(
+    _seeds(
         "csp-cannot-resell-to-csp",
         "A CSP partner cannot resell to another CSP partner.",
-        {_PURCHASED: _csp_sells_to_csp, _REQUESTED: _csp_invites_csp},
+        "A csp purchase whose customer is itself a CSP partner is rejected, and so is a reseller "
+        "relationship request from a CSP partner to a customer that is a CSP partner.",
+        "all seeds (Wichtig / Important box)",
+        _csp_to_csp,
+        judges=_CSP_TO_CSP_TYPES,
     ),
-    Rule(
+    _seeds(
         "multi-partner-changes-nothing",
         "Delegations never change a subscription or its partner of record.",
-        check_effects=_multi_partner_changes_nothing,
+        "Granting or revoking delegated admin privileges never changes a subscription, its terms, its "
+        "status, account ownership or its partner of record.",
+        "004",
         judges=(DELEGATION_GRANTED, DELEGATION_REVOKED),
+        check_effects=_multi_partner_changes_nothing,
     ),
-    Rule(
+    _seeds(
         "license-switch-needs-term-end",
         "A license subscription is never switched.",
+        "A license subscription cannot be switched to another CSP partner; the customer waits for the "
+        "term end or cancels first, then buys anew through the new partner.",
+        "000, 001, 003",
         _license_switch_needs_term_end,
         judges=(_SWITCHED,),
     ),
-    Rule(
+    _seeds(
         "azure-switch-between-csp-partners",
         "A csp usage subscription is switched from its PoR to a related CSP partner.",
+        "A usage subscription bought through csp is switched only from its current partner of record to "
+        "a CSP partner with an accepted reseller relationship with the customer.",
+        "000, 001, 003",
         _azure_switch_between_csp_partners,
         judges=(_SWITCHED,),
     ),
-    _per_type(
+    _seeds(
         "azure-from-other-channel-migrates",
         "Azure from another channel is migrated (new csp subscription), never switched.",
-        {_SWITCHED: _azure_from_other_channel_switched, _PURCHASED: _migration_from_other_channel},
+        "A usage subscription bought through any channel but csp and syndication is never switched into "
+        "CSP: a new csp usage subscription names it in migrated_from, then it is cancelled.",
+        "000, 001, 003",
+        _migrates,
+        judges=_MIGRATES_TYPES,
     ),
-    Rule(
+    _seeds(
         "delegation-needs-invitation",
         "Delegated admin privileges follow an accepted invitation.",
+        "A customer grants delegated admin privileges to a partner only after accepting that partner's "
+        "invitation, or, for an indirect reseller, an invitation of one of its indirect providers.",
+        "002, 004",
         _delegation_needs_invitation,
         judges=(_GRANTED,),
     ),
-    Rule(
+    _seeds(
         "indirect-reseller-cannot-invite",
         "Only direct-bill partners and indirect providers invite.",
+        "An indirect reseller cannot create its own CSP invitation; only a direct-bill partner or an "
+        "indirect provider creates one, and may name the reseller it invites on behalf of.",
+        "002",
         _indirect_reseller_cannot_invite,
         judges=(_REQUESTED,),
     ),
-    _per_type(
+    _seeds(
         "syndication-is-exclusive",
         "Syndication subscriptions are never switched or migrated.",
-        {_SWITCHED: _syndication_switched, _PURCHASED: _syndication_migrated},
+        "A subscription bought through a syndication partner is never switched or migrated to another "
+        "partner.",
+        "000, 001, 003",
+        _syndication,
+        judges=_SYNDICATION_TYPES,
     ),
-    Rule(
+    _seeds(
         "gdap-duration",
         "GDAP expires within 730 days; DAP has no expiry.",
+        "A gdap delegation has an expires_at at most 730 days after it is granted; a dap delegation has "
+        "none.",
+        "Partner Center GDAP docs",
         _gdap_duration,
         judges=(_GRANTED,),
     ),
     Rule(
         "dap-retired",
         "No DAP grants from 2023-10-09.",
-        _dap_retired,
-        in_force_from=DAP_RETIRED_ON,
+        (
+            Edition(
+                "2023-10-09",
+                "DAP is no longer offered with reseller relationships: a dap grant is rejected (GDAP only).",
+                "Partner Center GDAP FAQ",
+                _dap_retired,
+                since=DAP_RETIRED_ON,
+            ),
+        ),
         judges=(_GRANTED,),
     ),
 )
@@ -387,13 +503,14 @@ RULE_IDS: tuple[str, ...] = tuple(r.id for r in RULEBOOK)
 # --- judging -------------------------------------------------------------------------
 
 _NEVER = 2**63
-# One rule as judging runs it: its id, its check, the period it is in force (microseconds).
-Judge = tuple[str, Callable[..., str | None], int, int]
+# One edition as judging runs it: the rule's id, the edition's name, its check, the period
+# it is in force (microseconds) and its clouds (None: every cloud).
+Judge = tuple[str, str, Callable[..., str | None], int, int, frozenset[str] | None]
 
 
 @dataclass(frozen=True)
 class _Dispatch:
-    """The rulebook by event type: each type's rules in the rulebook's order."""
+    """The rulebook by event type: each type's editions in the rulebook's order."""
 
     book: tuple[Rule, ...]
     checks: Mapping[str, tuple[Judge, ...]]
@@ -403,11 +520,14 @@ class _Dispatch:
 def _judges(book: tuple[Rule, ...], event_type: EventType, effects: bool) -> tuple[Judge, ...]:
     out: list[Judge] = []
     for rule in book:
-        judge = rule.check_effects if effects else rule.check
-        if judge is not None and (rule.judges is None or event_type in rule.judges):
-            since = to_us(rule.in_force_from) if rule.in_force_from else -_NEVER
-            until = to_us(rule.in_force_until) if rule.in_force_until else _NEVER
-            out.append((rule.id, judge, since, until))
+        if rule.judges is not None and event_type not in rule.judges:
+            continue
+        for edition in rule.editions:
+            judge = edition.check_effects if effects else edition.check
+            if judge is not None:
+                since = _day_us(edition.since) if edition.since else -_NEVER
+                until = _day_us(edition.until) if edition.until else _NEVER
+                out.append((rule.id, edition.name, judge, since, until, edition.clouds))
     return tuple(out)
 
 
@@ -431,21 +551,29 @@ def _rules_now() -> _Dispatch:
 
 
 def check(event: Event, world: World) -> None:
-    """Raise ``RuleViolation`` naming the first rule in force that rejects ``event``."""
+    """Raise ``RuleViolation`` naming the first rule (and its edition) in force for
+    ``event``, at its effective time in its customer's cloud, that rejects it."""
     facts = EventContext(event, world)
     at = facts.at
-    for rule_id, judge, since, until in _rules_now().checks[event.type]:
-        if since <= at < until:
+    for rule_id, edition, judge, since, until, clouds in _rules_now().checks[event.type]:
+        if since <= at < until and (clouds is None or facts.cloud in clouds):
             message = judge(facts)
             if message is not None:
-                raise RuleViolation(rule_id, message)
+                raise RuleViolation(rule_id, message, edition=edition)
 
 
-def check_effects(event: Event, touched: frozenset[str]) -> None:
+def check_effects(event: Event, touched: frozenset[str], world: World | None = None) -> None:
     """Raise ``RuleViolation`` if applying ``event`` touched what its type must not."""
     at = event.effective_us
-    for rule_id, judge, since, until in _rules_now().effects[event.type]:
+    facts: EventContext | None = None
+    for rule_id, edition, judge, since, until, clouds in _rules_now().effects[event.type]:
         if since <= at < until:
+            if clouds is not None:
+                if world is None:
+                    raise ValueError("an edition scoped by cloud needs the world to judge effects")
+                facts = facts or EventContext(event, world)
+                if facts.cloud not in clouds:
+                    continue
             message = judge(event, touched)
             if message is not None:
-                raise RuleViolation(rule_id, message)
+                raise RuleViolation(rule_id, message, edition=edition)

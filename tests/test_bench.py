@@ -14,9 +14,8 @@ import pytest
 
 from bench.generate import DAP_RETIRED_US, DAY_US, History
 from ledger import EVENT_TYPES, Ledger, parse_event
-from ledger._rules import DAP_RETIRED_ON
+from ledger._rules import DAP_RETIRED_ON, _day_us
 from projections._fold import FOLDS
-from projections._time import to_us
 
 
 def test_generated_history_passes_the_rulebook_on_both_stores(url: str) -> None:
@@ -88,7 +87,7 @@ def test_the_generated_history_holds_every_event_type_and_the_ledger_takes_it(ur
 def test_dap_grants_stop_at_daps_retirement(url: str) -> None:
     """A history across 2023-10-09: DAP grants before it, GDAP only from it on, and the
     ledger refuses none of it (rule dap-retired)."""
-    assert to_us(DAP_RETIRED_ON) == DAP_RETIRED_US
+    assert _day_us(DAP_RETIRED_ON) == DAP_RETIRED_US
     events = list(History(3000, seed=3, start_us=DAP_RETIRED_US - 40 * DAY_US, span_us=80 * DAY_US).events())
     grants = [(parse_event(e).effective_us, e["data"]) for e in events if e["type"] == "delegation.granted"]
     assert any(g["kind"] == "dap" for at, g in grants if at < DAP_RETIRED_US)

@@ -1006,7 +1006,22 @@ def test_ties_are_ordered_by_id_alike_on_sqlite_and_on_a_linguistic_postgresql()
 
 # --- the machine finds a planted bug -------------------------------------------------------
 
-PLANTABLE = [r.id for r in RULEBOOK if r.check is not None]
+# Every edition of every rule that checks events: (rule id, edition name).
+PLANTABLE = [(r.id, e.name) for r in RULEBOOK for e in r.editions if e.check is not None]
+
+
+def _planted(rule_id: str, edition: str) -> tuple[_rules.Rule, ...]:
+    """The rulebook with one edition of one rule accepting everything."""
+    return tuple(
+        dataclasses.replace(
+            r,
+            editions=tuple(
+                dataclasses.replace(e, check=lambda f: None) if (r.id, e.name) == (rule_id, edition) else e
+                for e in r.editions
+            ),
+        )
+        for r in RULEBOOK
+    )
 
 
 def _hunt_planted_bug() -> tuple[str, str]:
@@ -1030,19 +1045,18 @@ def _hunt_planted_bug() -> tuple[str, str]:
 
 
 @pytest.mark.mutation
-@pytest.mark.parametrize("rule_id", PLANTABLE)
+@pytest.mark.parametrize(("rule_id", "edition"), PLANTABLE)
 def test_the_machine_catches_a_rule_that_accepts_everything(
-    rule_id: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    rule_id: str, edition: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Plant a bug (one rule's check accepts everything) and count how many runs of the
-    SQLite machine it takes to find it. Not in the default suite: ``pytest -m mutation``."""
-    broken = tuple(dataclasses.replace(r, check=lambda f: None) if r.id == rule_id else r for r in RULEBOOK)
-    monkeypatch.setattr(_rules, "RULEBOOK", broken)
+    """Plant a bug (one edition of one rule accepts everything) and count how many runs of
+    the SQLite machine it takes to find it. Not in the default suite: ``pytest -m mutation``."""
+    monkeypatch.setattr(_rules, "RULEBOOK", _planted(rule_id, edition))
 
     message, caught_after = _hunt_planted_bug()
     assert rule_id in message, message
     with capsys.disabled():
-        print(f"\n{rule_id} planted: caught after {caught_after}: {message[:160]}")
+        print(f"\n{rule_id} ({edition}) planted: caught after {caught_after}: {message[:160]}")
 
 
 @pytest.mark.mutation
@@ -1069,7 +1083,12 @@ def test_the_machine_catches_a_delegation_that_moves_a_subscription(
 
     monkeypatch.setitem(FOLDS, "delegation.granted", grant_and_move)
     if structural_rule == "off":
-        rulebook = tuple(dataclasses.replace(r, check_effects=None) for r in RULEBOOK)
+        rulebook = tuple(
+            dataclasses.replace(
+                r, editions=tuple(dataclasses.replace(e, check_effects=None) for e in r.editions)
+            )
+            for r in RULEBOOK
+        )
         monkeypatch.setattr(_rules, "RULEBOOK", rulebook)
 
     message, caught_after = _hunt_planted_bug()
