@@ -146,6 +146,12 @@ class EventType:
         (None: no delegation, or not known)."""
         return self.roles.of_kind(kind) if isinstance(self.roles, Roles) else self.roles
 
+    @property
+    def roles_only_for(self) -> Mapping[str, frozenset[str]]:
+        """The roles that may record an event of this type about a delegation of one kind only,
+        by kind (empty where the roles do not depend on it)."""
+        return self.roles.by_kind if isinstance(self.roles, Roles) else {}
+
     def customer_ref(self) -> Ref | None:
         """The reference that leads to the event's customer."""
         return next((r for r in self.refs if r.field == self.customer), None)

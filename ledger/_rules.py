@@ -70,6 +70,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from projections import DAY_US, canonical_to_us, format_us, to_us
 
@@ -674,6 +675,32 @@ RULEBOOK: tuple[Rule, ...] = (
 )
 
 RULE_IDS: tuple[str, ...] = tuple(r.id for r in RULEBOOK)
+
+
+def rules_json() -> dict[str, Any]:
+    """Every rule with its editions, in the rulebook's order, as ``ledger rules --json``
+    prints it: ``since`` and ``until`` are days (null: unbounded), ``clouds`` the clouds in
+    which the edition is in force (every cloud listed where it is not scoped)."""
+    return {
+        "rules": [
+            {
+                "id": rule.id,
+                "summary": rule.summary,
+                "editions": [
+                    {
+                        "name": e.name,
+                        "since": e.since.isoformat() if e.since else None,
+                        "until": e.until.isoformat() if e.until else None,
+                        "clouds": [c for c in CLOUDS if e.clouds is None or c in e.clouds],
+                        "says": e.says,
+                        "source": e.source,
+                    }
+                    for e in rule.editions
+                ],
+            }
+            for rule in RULEBOOK
+        ]
+    }
 
 
 # --- judging -------------------------------------------------------------------------
