@@ -150,4 +150,5 @@ def show_rules(answer: Mapping[str, Any]) -> None:
                     e["source"],
                 ]
             )
-    out.print(_table("The rulebook", ("rule", "edition", "in force", "clouds", "what it says", "source"), rows))
+    columns = ("rule", "edition", "in force", "clouds", "what it says", "source")
+    out.print(_table("The rulebook", columns, rows))
