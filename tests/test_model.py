@@ -314,8 +314,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def a_few_tenants(self, data: st.DataObject) -> None:
         """A direct partner, an indirect provider with its reseller and a customer to start
-        from (their programs may differ), so that most runs get somewhere."""
+        from (their programs may differ), so that most runs get somewhere; one run in four
+        in china, where the seeds' editions stay in force."""
         c = Choices(data)
+        cloud = c.one_of(("commercial", "commercial", "commercial", "china"))
         base = (
             ("p1", "csp-direct", None),
             ("p2", "csp-indirect-provider", None),
@@ -331,7 +333,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 {
                     "partner_id": pid,
                     "name": pid.upper(),
-                    "cloud": "commercial",
+                    "cloud": cloud,
                     "program": program,
                     "provider_ids": providers if program == "csp-indirect-reseller" else None,
                 },
@@ -341,7 +343,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.clock,
             "global-admin",
             "c1",
-            {"customer_id": "c1", "name": "Contoso", "cloud": "commercial"},
+            {"customer_id": "c1", "name": "Contoso", "cloud": cloud},
         )
         if c.chance(2):  # x1: a partner (in some program) that is a customer too
             self.record(
@@ -352,7 +354,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 {
                     "partner_id": "x1",
                     "name": "X1",
-                    "cloud": "commercial",
+                    "cloud": cloud,
                     "program": c.one_of(DRAWN_PROGRAMS),
                 },
             )
@@ -361,7 +363,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.clock,
                 "global-admin",
                 "x1",
-                {"customer_id": "x1", "name": "X1", "cloud": "commercial"},
+                {"customer_id": "x1", "name": "X1", "cloud": cloud},
             )
 
     @precondition(lambda self: len(self.world().partners) < len(PARTNERS))
@@ -672,6 +674,7 @@ class LedgerMachine(RuleBasedStateMachine):
             (
                 "csp-to-csp",
                 "switch-licence",
+                "switch-licence",  # twice: its editions (seeds, 2020-03-20) by time and cloud
                 "switch-syndication",
                 "migrate-syndication",
                 "late-dap",
@@ -731,7 +734,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 both = ["x2"]
             self._purchase(c, "csp", c.one_of(("usage", "license")), cid=c.one_of(both) if both else None)
         elif corner in ("switch-licence", "switch-syndication", "migrate-syndication"):
-            service, channel = ("license", "csp") if corner == "switch-licence" else ("usage", "syndication")
+            service, channel = ("usage", "syndication")
+            if corner == "switch-licence":  # mostly a csp licence (transferable from 2020-03-20)
+                service, channel = "license", c.one_of(("csp", "csp", "csp", "open", "ea"))
             subs = self.subscriptions(
                 lambda s: s.status == "active" and s.service == service and s.channel == channel
             )
