@@ -61,8 +61,8 @@ silent:
   ``microsoft`` (otherwise ``eligible-role``).
 - ``dap-retired`` is unchanged (from 2023-10-09, no new DAP). Microsoft's own removal of a DAP
   (audit operation ``dap_admin_relationship_terminated_by_microsoft``) is a
-  ``delegation.revoked`` recorded by role ``microsoft``; it is accepted in any period (Microsoft
-  removed inactive DAPs before the retirement too).
+  ``delegation.revoked`` recorded by role ``microsoft``; it is accepted in any period (the spec
+  dates no start for it, and ending a right never harms a later event).
 """
 
 from __future__ import annotations
