@@ -73,6 +73,20 @@ def _option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
+def _role_help(event_type: EventType) -> str:
+    """The roles that may record this type (rule eligible-role), and the vocabulary."""
+    only = event_type.roles_only_for
+    always = sorted(event_type.roles - frozenset().union(*only.values()))
+    eligible = ", ".join(
+        [*always, *(f"{role} (a {kind} only)" for kind, roles in only.items() for role in sorted(roles))]
+    )
+    return (
+        f"The recorder's role (required). May record {event_type.name}: {eligible}. The other roles "
+        f"({', '.join(r for r in ROLES if r not in event_type.roles)}) are refused by the rule "
+        "eligible-role."
+    )
+
+
 def _typed_command(event_type: EventType) -> Any:
     def command(ctx: typer.Context, **options: Any) -> None:
         as_json = bool(options.pop("as_json"))
@@ -113,7 +127,7 @@ def _typed_command(event_type: EventType) -> Any:
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
         opt("effective_at", "When it happened in the world: RFC 3339 with an offset (required)."),
         opt("actor_id", "Who records it, e.g. alice@fabrikam.example (required)."),
-        opt("actor_role", f"The recorder's role (required): one of {', '.join(ROLES)}."),
+        opt("actor_role", _role_help(event_type)),
         opt("actor_tenant_id", "The tenant the recorder acts for (required)."),
     ]
     for f in event_type.fields:

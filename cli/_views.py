@@ -119,3 +119,36 @@ def show_history(events: Sequence[Mapping[str, Any]]) -> None:
     ]
     out.print(_table(None, ("pos", "effective", "type", "actor", "data", "hash"), rows))
     out.print(f"{len(rows)} events.")
+
+
+ALL_CLOUDS = 4  # an edition in force in every cloud lists them all (``ledger rules --json``)
+
+
+def _period(since: str | None, until: str | None) -> str:
+    if since is None and until is None:
+        return "always"
+    if until is None:
+        return f"from {since}"
+    if since is None:
+        return f"before {until}"
+    return f"from {since} until {until}"
+
+
+def show_rules(answer: Mapping[str, Any]) -> None:
+    """The rulebook: one row per edition, the rule's id and summary on its first."""
+    rows: list[list[object]] = []
+    for rule in answer["rules"]:
+        for n, e in enumerate(rule["editions"]):
+            clouds = "all" if len(e["clouds"]) == ALL_CLOUDS else ", ".join(e["clouds"])
+            rows.append(
+                [
+                    rule["id"] if n == 0 else "",
+                    e["name"],
+                    _period(e["since"], e["until"]),
+                    clouds,
+                    e["says"],
+                    e["source"],
+                ]
+            )
+    columns = ("rule", "edition", "in force", "clouds", "what it says", "source")
+    out.print(_table("The rulebook", columns, rows))

@@ -13,7 +13,7 @@ spellings of the same event compare equal and hash the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -36,13 +36,24 @@ CSP_PROGRAMS = frozenset({"csp-direct", "csp-indirect-provider", "csp-indirect-r
 CHANNELS = ("microsoft", "advisor", "open", "ea", "third-party", "syndication", "21vianet", "csp")
 SERVICES = ("license", "usage")
 KINDS = ("dap", "gdap")
+# Every role of the spec (spec/domain.md "Roles"): a valid ``actor.role``; whether it may
+# record a type is the rule ``eligible-role``'s call.
 ROLES = (
     "global-admin",
     "user-management-admin",
     "admin-agent",
     "sales-agent",
+    "helpdesk-agent",
+    "billing-admin",
+    "account-admin",
+    "mpn-admin",
+    "referrals-admin",
+    "incentive-admin",
     "customer-global-admin",
+    "customer-delegated-admin-relationship-admin",
+    "microsoft",
 )
+MICROSOFT = "microsoft"  # the role (and tenant) of Microsoft acting itself
 # Channels whose sale names the selling partner (contract: ``seller_id`` required).
 CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"})
 
@@ -50,6 +61,33 @@ CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"
 PARTNER_ADMINS = frozenset({"global-admin", "user-management-admin"})
 PARTNER_AGENTS = frozenset({"global-admin", "admin-agent", "sales-agent"})
 CUSTOMER_ADMINS = frozenset({"customer-global-admin"})
+GDAP_ADMINS = frozenset({"customer-delegated-admin-relationship-admin"})  # the Entra role for GDAP
+PARTNER_DELEGATION_ADMINS = frozenset({"global-admin", "admin-agent"})  # a partner ends a delegation
+
+
+class Roles(frozenset[str]):
+    """The roles that may record an event type: every one that may record some event of it
+    (the set itself), and ``of_kind``: those that may where the delegation the event grants
+    or names is of one kind (``dap``, ``gdap``). ``base`` may record any event of the type;
+    ``by_kind`` adds roles for one kind only."""
+
+    base: frozenset[str]
+    by_kind: Mapping[str, frozenset[str]]
+
+    def __new__(cls, base: Iterable[str], by_kind: Mapping[str, Iterable[str]] | None = None) -> Roles:
+        kinds = {kind: frozenset(roles) for kind, roles in (by_kind or {}).items()}
+        self = super().__new__(cls, frozenset(base).union(*kinds.values()))
+        self.base = frozenset(base)
+        self.by_kind = kinds
+        return self
+
+    def of_kind(self, kind: str | None) -> frozenset[str]:
+        """The roles that may record an event about a delegation of ``kind`` (None: not known,
+        or no delegation: every role of the set)."""
+        if kind is None or not self.by_kind:
+            return frozenset(self)
+        return self.base | self.by_kind.get(kind, frozenset())
+
 
 Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
 Thing = Literal["partner", "customer", "subscription", "request", "delegation", "relationship"]
@@ -97,11 +135,22 @@ class EventType:
     name: str
     help: str
     fields: tuple[Field, ...]
-    roles: frozenset[str]
+    roles: frozenset[str]  # a ``Roles`` where they depend on the delegation's kind
     refs: tuple[Ref, ...]
     customer: str | None = None
     # Checks across fields of the same event (no store needed): bad input when broken.
     cross_checks: tuple[Callable[[dict[str, Any]], None], ...] = field(default=())
+
+    def roles_for(self, kind: str | None) -> frozenset[str]:
+        """The roles that may record an event of this type about a delegation of ``kind``
+        (None: no delegation, or not known)."""
+        return self.roles.of_kind(kind) if isinstance(self.roles, Roles) else self.roles
+
+    @property
+    def roles_only_for(self) -> Mapping[str, frozenset[str]]:
+        """The roles that may record an event of this type about a delegation of one kind only,
+        by kind (empty where the roles do not depend on it)."""
+        return self.roles.by_kind if isinstance(self.roles, Roles) else {}
 
     def customer_ref(self) -> Ref | None:
         """The reference that leads to the event's customer."""
@@ -146,7 +195,7 @@ PARTNER_REGISTERED = EventType(
         _f("program", "choice", "the partner's program", choices=PROGRAMS),
         _PROVIDERS,
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("partner_id", "partner", "new"), Ref("provider_ids", "partner")),
     cross_checks=(_providers_for_resellers,),
 )
@@ -158,7 +207,7 @@ PARTNER_PROGRAM_CHANGED = EventType(
         _f("program", "choice", "the new program", choices=PROGRAMS),
         _PROVIDERS,
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("partner_id", "partner", "live"), Ref("provider_ids", "partner")),
     cross_checks=(_providers_for_resellers,),
 )
@@ -170,7 +219,7 @@ CUSTOMER_REGISTERED = EventType(
         _f("name", "text", "the customer's name"),
         _f("cloud", "choice", "the customer's cloud", choices=CLOUDS),
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("customer_id", "customer", "new"),),
     customer="customer_id",
 )
@@ -193,7 +242,7 @@ SUBSCRIPTION_PURCHASED = EventType(
         _f("term_end", "time", "end of the term (required for license)", required=False),
         _f("migrated_from", "id", "the subscription this one replaces (Azure migration)", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("subscription_id", "subscription", "new"),
         Ref("customer_id", "customer"),
@@ -213,7 +262,7 @@ SUBSCRIPTION_SWITCHED = EventType(
         _f("to_partner_id", "id", "the new (billing) CSP partner"),
         _f("to_reseller_id", "id", "the new indirect reseller of record", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("subscription_id", "subscription", "live"),
         Ref("from_partner_id", "partner"),
@@ -226,7 +275,7 @@ SUBSCRIPTION_CANCELLED = EventType(
     "subscription.cancelled",
     "A subscription is cancelled; its last partner of record stays on record.",
     (_f("subscription_id", "id", "the cancelled subscription"),),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (Ref("subscription_id", "subscription", "live"),),
     customer="subscription_id",
 )
@@ -239,7 +288,7 @@ RELATIONSHIP_REQUESTED = EventType(
         _f("customer_id", "id", "the invited customer"),
         _f("reseller_id", "id", "the indirect reseller invited on behalf of", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("request_id", "request", "new"),
         Ref("partner_id", "partner"),
@@ -252,7 +301,7 @@ RELATIONSHIP_ACCEPTED = EventType(
     "relationship.accepted",
     "The customer accepts an invitation.",
     (_f("request_id", "id", "the accepted invitation"),),
-    CUSTOMER_ADMINS,
+    Roles(CUSTOMER_ADMINS),
     (Ref("request_id", "request", "live"),),
     customer="request_id",
 )
@@ -263,7 +312,7 @@ RELATIONSHIP_REMOVED = EventType(
         _f("partner_id", "id", "the partner that owns the relationship"),
         _f("customer_id", "id", "the customer"),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("partner_id", "partner"),
         Ref("customer_id", "customer"),
@@ -282,7 +331,7 @@ DELEGATION_GRANTED = EventType(
         _f("roles", "texts", "the roles granted (at least one)"),
         _f("expires_at", "time", "when a gdap delegation ends (required for gdap)", required=False),
     ),
-    CUSTOMER_ADMINS,
+    Roles(CUSTOMER_ADMINS, {"gdap": GDAP_ADMINS}),  # the Entra role approves a GDAP only
     (
         Ref("delegation_id", "delegation", "new"),
         Ref("customer_id", "customer"),
@@ -295,7 +344,8 @@ DELEGATION_REVOKED = EventType(
     "delegation.revoked",
     "Delegated admin privileges are revoked.",
     (_f("delegation_id", "id", "the revoked delegation"),),
-    CUSTOMER_ADMINS,
+    # The customer ends it, or the partner; Microsoft removes a DAP (never a GDAP).
+    Roles(CUSTOMER_ADMINS | GDAP_ADMINS | PARTNER_DELEGATION_ADMINS, {"dap": {MICROSOFT}}),
     (Ref("delegation_id", "delegation", "live"),),
     customer="delegation_id",
 )

@@ -79,6 +79,22 @@ class EventContext:
         p = self.partner(pid) if pid else None
         return p.cloud if p else None
 
+    @cached_property
+    def delegation_kind(self) -> str | None:
+        """The kind (dap, gdap) of the delegation the event grants (its ``kind``) or names (an
+        active delegation's; None where there is none)."""
+        if "kind" in self.data:
+            return str(self.data["kind"])
+        ref = next((r for r in self.event_type.refs if r.thing == "delegation"), None)
+        did = self.data.get(ref.field) if ref is not None else None
+        delegation = self.world.delegation(str(did), self.at) if did is not None else None
+        return delegation.kind if delegation is not None else None
+
+    @property
+    def recorder(self) -> PartnerState | None:
+        """The partner whose staff records the event (``actor.tenant_id``), if it is one."""
+        return self.partner(self.event.actor.tenant_id)
+
     def has_relationship(self, partner_id: str) -> bool:
         """A live reseller relationship of the customer with this partner (see module doc)."""
         cid = self.customer_id

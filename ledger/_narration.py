@@ -158,6 +158,26 @@ def _delegation_revoked(d: Data, names: Directory) -> str:
     return f"{names.customer} revoked {whose} ({d['delegation_id']})."
 
 
+def _delegation_ended_by(d: Data, names: Directory, role: str) -> str:
+    """A revocation as who ended it: the customer, the partner or Microsoft (a DAP)."""
+    if role == "microsoft":
+        known = names.delegation(d["delegation_id"])
+        whose = f"{names.partner(known[0])}'s {known[1].upper()}" if known else "the delegated admin rights"
+        return f"Microsoft removed {whose} of {names.customer} ({d['delegation_id']})."
+    if role in ("global-admin", "admin-agent"):  # the partner's staff end it
+        known = names.delegation(d["delegation_id"])
+        if known:
+            partner, kind = names.partner(known[0]), known[1].upper()
+            return f"{partner} ended its {kind} with {names.customer} ({d['delegation_id']})."
+        return f"The partner ended its delegated admin rights with {names.customer} ({d['delegation_id']})."
+    return _delegation_revoked(d, names)
+
+
+# The sentences that depend on who recorded the event (its ``actor.role``), by type name.
+RECORDER_SENTENCES: dict[str, Callable[[Data, Directory, str], str]] = {
+    "delegation.revoked": _delegation_ended_by,
+}
+
 SENTENCES: dict[str, Sentence] = {
     "partner.registered": _partner_registered,
     "partner.program-changed": _partner_program_changed,
@@ -179,4 +199,7 @@ def sentence(event: Mapping[str, Any], names: Directory) -> str:
     told = SENTENCES.get(event["type"])
     if told is None:
         raise LookupError(f"no sentence tells an event of type {event['type']!r}")
+    by_recorder = RECORDER_SENTENCES.get(event["type"])
+    if by_recorder is not None and "actor" in event:
+        return by_recorder(event["data"], names, event["actor"]["role"])
     return told(event["data"], names)

@@ -31,6 +31,38 @@ Interpretations the domain page leaves open, decided here:
   (``--known-at`` shows both views).
 - ``multi-partner-changes-nothing`` is structural: it is checked on the effects of each
   delegation event, which may touch nothing but the delegation projection.
+
+The editions after the seeds (spec/domain.md "Rulebook editions"), decided here where it is
+silent:
+- A rule scoped "china always, other clouds before D" has two editions of one name (``seeds``):
+  one in force in china always, one elsewhere before D; then the new edition elsewhere from D.
+- ``indirect-reseller-cannot-invite``: an invitation is created by the tenant that records it
+  (``actor.tenant_id``). In the seeds' edition an indirect reseller's own staff create none,
+  not even one naming its provider as ``partner_id``. From 2021-01-27 outside china they may,
+  for a relationship with one of their providers: ``partner_id`` that provider (which owns the
+  relationship), ``reseller_id`` the reseller itself. A recorder that is no registered partner
+  (the customer, an operator) is not judged by who it is; the partner named still is.
+- ``license-switch-needs-term-end`` (2020-03-20, every cloud but china): a licence bought
+  through ``csp`` is switched by the checks of ``azure-switch-between-csp-partners`` (which
+  judges every csp subscription; in the seeds' edition a licence never reaches it), its
+  ``term_end`` unchanged; a licence from any other channel still waits for its term end.
+- ``cloud-closed``: judges registrations of customers, purchases, invitations, grants (and a
+  GDAP request, where the ledger has ``delegation.requested``) effective on or after
+  2021-10-29 in germany; a partner's registration or program, an acceptance, a switch, a
+  cancellation, a removal or a revocation ends or changes what existed and is still recorded.
+  It is the last rule: where another specific rule also rejects, that one is named.
+- ``eligible-role`` (edition "roles vocabulary", always): every role of the spec is a valid
+  ``actor.role`` (``_events.ROLES``); a type's ``roles`` may depend on the delegation's kind
+  (``_events.Roles``): a grant of a GDAP also by the customer's delegated admin relationship
+  admin (the Entra role that approves GDAP), of a DAP by its Global admin only; a revocation by
+  the customer's two admin roles or the partner's global admin or admin agent, and of a DAP
+  also by Microsoft. Microsoft never revokes a GDAP: that refusal is ``eligible-role``'s,
+  naming the kind. Role ``microsoft`` is Microsoft acting itself, so its ``tenant_id`` is
+  ``microsoft`` (otherwise ``eligible-role``).
+- ``dap-retired`` is unchanged (from 2023-10-09, no new DAP). Microsoft's own removal of a DAP
+  (audit operation ``dap_admin_relationship_terminated_by_microsoft``) is a
+  ``delegation.revoked`` recorded by role ``microsoft``; it is accepted in any period (the spec
+  dates no start for it, and ending a right never harms a later event).
 """
 
 from __future__ import annotations
@@ -38,14 +70,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from projections import DAY_US, canonical_to_us, format_us, to_us
 
 from ._errors import RuleViolation
 from ._events import (
+    CLOUDS,
     DELEGATION_GRANTED,
     DELEGATION_REVOKED,
     EVENT_TYPES,
+    MICROSOFT,
     RELATIONSHIP_REQUESTED,
     SUBSCRIPTION_PURCHASED,
     SUBSCRIPTION_SWITCHED,
@@ -57,6 +92,19 @@ from ._world import World
 
 GDAP_MAX_US = 730 * DAY_US
 DAP_RETIRED_ON = date(2023, 10, 9)
+LICENSE_TRANSFERS_FROM = date(2020, 3, 20)  # licence transfers between CSP partners
+RESELLERS_INVITE_FROM = date(2021, 1, 27)  # an indirect reseller creates its own invitation
+GERMANY_CLOSED_ON = date(2021, 10, 29)  # Microsoft Cloud Deutschland closed
+NOT_CHINA = frozenset(c for c in CLOUDS if c != "china")
+# What a closed cloud no longer takes: a customer, a purchase, an invitation, a delegation
+# (and a GDAP request, where the ledger has that type).
+CLOSED_TYPES = (
+    "customer.registered",
+    "subscription.purchased",
+    "relationship.requested",
+    "delegation.requested",
+    "delegation.granted",
+)
 
 
 Check = Callable[[EventContext], str | None]
@@ -132,6 +180,21 @@ def _seeds(
     return Rule(rule_id, summary, (Edition(SEEDS, says, source, check, check_effects),), judges)
 
 
+Says = tuple[str, str, str, Check]  # an edition's name, what it says, its source, its check
+
+
+def _outside_china_from(day: date, seeds: tuple[str, str, Check], then: Says) -> tuple[Edition, ...]:
+    """A seeds rule that changed on ``day`` in every cloud but china: the seeds' edition in
+    china always and elsewhere before ``day`` (two editions of one name), then ``then``."""
+    says, source, check = seeds
+    name, new_says, new_source, new_check = then
+    return (
+        Edition(SEEDS, says, source, check, clouds=frozenset({"china"})),
+        Edition(SEEDS, says, source, check, until=day, clouds=NOT_CHINA),
+        Edition(name, new_says, new_source, new_check, since=day, clouds=NOT_CHINA),
+    )
+
+
 def _per_type(checks: Mapping[EventType, Check]) -> tuple[Check, tuple[EventType, ...]]:
     """One check made of one check per event type it judges, and those types."""
     by_name = {t.name: check for t, check in checks.items()}
@@ -142,10 +205,14 @@ def _per_type(checks: Mapping[EventType, Check]) -> tuple[Check, tuple[EventType
 
 
 def _eligible_role(f: EventContext) -> str | None:
-    allowed = f.event_type.roles
-    role = f.event.actor.role
-    if role not in allowed:
-        return f"role {role} may not record {f.type} (eligible: {', '.join(sorted(allowed))})"
+    actor = f.event.actor
+    kind = f.delegation_kind if f.event_type.roles_for("dap") != f.event_type.roles_for("gdap") else None
+    allowed = f.event_type.roles_for(kind)
+    if actor.role not in allowed:
+        of = f" of a {kind}" if kind is not None and actor.role in f.event_type.roles else ""
+        return f"role {actor.role} may not record {f.type}{of} (eligible: {', '.join(sorted(allowed))})"
+    if actor.role == MICROSOFT and actor.tenant_id != MICROSOFT:
+        return f"role microsoft is Microsoft acting itself: its tenant_id is microsoft, not {actor.tenant_id}"
     return None
 
 
@@ -223,6 +290,16 @@ def _license_switch_needs_term_end(f: EventContext) -> str | None:
     return None
 
 
+def _license_transfer_needs_csp(f: EventContext) -> str | None:
+    s = f.subscription
+    if s is not None and s.service == "license" and s.channel != "csp":
+        return (
+            f"license subscription {s.subscription_id} was bought through {s.channel}, not csp: it cannot "
+            "be switched; wait for its term end or cancel it, then buy anew through the new partner"
+        )
+    return None
+
+
 def _azure_switch_between_csp_partners(f: EventContext) -> str | None:
     s, d = f.subscription, f.data
     if s is None or s.channel != "csp":
@@ -291,7 +368,8 @@ def _delegation_needs_invitation(f: EventContext) -> str | None:
     return None
 
 
-def _indirect_reseller_cannot_invite(f: EventContext) -> str | None:
+def _inviter_and_reseller(f: EventContext) -> str | None:
+    """The partner named creates invitations, and the reseller named works under it."""
     d = f.data
     partner = f.partner(d["partner_id"])
     program = partner.program if partner else "unknown"
@@ -310,6 +388,43 @@ def _indirect_reseller_cannot_invite(f: EventContext) -> str | None:
         ):
             return f"{d['reseller_id']} is not an indirect reseller of provider {d['partner_id']}"
     return None
+
+
+def _indirect_reseller_cannot_invite(f: EventContext) -> str | None:
+    wrong = _inviter_and_reseller(f)
+    if wrong is not None:
+        return wrong
+    recorder = f.recorder
+    if recorder is not None and recorder.program == "csp-indirect-reseller":
+        return (
+            f"{recorder.partner_id} is an indirect reseller: its own staff cannot create an invitation, "
+            f"its provider {f.data['partner_id']} does"
+        )
+    return None
+
+
+def _indirect_reseller_invites_for_its_provider(f: EventContext) -> str | None:
+    wrong = _inviter_and_reseller(f)
+    if wrong is not None:
+        return wrong
+    recorder = f.recorder
+    if (
+        recorder is not None
+        and recorder.program == "csp-indirect-reseller"
+        and f.data.get("reseller_id") != recorder.partner_id
+    ):
+        return (
+            f"an invitation created by indirect reseller {recorder.partner_id} names it as "
+            "reseller_id, for a relationship with one of its providers"
+        )
+    return None
+
+
+def _cloud_closed(f: EventContext) -> str | None:
+    return (
+        f"Microsoft Cloud Deutschland closed on {GERMANY_CLOSED_ON}: no {f.type} in cloud germany "
+        "from then on (what existed before stays on record)"
+    )
 
 
 def _syndication_switched(f: EventContext) -> str | None:
@@ -344,6 +459,11 @@ def _dap_retired(f: EventContext) -> str | None:
     return None
 
 
+def _types(*names: str) -> tuple[EventType, ...]:
+    """The event types of these names that the ledger has."""
+    return tuple(EVENT_TYPES[name] for name in names if name in EVENT_TYPES)
+
+
 _PURCHASED, _SWITCHED, _REQUESTED, _GRANTED = (
     SUBSCRIPTION_PURCHASED,
     SUBSCRIPTION_SWITCHED,
@@ -356,6 +476,8 @@ _same_cloud, _SAME_CLOUD_TYPES = _per_type(
         _REQUESTED: _partners_in_cloud("partner_id", "reseller_id"),
         _GRANTED: _partners_in_cloud("partner_id"),
         _SWITCHED: _partners_in_cloud("to_partner_id", "to_reseller_id"),
+        # A GDAP request (where the ledger has that type) too: the partner asks in its cloud.
+        **{t: _partners_in_cloud("partner_id") for t in _types("delegation.requested")},
     }
 )
 _csp_to_csp, _CSP_TO_CSP_TYPES = _per_type({_PURCHASED: _csp_sells_to_csp, _REQUESTED: _csp_invites_csp})
@@ -367,12 +489,20 @@ _syndication, _SYNDICATION_TYPES = _per_type(
 )
 
 RULEBOOK: tuple[Rule, ...] = (
-    _seeds(
+    Rule(
         "eligible-role",
         "Each event type has a set of roles allowed to record it.",
-        "Each event type has a set of roles allowed to record it; any other actor role is rejected.",
-        "001, 003 (Geeignete Rollen / Lämpliga roller)",
-        _eligible_role,
+        (
+            Edition(
+                "roles vocabulary",
+                "Every Partner Center and customer role of the spec is a valid actor.role; each event type "
+                "has the roles that may record it (a delegation's may depend on its kind: the customer's "
+                "delegated admin relationship admin approves a GDAP, Microsoft removes a DAP); any other "
+                "role is rejected. Role microsoft acts for tenant microsoft.",
+                "Partner Center roles; 001, 003 (Geeignete Rollen / Lämpliga roller)",
+                _eligible_role,
+            ),
+        ),
     ),
     _seeds(
         "known-references",
@@ -418,13 +548,28 @@ RULEBOOK: tuple[Rule, ...] = (
         judges=(DELEGATION_GRANTED, DELEGATION_REVOKED),
         check_effects=_multi_partner_changes_nothing,
     ),
-    _seeds(
+    Rule(
         "license-switch-needs-term-end",
-        "A license subscription is never switched.",
-        "A license subscription cannot be switched to another CSP partner; the customer waits for the "
-        "term end or cancels first, then buys anew through the new partner.",
-        "000, 001, 003",
-        _license_switch_needs_term_end,
+        "A license subscription waits for its term end (csp licences transfer from 2020-03-20).",
+        _outside_china_from(
+            LICENSE_TRANSFERS_FROM,
+            seeds=(
+                "A license subscription cannot be switched to another CSP partner; the customer waits for "
+                "the term end or cancels first, then buys anew through the new partner.",
+                "000, 001, 003",
+                _license_switch_needs_term_end,
+            ),
+            then=(
+                "2020-03-20",
+                "A license subscription bought through csp may be switched (a partner-to-partner transfer) "
+                "by the same checks as Azure (azure-switch-between-csp-partners); term_end is unchanged. A "
+                "license bought through any other channel still cannot be switched: it waits for its term "
+                "end.",
+                "Partner Center announcements 2020-03 (transfers of licence and Azure subscriptions between "
+                "partners); transfers API, transferType 5",
+                _license_transfer_needs_csp,
+            ),
+        ),
         judges=(_SWITCHED,),
     ),
     _seeds(
@@ -454,13 +599,27 @@ RULEBOOK: tuple[Rule, ...] = (
         _delegation_needs_invitation,
         judges=(_GRANTED,),
     ),
-    _seeds(
+    Rule(
         "indirect-reseller-cannot-invite",
-        "Only direct-bill partners and indirect providers invite.",
-        "An indirect reseller cannot create its own CSP invitation; only a direct-bill partner or an "
-        "indirect provider creates one, and may name the reseller it invites on behalf of.",
-        "002",
-        _indirect_reseller_cannot_invite,
+        "Who creates an invitation (indirect resellers their own from 2021-01-27, outside china).",
+        _outside_china_from(
+            RESELLERS_INVITE_FROM,
+            seeds=(
+                "An indirect reseller cannot create its own CSP invitation; only a direct-bill partner or "
+                "an indirect provider creates one (its own staff record it), and may name the reseller it "
+                "invites on behalf of.",
+                "002",
+                _indirect_reseller_cannot_invite,
+            ),
+            then=(
+                "2021-01-27",
+                "An indirect reseller may itself create the invitation for a relationship with one of its "
+                "providers: partner_id that provider, reseller_id the reseller, recorded by the reseller's "
+                "own staff. The provider still owns the relationship. Otherwise as the seeds.",
+                "Partner Center indirect reseller tasks (2021-01-27)",
+                _indirect_reseller_invites_for_its_provider,
+            ),
+        ),
         judges=(_REQUESTED,),
     ),
     _seeds(
@@ -487,17 +646,61 @@ RULEBOOK: tuple[Rule, ...] = (
         (
             Edition(
                 "2023-10-09",
-                "DAP is no longer offered with reseller relationships: a dap grant is rejected (GDAP only).",
-                "Partner Center GDAP FAQ",
+                "DAP is no longer offered with reseller relationships: a dap grant is rejected (GDAP only). "
+                "Microsoft itself may remove a DAP: delegation.revoked recorded by role microsoft, tenant "
+                "microsoft (eligible-role: never a GDAP).",
+                "Partner Center GDAP FAQ; audit operation dap_admin_relationship_terminated_by_microsoft",
                 _dap_retired,
                 since=DAP_RETIRED_ON,
             ),
         ),
         judges=(_GRANTED,),
     ),
+    Rule(
+        "cloud-closed",
+        "Nothing new in a closed cloud (germany from 2021-10-29).",
+        (
+            Edition(
+                "2021-10-29",
+                "No customer registration, purchase, relationship request or delegation effective on or "
+                "after the closure of Microsoft Cloud Deutschland. What existed before stays on record.",
+                "Azure Germany closure notice",
+                _cloud_closed,
+                since=GERMANY_CLOSED_ON,
+                clouds=frozenset({"germany"}),
+            ),
+        ),
+        judges=_types(*CLOSED_TYPES),
+    ),
 )
 
 RULE_IDS: tuple[str, ...] = tuple(r.id for r in RULEBOOK)
+
+
+def rules_json() -> dict[str, Any]:
+    """Every rule with its editions, in the rulebook's order, as ``ledger rules --json``
+    prints it: ``since`` and ``until`` are days (null: unbounded), ``clouds`` the clouds in
+    which the edition is in force (every cloud listed where it is not scoped)."""
+    return {
+        "rules": [
+            {
+                "id": rule.id,
+                "summary": rule.summary,
+                "editions": [
+                    {
+                        "name": e.name,
+                        "since": e.since.isoformat() if e.since else None,
+                        "until": e.until.isoformat() if e.until else None,
+                        "clouds": [c for c in CLOUDS if e.clouds is None or c in e.clouds],
+                        "says": e.says,
+                        "source": e.source,
+                    }
+                    for e in rule.editions
+                ],
+            }
+            for rule in RULEBOOK
+        ]
+    }
 
 
 # --- judging -------------------------------------------------------------------------

@@ -24,6 +24,10 @@ SECOND = 1_000_000
 DAY = 86_400 * SECOND
 GDAP_MAX = 730 * DAY
 DAP_RETIRED = (datetime(2023, 10, 9, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+# The editions' boundaries (spec/domain.md "Rulebook editions").
+LICENCE_TRANSFERS = (datetime(2020, 3, 20, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+RESELLERS_INVITE = (datetime(2021, 1, 27, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+GERMANY_CLOSED = (datetime(2021, 10, 29, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
 CSP = {"csp-direct", "csp-indirect-provider", "csp-indirect-reseller"}
 INVITERS = {"csp-direct", "csp-indirect-provider"}  # may invite; may be a switch's billing partner
@@ -43,11 +47,13 @@ RULE_ORDER = (
     "syndication-is-exclusive",
     "gdap-duration",
     "dap-retired",
+    "cloud-closed",
 )
 
 _ADMIN = {"global-admin", "user-management-admin"}
 _AGENT = {"global-admin", "admin-agent", "sales-agent"}
 _CUSTOMER = {"customer-global-admin"}
+_GDAP_ADMIN = "customer-delegated-admin-relationship-admin"
 ROLES_FOR = {
     "partner.registered": _ADMIN,
     "partner.program-changed": _ADMIN,
@@ -58,8 +64,8 @@ ROLES_FOR = {
     "relationship.requested": _AGENT,
     "relationship.removed": _AGENT,
     "relationship.accepted": _CUSTOMER,
-    "delegation.granted": _CUSTOMER,
-    "delegation.revoked": _CUSTOMER,
+    "delegation.granted": _CUSTOMER,  # and, for a gdap, _GDAP_ADMIN
+    "delegation.revoked": _CUSTOMER | {_GDAP_ADMIN, "global-admin", "admin-agent"},  # and microsoft: a dap
 }
 
 
@@ -314,6 +320,7 @@ class Model:
             "syndication-is-exclusive": self._syndication_moves,
             "gdap-duration": self._bad_duration,
             "dap-retired": self._retired_dap,
+            "cloud-closed": self._closed_cloud,
         }
         for rule in RULE_ORDER:
             check = checks.get(rule)  # multi-partner-changes-nothing judges effects, not events
@@ -322,7 +329,22 @@ class Model:
         return None
 
     def _eligible_role(self, e: Event, w: World, at: int) -> bool:
-        return e["actor"]["role"] not in ROLES_FOR[e["type"]]
+        role, d, t = e["actor"]["role"], e["data"], e["type"]
+        allowed = set(ROLES_FOR[t])
+        if t == "delegation.granted" and d["kind"] == "gdap":
+            allowed.add(_GDAP_ADMIN)
+        if t == "delegation.revoked":
+            revoked = w.delegations.get(d["delegation_id"])
+            if revoked is None or revoked.kind == "dap":  # unknown: known-references speaks
+                allowed.add("microsoft")
+        return role not in allowed or (role == "microsoft" and e["actor"]["tenant_id"] != "microsoft")
+
+    def cloud(self, e: Event, w: World) -> str | None:
+        """The cloud an event is judged in: its customer's (a registration's own)."""
+        if e["type"] == "customer.registered":
+            return str(e["data"]["cloud"])
+        cid = self.owner(e)
+        return w.customers[cid][1] if cid in w.customers else None
 
     def _known_references(self, e: Event, w: World, at: int) -> bool:
         d, t = e["data"], e["type"]
@@ -414,9 +436,13 @@ class Model:
         return False
 
     def _license_switch(self, e: Event, w: World, at: int) -> bool:
-        return (
-            e["type"] == "subscription.switched" and w.subs[e["data"]["subscription_id"]].service == "license"
-        )
+        if e["type"] != "subscription.switched":
+            return False
+        s = w.subs[e["data"]["subscription_id"]]
+        if s.service != "license":
+            return False
+        transferable = at >= LICENCE_TRANSFERS and self.cloud(e, w) != "china"
+        return not (transferable and s.channel == "csp")
 
     def _azure_switch(self, e: Event, w: World, at: int) -> bool:
         if e["type"] != "subscription.switched":
@@ -470,7 +496,16 @@ class Model:
         d = e["data"]
         if w.program(d["partner_id"]) not in INVITERS:
             return True
-        return "reseller_id" in d and not self._reseller_of(w, d["reseller_id"], d["partner_id"])
+        if "reseller_id" in d and not self._reseller_of(w, d["reseller_id"], d["partner_id"]):
+            return True
+        recorder = e["actor"]["tenant_id"]
+        if w.program(recorder) != "csp-indirect-reseller":
+            return False
+        # An indirect reseller's own staff: never in china or before 2021-01-27; then only
+        # for one of its providers (checked above), naming itself as the reseller.
+        if at < RESELLERS_INVITE or self.cloud(e, w) == "china":
+            return True
+        return d.get("reseller_id") != recorder
 
     def _syndication_moves(self, e: Event, w: World, at: int) -> bool:
         d, t = e["data"], e["type"]
@@ -491,6 +526,16 @@ class Model:
 
     def _retired_dap(self, e: Event, w: World, at: int) -> bool:
         return e["type"] == "delegation.granted" and e["data"]["kind"] == "dap" and at >= DAP_RETIRED
+
+    def _closed_cloud(self, e: Event, w: World, at: int) -> bool:
+        closed = {
+            "customer.registered",
+            "subscription.purchased",
+            "relationship.requested",
+            "delegation.requested",
+            "delegation.granted",
+        }
+        return e["type"] in closed and at >= GERMANY_CLOSED and self.cloud(e, w) == "germany"
 
     # -- recording
 

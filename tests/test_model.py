@@ -83,18 +83,37 @@ PROFILE = settings.get_profile(os.environ.get("LEDGER_MODEL_PROFILE", "ledger-ci
 
 PARTNERS = ("p1", "p2", "p3", "p4", "p5", "x1", "x2")
 CUSTOMERS = ("c1", "c2", "c3", "x1", "x2")  # x1, x2: tenants that may be partners too
-CLOUDS = ("commercial",) * 5 + ("us-gov", "china")
+CLOUDS = ("commercial",) * 5 + ("us-gov", "germany", "china")
 PROGRAMS = ("csp-direct", "csp-indirect-provider", "csp-indirect-reseller", "advisor", "syndication", "none")
 # The programs drawn: every one, the CSP ones more often (they can invite, sell, be switched to).
 DRAWN_PROGRAMS = (*PROGRAMS, "csp-direct", "csp-indirect-provider")
 CHANNELS = ("csp", "csp", "microsoft", "advisor", "open", "ea", "third-party", "syndication", "21vianet")
 WITH_SELLER = {"csp", "advisor", "syndication", "third-party"}
-ROLES = ("global-admin", "user-management-admin", "admin-agent", "sales-agent", "customer-global-admin")
+ROLES = (  # every role of the spec: each valid, eligible or not
+    "global-admin",
+    "user-management-admin",
+    "admin-agent",
+    "sales-agent",
+    "helpdesk-agent",
+    "billing-admin",
+    "account-admin",
+    "mpn-admin",
+    "referrals-admin",
+    "incentive-admin",
+    "customer-global-admin",
+    "customer-delegated-admin-relationship-admin",
+    "microsoft",
+)
 ADMIN = ("global-admin", "user-management-admin")
 AGENT = ("global-admin", "admin-agent", "sales-agent")
 CUSTOMER_ADMIN = ("customer-global-admin",)
+GDAP_APPROVERS = ("customer-global-admin", "customer-delegated-admin-relationship-admin")
+# Who ends a delegation: the customer, the partner, Microsoft (a DAP only).
+REVOKERS = (*GDAP_APPROVERS, "global-admin", "admin-agent", "microsoft")
 
-START = us("2021-06-01T00:00:00Z")  # DAP retires on 2023-10-09, within reach of a run
+# The editions' dates (2020-03-20, 2021-01-27, 2021-10-29; DAP retires on 2023-10-09) are
+# within reach of a run.
+START = us("2020-01-01T00:00:00Z")
 # How far each event's effective time moves on from the newest so far (shrinks to one day).
 STEPS = (DAY, 0, SECOND, 3600 * SECOND, 7 * DAY, 30 * DAY, 90 * DAY, 365 * DAY, 800 * DAY)
 # GDAP expiry after the grant: valid ones, the 730-day edge, and wrong ones.
@@ -295,8 +314,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @initialize(data=st.data())
     def a_few_tenants(self, data: st.DataObject) -> None:
         """A direct partner, an indirect provider with its reseller and a customer to start
-        from (their programs may differ), so that most runs get somewhere."""
+        from (their programs may differ), so that most runs get somewhere; one run in four
+        in china, where the seeds' editions stay in force."""
         c = Choices(data)
+        cloud = c.one_of(("commercial", "commercial", "commercial", "china"))
         base = (
             ("p1", "csp-direct", None),
             ("p2", "csp-indirect-provider", None),
@@ -312,7 +333,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 {
                     "partner_id": pid,
                     "name": pid.upper(),
-                    "cloud": "commercial",
+                    "cloud": cloud,
                     "program": program,
                     "provider_ids": providers if program == "csp-indirect-reseller" else None,
                 },
@@ -322,7 +343,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.clock,
             "global-admin",
             "c1",
-            {"customer_id": "c1", "name": "Contoso", "cloud": "commercial"},
+            {"customer_id": "c1", "name": "Contoso", "cloud": cloud},
         )
         if c.chance(2):  # x1: a partner (in some program) that is a customer too
             self.record(
@@ -333,7 +354,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 {
                     "partner_id": "x1",
                     "name": "X1",
-                    "cloud": "commercial",
+                    "cloud": cloud,
                     "program": c.one_of(DRAWN_PROGRAMS),
                 },
             )
@@ -342,7 +363,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.clock,
                 "global-admin",
                 "x1",
-                {"customer_id": "x1", "name": "X1", "cloud": "commercial"},
+                {"customer_id": "x1", "name": "X1", "cloud": cloud},
             )
 
     @precondition(lambda self: len(self.world().partners) < len(PARTNERS))
@@ -553,7 +574,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.record(
             "delegation.granted",
             when,
-            c.role(CUSTOMER_ADMIN),
+            c.role(GDAP_APPROVERS if kind == "gdap" else CUSTOMER_ADMIN),
             cid,
             {
                 "delegation_id": did,
@@ -574,7 +595,10 @@ class LedgerMachine(RuleBasedStateMachine):
         w = self.world()
         did = c.pick(sorted(w.delegations), [*self.model.ever("delegation.granted", "delegation_id"), "d0"])
         tenant = w.delegations[did].customer if did in w.delegations else "c1"
-        self.record("delegation.revoked", self.at(c), c.role(CUSTOMER_ADMIN), tenant, {"delegation_id": did})
+        role = c.role(REVOKERS)
+        if role == "microsoft" and not c.chance(8):
+            tenant = "microsoft"  # Microsoft acting itself (mostly for its own tenant)
+        self.record("delegation.revoked", self.at(c), role, tenant, {"delegation_id": did})
 
     @precondition(lambda self: self.model.ever("subscription.purchased", "subscription_id"))
     @rule(data=st.data())
@@ -650,13 +674,18 @@ class LedgerMachine(RuleBasedStateMachine):
             (
                 "csp-to-csp",
                 "switch-licence",
+                "switch-licence",  # twice: its editions (seeds, 2020-03-20) by time and cloud
                 "switch-syndication",
                 "migrate-syndication",
                 "late-dap",
                 "twins",
                 "back-dated",
+                "reseller-invites",
             )
         )
+        if corner == "reseller-invites":
+            self._resellers_own_invitation(c)
+            return
         if corner == "back-dated":
             # An event of a customer just older than (or as old as) its newest on file.
             cid = c.pick(self.customers(), CUSTOMERS)
@@ -705,7 +734,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 both = ["x2"]
             self._purchase(c, "csp", c.one_of(("usage", "license")), cid=c.one_of(both) if both else None)
         elif corner in ("switch-licence", "switch-syndication", "migrate-syndication"):
-            service, channel = ("license", "csp") if corner == "switch-licence" else ("usage", "syndication")
+            service, channel = ("usage", "syndication")
+            if corner == "switch-licence":  # mostly a csp licence (transferable from 2020-03-20)
+                service, channel = "license", c.one_of(("csp", "csp", "csp", "open", "ea"))
             subs = self.subscriptions(
                 lambda s: s.status == "active" and s.service == service and s.channel == channel
             )
@@ -756,6 +787,28 @@ class LedgerMachine(RuleBasedStateMachine):
                     "roles": ["admin-agent"],
                 },
             )
+
+    def _resellers_own_invitation(self, c: Choices) -> None:
+        """An invitation recorded by an indirect reseller's own staff: mostly for one of its
+        providers naming itself (allowed from 2021-01-27 outside china), else any."""
+        w = self.world()
+        reseller = c.pick(self.partners("csp-indirect-reseller"), PARTNERS)
+        r = w.partners.get(reseller)
+        providers = list(r.providers) if r else []
+        pid = c.pick(providers if not c.chance(6) else self.partners(), PARTNERS)
+        same_cloud = [x for x in self.customers() if r is not None and w.customers[x][1] == r.cloud]
+        self.record(
+            "relationship.requested",
+            self.at(c),
+            c.role(AGENT),
+            reseller,
+            {
+                "request_id": fresh("r", self.model.ever("relationship.requested", "request_id")),
+                "partner_id": pid,
+                "customer_id": c.pick(same_cloud, CUSTOMERS),
+                "reseller_id": reseller if not c.chance(6) else c.one_of((None, pid)),
+            },
+        )
 
     def partners(self, *programs: str) -> list[str]:
         """The partners registered now, in any of ``programs`` (all when none is given)."""
@@ -1007,7 +1060,9 @@ def test_ties_are_ordered_by_id_alike_on_sqlite_and_on_a_linguistic_postgresql()
 # --- the machine finds a planted bug -------------------------------------------------------
 
 # Every edition of every rule that checks events: (rule id, edition name).
-PLANTABLE = [(r.id, e.name) for r in RULEBOOK for e in r.editions if e.check is not None]
+# (A rule may have two editions of one name, e.g. the seeds' in china and elsewhere before a
+# day: planting a bug in it plants it in both.)
+PLANTABLE = list(dict.fromkeys((r.id, e.name) for r in RULEBOOK for e in r.editions if e.check is not None))
 
 
 def _planted(rule_id: str, edition: str) -> tuple[_rules.Rule, ...]:

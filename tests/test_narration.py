@@ -93,3 +93,18 @@ def test_every_channel_has_a_name() -> None:
     assert narration.channel_name("ea") == "Enterprise Agreement"
     with pytest.raises(KeyError):
         narration.channel_name("barter")
+
+
+@pytest.mark.parametrize(
+    ("role", "told"),
+    [
+        ("microsoft", "Microsoft removed Fabrikam's GDAP of Contoso Ltd (d-1)."),
+        ("admin-agent", "Fabrikam ended its GDAP with Contoso Ltd (d-1)."),
+        ("global-admin", "Fabrikam ended its GDAP with Contoso Ltd (d-1)."),
+        ("customer-delegated-admin-relationship-admin", "Contoso Ltd revoked Fabrikam's GDAP (d-1)."),
+    ],
+)
+def test_a_revocation_is_told_as_who_ended_it(role: str, told: str) -> None:
+    event = revoke("d-1", "contoso", "2019-07-01T00:00:00Z").to_json()
+    event["actor"]["role"] = role
+    assert narration.sentence(event, _Known()) == told

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 import projections
-from ledger import EVENT_TYPES, RULE_IDS, Event, Ledger, Receipt, RuleViolation, parse_event
+from ledger import EVENT_TYPES, ROLES, RULE_IDS, Event, Ledger, Receipt, RuleViolation, parse_event
 from projections import TABLES, StateView, SubscriptionState
 from projections._fold import FOLDS
 from projections._session import change
@@ -93,9 +93,12 @@ def subscription(ledger: Ledger, sid: str, at: str = FAR_FUTURE) -> Subscription
     return view(ledger, lambda v: v.subscription(sid, us(at)))
 
 
-def as_role(event: Event, role: str) -> Event:
+def as_role(event: Event, role: str, tenant: str | None = None) -> Event:
+    """``event`` recorded by ``role`` (Microsoft acting itself: for tenant microsoft)."""
     body = event.to_json()
     body["actor"]["role"] = role
+    if tenant is not None or role == "microsoft":
+        body["actor"]["tenant_id"] = tenant or "microsoft"
     return parse_event(body)
 
 
@@ -153,11 +156,12 @@ DOMAIN_RULE_IDS = (  # the domain's rulebook table, in its order
     "gdap-duration",
     "dap-retired",
     "time-order",
+    "cloud-closed",  # the editions' table's new rule
 )
 GENERIC_RULE_IDS = {"eligible-role", "known-references", "time-order", "same-cloud"}
 
 
-def test_the_rulebook_has_the_fourteen_rule_ids_of_the_domain_generic_ones_first() -> None:
+def test_the_rulebook_has_the_rule_ids_of_the_domain_generic_ones_first() -> None:
     assert sorted(RULE_IDS) == sorted(DOMAIN_RULE_IDS)
     # Generic rules are judged first, so they are the ones named when a specific one also rejects.
     assert set(RULE_IDS[:4]) == GENERIC_RULE_IDS
@@ -316,11 +320,14 @@ def license_world(ledger: Ledger) -> None:
 
 
 @pytest.mark.parametrize(
-    "at", ["2019-06-01T00:00:00Z", "2020-06-01T00:00:00Z"], ids=["in-term", "after-term"]
+    "at", ["2019-06-01T00:00:00Z", "2020-03-19T23:59:59Z"], ids=["in-term", "after-term"]
 )
-def test_license_subscription_is_never_switched(ledger: Ledger, at: str) -> None:
-    license_world(ledger)
-    assert_rejected(ledger, switch("sub-l", "fabrikam", "northwind", at), "license-switch-needs-term-end")
+def test_license_subscription_is_never_switched_in_the_seeds_edition(ledger: Ledger, at: str) -> None:
+    license_world(ledger)  # from 2020-03-20 a csp licence may be: see test_editions.py
+    violation = assert_rejected(
+        ledger, switch("sub-l", "fabrikam", "northwind", at), "license-switch-needs-term-end"
+    )
+    assert violation.edition == "seeds"
 
 
 def test_license_customer_cancels_and_buys_anew_through_the_new_partner(ledger: Ledger) -> None:
@@ -755,10 +762,25 @@ def test_syndication_subscription_stays_with_its_partner_until_cancelled(ledger:
 
 # --- eligible-role -------------------------------------------------------------------
 
-ALL_ROLES = ("global-admin", "user-management-admin", "admin-agent", "sales-agent", "customer-global-admin")
+ALL_ROLES = (  # spec/domain.md "Roles": every one a valid actor.role
+    "global-admin",
+    "user-management-admin",
+    "admin-agent",
+    "sales-agent",
+    "helpdesk-agent",
+    "billing-admin",
+    "account-admin",
+    "mpn-admin",
+    "referrals-admin",
+    "incentive-admin",
+    "customer-global-admin",
+    "customer-delegated-admin-relationship-admin",
+    "microsoft",
+)
 PARTNER_ADMINS = {"global-admin", "user-management-admin"}
 AGENTS = {"global-admin", "admin-agent", "sales-agent"}
-ELIGIBLE = {  # the domain's table of eligible roles
+CUSTOMER_ENDS = {"customer-global-admin", "customer-delegated-admin-relationship-admin"}
+ELIGIBLE = {  # the domain's tables of eligible roles (AT_T's delegation is a DAP)
     "partner.registered": PARTNER_ADMINS,
     "partner.program-changed": PARTNER_ADMINS,
     "customer.registered": PARTNER_ADMINS,
@@ -769,8 +791,12 @@ ELIGIBLE = {  # the domain's table of eligible roles
     "relationship.removed": AGENTS,
     "relationship.accepted": {"customer-global-admin"},
     "delegation.granted": {"customer-global-admin"},
-    "delegation.revoked": {"customer-global-admin"},
+    "delegation.revoked": CUSTOMER_ENDS | {"global-admin", "admin-agent", "microsoft"},
 }
+
+
+def test_every_role_of_the_spec_is_a_valid_actor_role() -> None:
+    assert set(ROLES) == set(ALL_ROLES)
 
 
 @pytest.mark.parametrize(
@@ -787,6 +813,68 @@ def test_eligible_role_may_record(ledger: Ledger, event_type: str, role: str) ->
 def test_other_roles_are_rejected(ledger: Ledger, event_type: str, role: str) -> None:
     base_world(ledger)
     assert_rejected(ledger, as_role(AT_T[event_type](), role), "eligible-role")
+
+
+def test_a_helpdesk_agent_trying_to_buy_is_refused_by_eligible_role_naming_its_edition(
+    ledger: Ledger,
+) -> None:
+    base_world(ledger)
+    violation = assert_rejected(
+        ledger, as_role(purchase("sub-2", "contoso", T), "helpdesk-agent"), "eligible-role"
+    )
+    assert violation.edition == "roles vocabulary"
+    assert violation.to_json()["error"] == {
+        "code": "rule-violation",
+        "rule": "eligible-role",
+        "edition": "roles vocabulary",
+        "message": f"eligible-role (edition roles vocabulary): {violation.reason}",
+    }
+    assert "helpdesk-agent may not record subscription.purchased" in violation.message
+
+
+def gdap_of(ledger: Ledger, did: str = "d-g") -> Event:
+    base_world(ledger)
+    return grant(did, "contoso", "fabrikam", T, kind="gdap", expires="2019-12-01T00:00:00Z")
+
+
+def test_the_customers_delegated_admin_relationship_admin_approves_a_gdap_not_a_dap(ledger: Ledger) -> None:
+    role = "customer-delegated-admin-relationship-admin"
+    record_ok(ledger, as_role(gdap_of(ledger), role))
+    dap = grant("d-2", "contoso", "northwind", T)
+    violation = assert_rejected(ledger, as_role(dap, role), "eligible-role")
+    assert violation.edition == "roles vocabulary"
+    assert f"role {role} may not record delegation.granted of a dap" in violation.message
+
+
+@pytest.mark.parametrize("role", sorted(CUSTOMER_ENDS | {"global-admin", "admin-agent"}))
+def test_the_customer_or_the_partner_ends_a_gdap(ledger: Ledger, role: str) -> None:
+    record_ok(ledger, gdap_of(ledger))
+    record_ok(ledger, as_role(revoke("d-g", "contoso", LATER), role))
+    assert view(ledger, lambda v: v.delegation("d-g", us(LATER))) is None
+
+
+def test_microsoft_removes_a_dap_but_never_a_gdap(ledger: Ledger) -> None:
+    record_ok(ledger, gdap_of(ledger))
+    violation = assert_rejected(
+        ledger, as_role(revoke("d-g", "contoso", LATER), "microsoft"), "eligible-role"
+    )
+    assert violation.edition == "roles vocabulary"
+    assert "role microsoft may not record delegation.revoked of a gdap" in violation.message
+    record_ok(ledger, as_role(revoke("d-1", "contoso", LATER), "microsoft"))  # d-1 is a DAP
+    assert view(ledger, lambda v: v.delegation("d-1", us(LATER))) is None
+
+
+@pytest.mark.parametrize("at", ["2023-10-08T23:59:59Z", "2023-10-09T00:00:00Z", "2024-06-01T00:00:00Z"])
+def test_microsoft_removes_a_dap_either_side_of_its_retirement(ledger: Ledger, at: str) -> None:
+    base_world(ledger)
+    record_ok(ledger, as_role(revoke("d-1", "contoso", at), "microsoft"))
+
+
+def test_role_microsoft_acts_for_tenant_microsoft_only(ledger: Ledger) -> None:
+    base_world(ledger)
+    event = as_role(revoke("d-1", "contoso", T), "microsoft", tenant="fabrikam")
+    violation = assert_rejected(ledger, event, "eligible-role")
+    assert "its tenant_id is microsoft, not fabrikam" in violation.message
 
 
 @pytest.mark.parametrize(
