@@ -13,10 +13,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._fold import apply
+    from ._fold import GDAP_REQUEST_LAPSES_US, apply
     from ._model import (
         CustomerState,
         DelegationState,
+        GdapRequestState,
         PartnerState,
         RelationshipState,
         RequestState,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "apply": "_fold",
     "CustomerState": "_model",
+    "GdapRequestState": "_model",
     "DelegationState": "_model",
     "PartnerState": "_model",
     "RelationshipState": "_model",
@@ -80,6 +82,7 @@ _MODULES = {
     "StateView": "_view",
     # Used by the write side (ledger) and the command (cli): the insides stay private.
     "DAY_US": "_time",
+    "GDAP_REQUEST_LAPSES_US": "_fold",
     "EVENT_REFS": "_tables",
     "EVENT_REFS_KEY": "_tables",
     "EVERY_POSITION": "_queries",
@@ -112,11 +115,13 @@ __all__ = [
     "EVENT_REFS",
     "EVENT_REFS_KEY",
     "EVERY_POSITION",
+    "GDAP_REQUEST_LAPSES_US",
     "TABLES",
     "CustomerState",
     "Db",
     "DelegationLine",
     "DelegationState",
+    "GdapRequestState",
     "PartnerInfo",
     "PartnerState",
     "PorPeriod",
