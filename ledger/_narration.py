@@ -11,7 +11,7 @@ loads the store, the event types or the rulebook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 # Each purchase channel's name for people, keyed by its id (the event types' ``CHANNELS``).
@@ -56,7 +56,8 @@ def role_name(role: str) -> str:
     return ROLE_NAMES.get(role.lower(), role)
 
 
-def roles_text(roles: list[str] | tuple[str, ...]) -> str:
+def roles_text(roles: Sequence[str]) -> str:
+    """Roles as people read them, in their order."""
     return ", ".join(role_name(r) for r in roles)
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._time import DAY_US, canonical_time, canonical_to_us, format_time, format_us, from_us, to_us
     from ._timeline import (
         DelegationLine,
+        GdapRequestLine,
         PartnerInfo,
         PorPeriod,
         RelationshipLine,
@@ -73,6 +74,7 @@ _MODULES = {
     "schema_statements": "_tables",
     "format_us": "_time",
     "DelegationLine": "_timeline",
+    "GdapRequestLine": "_timeline",
     "PartnerInfo": "_timeline",
     "PorPeriod": "_timeline",
     "RelationshipLine": "_timeline",
@@ -121,6 +123,7 @@ __all__ = [
     "Db",
     "DelegationLine",
     "DelegationState",
+    "GdapRequestLine",
     "GdapRequestState",
     "PartnerInfo",
     "PartnerState",
