@@ -22,7 +22,8 @@ POR_KEYS = {
     "since",
     "as_of",
 }
-DELEGATION_KEYS = {"delegation_id", "partner_id", "kind", "roles", "granted_at", "expires_at"}
+# The contract's keys, and whether a GDAP's request asked for auto-extension.
+DELEGATION_KEYS = {"delegation_id", "partner_id", "kind", "roles", "granted_at", "expires_at", "auto_extend"}
 
 
 @pytest.fixture
@@ -43,6 +44,8 @@ def test_demo_tells_the_story_with_its_refusals(url: str) -> None:
         "csp-cannot-resell-to-csp",
         "same-cloud",
         "dap-retired",
+        "gdap-auto-extend",
+        "delegation-needs-invitation",
     }
     again = run_json("--db", url, "demo")  # loading it twice stores it once
     assert again["already_loaded"] and again["steps"] == [] and again["verified"] == first["verified"]

@@ -23,7 +23,19 @@ from projections._time import to_us
 
 import rawdb
 from browser import BrowserError, Chromium, Page
-from builders import accept, cancel, customer, grant, partner, purchase, raw, request, revoke, switch
+from builders import (
+    accept,
+    cancel,
+    customer,
+    gdap_request,
+    grant,
+    partner,
+    purchase,
+    raw,
+    request,
+    revoke,
+    switch,
+)
 from clitools import run, run_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +136,7 @@ def test_report_command_answers(demo_url: str, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "r.html"
     answer = run_json("--db", demo_url, "report", "contoso", "--out", str(target))
-    assert answer["report"] == str(target) and answer["events"] == 20 and answer["verified"] == 30
+    assert answer["report"] == str(target) and answer["events"] == 23 and answer["verified"] == 42
     with Ledger(demo_url) as ledger:
         assert answer["head"] == ledger.head_hash()
     page = target.read_text(encoding="utf-8")
@@ -370,10 +382,10 @@ def test_the_demo_report_of_contoso_in_chromium(
         head = ledger.head_hash()
     assert header["customer"] == "Contoso Ltd (contoso)" and header["cloud"] == "commercial"
     assert header["period"].startswith("2019-01-10T00:00:00Z (first event) to ")
-    assert head in header["head"] and header["head"].startswith("position 30,")
-    assert header["verification"].startswith("passed") and header["event-count"] == "20"
+    assert head in header["head"] and header["head"].startswith("position 42,")
+    assert header["verification"].startswith("passed") and header["event-count"] == "23"
     positions = [int(row[0]) for row in shown["rows"]]
-    assert len(positions) == 20 and positions == sorted(positions)
+    assert len(positions) == 23 and positions == sorted(positions)
     switched = next(row for row in shown["rows"] if row[3] == "subscription.switched")
     assert switched[4] == "azure-csp-1 was switched from Fabrikam to Northwind Traders."
     assert re.fullmatch(r"[0-9a-f]{12}", switched[5])
@@ -460,6 +472,8 @@ def big_history(cid: str = "bigcorp", count: int = 2000) -> list[Event]:
         if k % 2 == 0:
             did, now = f"d-{k:04d}", at()
             expires[did] = (parse_time(now, "t") + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            pid = partners[k % 5]
+            mine.append(gdap_request(did, cid, pid, at=now, duration="P20D", roles=["Global Reader"]))
             mine.append(
                 grant(
                     did,
