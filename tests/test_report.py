@@ -110,6 +110,32 @@ def test_the_demo_timeline(ledger: Ledger) -> None:
         read.timeline(ledger, "contoso", as_of=_us("2019-01-09T00:00:00Z"))  # before it registered
 
 
+def test_the_timeline_of_a_gdap_lifecycle(ledger: Ledger) -> None:
+    """Tailspin's GDAPs in the report's timeline: an extended GDAP ends at its last expiry
+    (expired, not revoked), a request not approved is pending, then lapsed; an approved one
+    is its GDAP's bar."""
+    demo.load(ledger)
+    spring = read.timeline(ledger, "tailspin", as_of=_us("2024-04-01T00:00:00Z"))
+    assert [(g.delegation_id, g.end) for g in spring.gdap_requests] == [
+        ("gdap-tt-1", "approved"),
+        ("gdap-tt-2", "approved"),
+        ("gdap-tt-3", None),
+    ]
+    assert [(d.delegation_id, d.expires_at, d.end) for d in spring.delegations] == [
+        ("gdap-tt-1", _us("2024-08-01T00:00:00Z"), None),
+        ("gdap-tt-2", _us("2024-01-31T00:00:00Z"), "expired"),
+    ]
+    autumn = read.timeline(ledger, "tailspin", as_of=_us("2024-09-01T00:00:00Z"))
+    lapsed = [g for g in autumn.gdap_requests if g.delegation_id == "gdap-tt-3"]
+    assert [(g.end, g.ended_at) for g in lapsed] == [("lapsed", _us("2024-05-30T00:00:00Z"))]
+    first = autumn.delegations[0]
+    assert (first.delegation_id, first.ended_at, first.end) == (
+        "gdap-tt-1",
+        _us("2024-08-01T00:00:00Z"),
+        "expired",
+    )
+
+
 def test_known_at_hides_a_later_recording(ledger: Ledger) -> None:
     ledger.record_many(
         [(0, e) for e in (partner("fabrikam"), customer("contoso"), purchase("azure-1", "contoso"))]
