@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ledger import Event, Ledger, Receipt
 
 STORY = "demo.jsonl"
-CUSTOMERS = ("contoso", "fourthcoffee")
+CUSTOMERS = ("contoso", "fourthcoffee", "tailspin")
 BACK_THEN = "2019-06-30T00:00:00Z"  # the time travel the demo shows
 
 

@@ -13,8 +13,11 @@ spellings of the same event compare equal and hash the same.
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
@@ -89,10 +92,24 @@ class Roles(frozenset[str]):
         return self.base | self.by_kind.get(kind, frozenset())
 
 
+GDAP_REQUESTERS = frozenset({"global-admin", "admin-agent"})
+# A GDAP request's auto-extension (Graph ``autoExtendDuration``: ``PT0S`` none, or 180 days).
+AUTO_EXTEND = ("P180D",)
+
 Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
-Thing = Literal["partner", "customer", "subscription", "request", "delegation", "relationship"]
-Must = Literal["new", "known", "live"]
-THINGS: tuple[Thing, ...] = ("partner", "customer", "subscription", "request", "delegation", "relationship")
+Thing = Literal[
+    "partner", "customer", "subscription", "request", "delegation", "relationship", "delegation-request"
+]
+Must = Literal["new", "known", "live", "ending"]
+THINGS: tuple[Thing, ...] = (
+    "partner",
+    "customer",
+    "subscription",
+    "request",
+    "delegation",
+    "relationship",
+    "delegation-request",
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,13 @@ class Ref:
     - ``known``: it exists (a partner or customer is registered);
     - ``live``: the event changes or ends it, or builds on it, so it must be in force: an
       active subscription, an open request, an active delegation (a partner or customer,
-      never ended, is live once registered).
+      never ended, is live once registered); a ``delegation-request`` (a GDAP request,
+      named by the delegation id it shares with its grant) was made at or before the event;
+    - ``ending``: the event continues it where it has just ended: it was in force just
+      before the event's effective time (a GDAP extended at its expiry).
+
+    ``when`` (field, value): the reference holds only for events whose field has that value
+    (a grant refers to its request only when it is a ``gdap``).
 
     A ``relationship`` is named by its customer (``field``) and the event's ``partner_id``.
     What the fold writes is always among an event's ``new`` and ``live`` references."""
@@ -123,6 +146,11 @@ class Ref:
     field: str
     thing: Thing
     must: Must = "known"
+    when: tuple[str, str] | None = None
+
+    def applies(self, data: Mapping[str, Any]) -> bool:
+        """Whether the reference holds for an event with this ``data``."""
+        return self.when is None or data.get(self.when[0]) == self.when[1]
 
 
 @dataclass(frozen=True, eq=False)  # one object per type: compared and hashed by identity
@@ -172,6 +200,60 @@ def _term_end_for_license(data: dict[str, Any]) -> None:
 def _expiry_for_gdap(data: dict[str, Any]) -> None:
     if data["kind"] == "gdap" and "expires_at" not in data:
         raise BadInput("data.expires_at", "is required for a gdap delegation")
+
+
+_DURATION = re.compile(
+    r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
+)
+GDAP_MAX_MONTHS = 24  # P2Y
+GDAP_MAX_DAYS = 730  # P730D, the longest duration counted in days (Graph's examples)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An ISO 8601 duration in calendar terms: months (years are 12), days (weeks are 7), seconds."""
+
+    months: int
+    days: int
+    seconds: int
+
+    def after(self, start: datetime) -> datetime:
+        """``start`` + this duration, in calendar terms: months first (a day past the end of
+        the month is its last day: 2024-02-29 + P1Y is 2025-02-28), then days, then time;
+        two years from 2023-06-01 are 731 days (across 29 February 2024)."""
+        month0 = start.month - 1 + self.months
+        year, month = start.year + month0 // 12, month0 % 12 + 1
+        day = min(start.day, calendar.monthrange(year, month)[1])
+        return start.replace(year=year, month=month, day=day) + timedelta(
+            days=self.days, seconds=self.seconds
+        )
+
+
+def parse_duration(text: str) -> Duration | None:
+    """An ISO 8601 duration (``P2Y``, ``P730D``, ``P1Y6M``, ``P90DT12H``), or None."""
+    m = _DURATION.fullmatch(text)
+    if m is None or text in ("P", "PT") or text.endswith("T"):
+        return None
+    y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return Duration(12 * y + mo, 7 * w + d, 3600 * h + 60 * mi + s)
+
+
+def gdap_duration_in_range(d: Duration) -> bool:
+    """From ``P1D`` to ``P2Y`` inclusive, whatever the start: at least a day; at most 24
+    months (then nothing more), or 730 days counted in days (a month counted as 31 days
+    where months and days are mixed)."""
+    at_least_a_day = d.months > 0 or d.days > 0 or d.seconds >= 86_400
+    if d.months >= GDAP_MAX_MONTHS:
+        return d.months == GDAP_MAX_MONTHS and d.days == 0 and d.seconds == 0
+    return at_least_a_day and 31 * d.months * 86_400 + d.days * 86_400 + d.seconds <= GDAP_MAX_DAYS * 86_400
+
+
+def _gdap_duration(data: dict[str, Any]) -> None:
+    parsed = parse_duration(data["duration"])
+    if parsed is None:
+        raise BadInput("data.duration", f"{data['duration']} is not an ISO 8601 duration (e.g. P730D, P2Y)")
+    if not gdap_duration_in_range(parsed):
+        raise BadInput("data.duration", f"{data['duration']} is not between P1D and P2Y")
 
 
 def _providers_for_resellers(data: dict[str, Any]) -> None:
@@ -334,11 +416,51 @@ DELEGATION_GRANTED = EventType(
     Roles(CUSTOMER_ADMINS, {"gdap": GDAP_ADMINS}),  # the Entra role approves a GDAP only
     (
         Ref("delegation_id", "delegation", "new"),
+        Ref("delegation_id", "delegation-request", "live", when=("kind", "gdap")),
         Ref("customer_id", "customer"),
         Ref("partner_id", "partner"),
     ),
     customer="customer_id",
     cross_checks=(_expiry_for_gdap,),
+)
+DELEGATION_REQUESTED = EventType(
+    "delegation.requested",
+    "A partner asks a customer for granular delegated admin privileges (a GDAP request).",
+    (
+        _f("delegation_id", "id", "the delegation's id (its grant names it again)"),
+        _f("customer_id", "id", "the customer asked"),
+        _f("partner_id", "id", "the partner asking"),
+        _f("roles", "texts", "the roles asked for (at least one)"),
+        _f("duration", "text", "ISO 8601 duration from activation, P1D to P2Y (e.g. P730D, P2Y)"),
+        _f(
+            "auto_extend",
+            "choice",
+            "auto-extension by 180 days (absent: none)",
+            required=False,
+            choices=AUTO_EXTEND,
+        ),
+        _f("name", "text", "the request's display name", required=False),
+    ),
+    GDAP_REQUESTERS,
+    (
+        Ref("delegation_id", "delegation-request", "new"),
+        Ref("delegation_id", "delegation", "new"),
+        Ref("customer_id", "customer"),
+        Ref("partner_id", "partner"),
+    ),
+    customer="customer_id",
+    cross_checks=(_gdap_duration,),
+)
+DELEGATION_EXTENDED = EventType(
+    "delegation.extended",
+    "Microsoft auto-extends a GDAP at its expiry by 180 days.",
+    (
+        _f("delegation_id", "id", "the extended delegation"),
+        _f("expires_at", "time", "the new end: the old end + 180 days"),
+    ),
+    frozenset({MICROSOFT}),
+    (Ref("delegation_id", "delegation", "ending"),),
+    customer="delegation_id",
 )
 DELEGATION_REVOKED = EventType(
     "delegation.revoked",
@@ -360,7 +482,9 @@ EVENT_TYPES: Mapping[str, EventType] = {
         RELATIONSHIP_REQUESTED,
         RELATIONSHIP_ACCEPTED,
         RELATIONSHIP_REMOVED,
+        DELEGATION_REQUESTED,
         DELEGATION_GRANTED,
+        DELEGATION_EXTENDED,
         DELEGATION_REVOKED,
         SUBSCRIPTION_SWITCHED,
         SUBSCRIPTION_CANCELLED,

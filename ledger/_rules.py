@@ -30,7 +30,8 @@ Interpretations the domain page leaves open, decided here:
   now; each event stays judged by what the ledger knew when it was recorded
   (``--known-at`` shows both views).
 - ``multi-partner-changes-nothing`` is structural: it is checked on the effects of each
-  delegation event, which may touch nothing but the delegation projection.
+  delegation event, which may touch nothing but the delegation projections (delegations
+  and GDAP requests).
 
 The editions after the seeds (spec/domain.md "Rulebook editions"), decided here where it is
 silent:
@@ -63,13 +64,35 @@ silent:
   (audit operation ``dap_admin_relationship_terminated_by_microsoft``) is a
   ``delegation.revoked`` recorded by role ``microsoft``; it is accepted in any period (the spec
   dates no start for it, and ending a right never harms a later event).
+
+The GDAP lifecycle (edition "GDAP lifecycle", in force always, in every cloud; Graph's
+``delegatedAdminRelationship``):
+- A GDAP request (``delegation.requested``) and its grant share the delegation id; the
+  request is referred to by the grant (``known-references``: "delegation request d-9 is
+  unknown"), and an id is used by one request only, never by another delegation.
+- ``duration`` is bad input unless it is an ISO 8601 duration from P1D to P2Y whatever the
+  start: at least a day; at most 24 months (years and months, nothing added), or 730 days
+  where days are counted (Graph's ``P730D``); mixed months and days count a month as 31
+  days. The grant's ``expires_at`` is its activation (``effective_at``) + the duration in
+  calendar terms, exactly (months first, clamped to the month's last day, then days): P2Y
+  from 2023-06-01 is 731 days.
+- A request is open from its ``effective_at`` until its grant, and lapses 90 days after it
+  was made (at that instant it is no longer open). Partner Center offers no way to take a
+  sent request back but letting it lapse, so the ledger records none: "not revoked" holds
+  of every request not granted (``delegation.revoked`` names an active delegation).
+- "The same roles": the same set of roles (order and repetition do not matter).
+- ``delegation.extended`` is Microsoft's (role ``microsoft``); it is effective at the
+  delegation's current ``expires_at``, where its row has just ended, so it refers to a
+  delegation active just before (``known-references``, must ``ending``). A request may not
+  ask for auto-extension together with Global Administrator (Graph refuses
+  ``autoExtendDuration`` for it): ``gdap-auto-extend`` also judges the request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from projections import DAY_US, canonical_to_us, format_us, to_us
@@ -77,7 +100,9 @@ from projections import DAY_US, canonical_to_us, format_us, to_us
 from ._errors import RuleViolation
 from ._events import (
     CLOUDS,
+    DELEGATION_EXTENDED,
     DELEGATION_GRANTED,
+    DELEGATION_REQUESTED,
     DELEGATION_REVOKED,
     EVENT_TYPES,
     MICROSOFT,
@@ -86,11 +111,12 @@ from ._events import (
     SUBSCRIPTION_SWITCHED,
     Event,
     EventType,
+    gdap_duration_in_range,
+    parse_duration,
 )
 from ._facts import EventContext, unmet_reference
 from ._world import World
 
-GDAP_MAX_US = 730 * DAY_US
 DAP_RETIRED_ON = date(2023, 10, 9)
 LICENSE_TRANSFERS_FROM = date(2020, 3, 20)  # licence transfers between CSP partners
 RESELLERS_INVITE_FROM = date(2021, 1, 27)  # an indirect reseller creates its own invitation
@@ -105,6 +131,10 @@ CLOSED_TYPES = (
     "delegation.requested",
     "delegation.granted",
 )
+GDAP_LIFECYCLE = "GDAP lifecycle"  # the edition of the GDAP rules (spec/domain.md, "Rulebook editions")
+AUTO_EXTEND_US = 180 * DAY_US
+# Global Administrator, by its name in the ledger and by its Entra role template id.
+GLOBAL_ADMINISTRATOR = frozenset({"global-administrator", "62e90394-69f5-4237-9190-012177145e10"})
 
 
 Check = Callable[[EventContext], str | None]
@@ -274,7 +304,7 @@ def _csp_invites_csp(f: EventContext) -> str | None:
 
 
 def _multi_partner_changes_nothing(event: Event, touched: frozenset[str]) -> str | None:
-    changed = touched - {"delegations", "event_refs"}
+    changed = touched - {"delegations", "gdap_requests", "event_refs"}
     if changed:
         return f"{event.type} would change {', '.join(sorted(changed))}"
     return None
@@ -360,11 +390,33 @@ def _migration_from_other_channel(f: EventContext) -> str | None:
 
 
 def _delegation_needs_invitation(f: EventContext) -> str | None:
-    if not f.has_relationship(f.data["partner_id"]):
+    """DAP: an accepted reseller relationship. GDAP: its own open request."""
+    d = f.data
+    if d["kind"] == "gdap":
+        return _gdap_needs_request(f)
+    if not f.has_relationship(d["partner_id"]):
         return (
-            f"customer {f.data['customer_id']} has not accepted an invitation of "
-            f"{f.data['partner_id']} (or of one of its indirect providers)"
+            f"customer {d['customer_id']} has not accepted an invitation of "
+            f"{d['partner_id']} (or of one of its indirect providers)"
         )
+    return None
+
+
+def _gdap_needs_request(f: EventContext) -> str | None:
+    d = f.data
+    r = f.world.gdap_request(d["delegation_id"])
+    if r is None:
+        return None  # known-references speaks for it
+    did = d["delegation_id"]
+    if r.partner_id != d["partner_id"] or r.customer_id != d["customer_id"]:
+        return (
+            f"delegation request {did} is from {r.partner_id} to {r.customer_id}, "
+            "not from this grant's partner to its customer"
+        )
+    if f.at >= r.lapses_at:
+        return f"delegation request {did} lapsed at {format_us(r.lapses_at)}, 90 days after it was made"
+    if set(r.roles) != set(d["roles"]):
+        return f"the grant's roles are not those of delegation request {did} ({', '.join(r.roles)})"
     return None
 
 
@@ -445,11 +497,47 @@ def _gdap_duration(f: EventContext) -> str | None:
     d = f.data
     if d["kind"] == "dap":
         return "a dap delegation has no expires_at" if "expires_at" in d else None
-    expires = canonical_to_us(d["expires_at"])
-    if expires <= f.at:
-        return f"expires_at {d['expires_at']} is not after the grant ({f.event.effective_at})"
-    if expires - f.at > GDAP_MAX_US:
-        return f"expires_at {d['expires_at']} is more than 730 days after the grant"
+    r = f.world.gdap_request(d["delegation_id"])
+    if r is None:
+        return None  # known-references speaks for it
+    duration = parse_duration(r.duration)
+    if duration is None or not gdap_duration_in_range(duration):
+        return f"duration {r.duration} of delegation request {r.delegation_id} is not between P1D and P2Y"
+    expected = to_us(duration.after(datetime.fromtimestamp(0, UTC) + timedelta(microseconds=f.at)))
+    if canonical_to_us(d["expires_at"]) != expected:
+        return (
+            f"expires_at {d['expires_at']} is not the activation ({f.event.effective_at}) + the "
+            f"request's duration {r.duration}: {format_us(expected)}"
+        )
+    return None
+
+
+def _is_global_admin(roles: tuple[str, ...] | list[str]) -> bool:
+    return any(role.lower() in GLOBAL_ADMINISTRATOR for role in roles)
+
+
+def _gdap_auto_extend_request(f: EventContext) -> str | None:
+    if "auto_extend" in f.data and _is_global_admin(f.data["roles"]):
+        return "a request with Global Administrator cannot ask for auto-extension"
+    return None
+
+
+def _gdap_auto_extend(f: EventContext) -> str | None:
+    did, d = f.data["delegation_id"], f.data
+    g = f.world.delegation(did, f.at - 1)
+    if g is None:
+        return None  # known-references speaks for it
+    if g.kind != "gdap" or g.expires_at is None:
+        return f"delegation {did} is a {g.kind}: only a GDAP is extended"
+    if _is_global_admin(g.roles):
+        return f"delegation {did} includes Global Administrator: it is never auto-extended"
+    r = f.world.gdap_request(did)
+    if r is None or r.auto_extend != "P180D":
+        return f"the request of delegation {did} did not ask for auto-extension (auto_extend P180D)"
+    if f.at != g.expires_at:
+        return f"an extension is effective at the delegation's expiry, {format_us(g.expires_at)}"
+    if canonical_to_us(d["expires_at"]) != f.at + AUTO_EXTEND_US:
+        return f"expires_at {d['expires_at']} is not 180 days after {f.event.effective_at}"
     return None
 
 
@@ -475,14 +563,16 @@ _same_cloud, _SAME_CLOUD_TYPES = _per_type(
         _PURCHASED: _purchase_in_cloud,
         _REQUESTED: _partners_in_cloud("partner_id", "reseller_id"),
         _GRANTED: _partners_in_cloud("partner_id"),
+        DELEGATION_REQUESTED: _partners_in_cloud("partner_id"),
         _SWITCHED: _partners_in_cloud("to_partner_id", "to_reseller_id"),
-        # A GDAP request (where the ledger has that type) too: the partner asks in its cloud.
-        **{t: _partners_in_cloud("partner_id") for t in _types("delegation.requested")},
     }
 )
 _csp_to_csp, _CSP_TO_CSP_TYPES = _per_type({_PURCHASED: _csp_sells_to_csp, _REQUESTED: _csp_invites_csp})
 _migrates, _MIGRATES_TYPES = _per_type(
     {_SWITCHED: _azure_from_other_channel_switched, _PURCHASED: _migration_from_other_channel}
+)
+_auto_extend, _AUTO_EXTEND_TYPES = _per_type(
+    {DELEGATION_REQUESTED: _gdap_auto_extend_request, DELEGATION_EXTENDED: _gdap_auto_extend}
 )
 _syndication, _SYNDICATION_TYPES = _per_type(
     {_SWITCHED: _syndication_switched, _PURCHASED: _syndication_migrated}
@@ -545,7 +635,7 @@ RULEBOOK: tuple[Rule, ...] = (
         "Granting or revoking delegated admin privileges never changes a subscription, its terms, its "
         "status, account ownership or its partner of record.",
         "004",
-        judges=(DELEGATION_GRANTED, DELEGATION_REVOKED),
+        judges=(DELEGATION_REQUESTED, DELEGATION_GRANTED, DELEGATION_EXTENDED, DELEGATION_REVOKED),
         check_effects=_multi_partner_changes_nothing,
     ),
     Rule(
@@ -590,13 +680,20 @@ RULEBOOK: tuple[Rule, ...] = (
         _migrates,
         judges=_MIGRATES_TYPES,
     ),
-    _seeds(
+    Rule(
         "delegation-needs-invitation",
-        "Delegated admin privileges follow an accepted invitation.",
-        "A customer grants delegated admin privileges to a partner only after accepting that partner's "
-        "invitation, or, for an indirect reseller, an invitation of one of its indirect providers.",
-        "002, 004",
-        _delegation_needs_invitation,
+        "DAP follows an accepted invitation; GDAP its own open request.",
+        (
+            Edition(
+                GDAP_LIFECYCLE,
+                "DAP: the customer has accepted the partner's invitation (or one of its indirect "
+                "providers'). GDAP: its own request (delegation.requested, same id) from the same partner, "
+                "still open (not granted, at most 90 days old) and with the same roles; no reseller "
+                "relationship is needed.",
+                "002, 004; GDAP docs and FAQ (requests expire after 90 days)",
+                _delegation_needs_invitation,
+            ),
+        ),
         judges=(_GRANTED,),
     ),
     Rule(
@@ -631,13 +728,19 @@ RULEBOOK: tuple[Rule, ...] = (
         _syndication,
         judges=_SYNDICATION_TYPES,
     ),
-    _seeds(
+    Rule(
         "gdap-duration",
-        "GDAP expires within 730 days; DAP has no expiry.",
-        "A gdap delegation has an expires_at at most 730 days after it is granted; a dap delegation has "
-        "none.",
-        "Partner Center GDAP docs",
-        _gdap_duration,
+        "GDAP lasts its request's duration (P1D-P2Y) from activation; DAP has no expiry.",
+        (
+            Edition(
+                GDAP_LIFECYCLE,
+                "A GDAP's duration is an ISO 8601 duration from P1D to P2Y inclusive, counted in calendar "
+                "terms from its activation (two years may be 731 days across a 29 February): expires_at = "
+                "activation + duration, exactly. A dap delegation has no expires_at.",
+                "Graph delegatedAdminRelationship.duration",
+                _gdap_duration,
+            ),
+        ),
         judges=(_GRANTED,),
     ),
     Rule(
@@ -655,6 +758,22 @@ RULEBOOK: tuple[Rule, ...] = (
             ),
         ),
         judges=(_GRANTED,),
+    ),
+    Rule(
+        "gdap-auto-extend",
+        "A GDAP is auto-extended by 180 days at its expiry, if its request asked, never with Global Admin.",
+        (
+            Edition(
+                GDAP_LIFECYCLE,
+                "delegation.extended applies only to an active GDAP whose request allowed auto-extension "
+                "(auto_extend P180D), effective at its current expires_at, moving it by exactly 180 days; "
+                "never when its roles include Global Administrator (global-administrator or role id "
+                "62e90394-69f5-4237-9190-012177145e10), which a request may not ask to auto-extend.",
+                "Graph autoExtendDuration; expiring GDAP relationships and auto-extend",
+                _auto_extend,
+            ),
+        ),
+        judges=_AUTO_EXTEND_TYPES,
     ),
     Rule(
         "cloud-closed",

@@ -12,6 +12,8 @@ from builders import (
     accept,
     cancel,
     customer,
+    extend,
+    gdap_request,
     grant,
     partner,
     program_changed,
@@ -51,7 +53,16 @@ ONE_OF_EACH = [
     request("r-1", "adatum", "contoso", reseller="litware"),
     accept("r-1", "contoso"),
     remove("fabrikam", "contoso", at="2019-07-01T00:00:00Z"),
+    gdap_request(
+        "d-1",
+        "contoso",
+        "fabrikam",
+        roles=["62e90394-69f5-4237-9190-012177145e10", "Exchange Recipient Administrator"],
+        duration="P2Y",
+        name="Fabrikam support",
+    ),
     grant("d-1", "contoso", "fabrikam", kind="gdap", expires="2020-01-01T00:00:00Z"),
+    extend("d-1", "2020-01-01T00:00:00Z", "2020-06-29T00:00:00Z"),
     revoke("d-1", "contoso", at="2019-08-01T00:00:00Z"),
 ]
 
@@ -72,6 +83,10 @@ TOLD = {
     "relationship.removed": "The reseller relationship between Fabrikam and Contoso Ltd was removed.",
     "delegation.granted": "Contoso Ltd granted Fabrikam GDAP delegated admin rights (admin-agent), until "
     "2020-01-01 (d-1).",
+    "delegation.requested": "Fabrikam asked Contoso Ltd for GDAP \u201cFabrikam support\u201d (Global "
+    "Administrator, Exchange Recipient Administrator) for P2Y from approval (d-1).",
+    "delegation.extended": "Microsoft auto-extended Fabrikam's GDAP with Contoso Ltd by 180 days, until "
+    "2020-06-29 (d-1).",
     "delegation.revoked": "Contoso Ltd revoked Fabrikam's GDAP (d-1).",
 }
 
