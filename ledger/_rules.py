@@ -25,6 +25,10 @@ Interpretations the domain page leaves open, decided here:
 - ``azure-switch-between-csp-partners``: the new billing partner (``to_partner_id``) is a
   ``csp-direct`` partner or a ``csp-indirect-provider``; an indirect reseller becomes partner
   of record only as ``to_reseller_id`` under one of its providers.
+- ``time-order`` (late recordings, ``_late``): an event effective before events already
+  recorded for its customer is accepted when each of those later events, judged again in
+  effective-time order with it in place, still passes; else it is refused, naming the
+  first later event it would invalidate and the rule that event would break.
 - Partner events belong to no customer (``time-order``), so a back-dated change of a
   partner's program is accepted even where it changes how earlier events would be judged
   now; each event stays judged by what the ledger knew when it was recorded
@@ -39,7 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from projections import DAY_US, canonical_to_us, format_us, to_us
+from projections import DAY_US, canonical_to_us, to_us
 
 from ._errors import RuleViolation
 from ._events import (
@@ -146,19 +150,6 @@ def _eligible_role(f: EventContext) -> str | None:
     role = f.event.actor.role
     if role not in allowed:
         return f"role {role} may not record {f.type} (eligible: {', '.join(sorted(allowed))})"
-    return None
-
-
-def _time_order(f: EventContext) -> str | None:
-    cid = f.customer_id
-    if cid is None:
-        return None
-    newest = f.world.newest_effective(cid)
-    if newest is not None and f.at < newest:
-        return (
-            f"effective_at {f.event.effective_at} is older than {format_us(newest)}, "
-            f"the newest effective time on file for customer {cid}"
-        )
     return None
 
 
@@ -382,13 +373,21 @@ RULEBOOK: tuple[Rule, ...] = (
         "integrity",
         unmet_reference,
     ),
-    _seeds(
+    # Judged by ``_late`` (late recordings), not here: an event effective before its
+    # customer's later events is refused when one of them would then break a rule.
+    Rule(
         "time-order",
-        "A customer's events are recorded in non-decreasing effective_at order.",
-        "For one customer, events are recorded in non-decreasing effective_at order; an older one is "
-        "rejected, naming the newest effective time on file.",
-        "integrity",
-        _time_order,
+        "A late event is accepted when its customer's later events all still pass.",
+        (
+            Edition(
+                "late recordings",
+                "An event may be effective before events already recorded for its customer; it is "
+                "accepted when each of them, judged again in effective-time order (ties by position) "
+                "with it in place, still passes, and rejected otherwise, naming the first later event "
+                "it would invalidate (position, event id) and the rule that event would break.",
+                "integrity",
+            ),
+        ),
         judges=tuple(t for t in EVENT_TYPES.values() if t.customer is not None),
     ),
     _seeds(

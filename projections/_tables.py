@@ -49,12 +49,17 @@ TEMPORAL_COLUMNS = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 
 @dataclass(frozen=True)
 class Table:
-    """One temporal projection table: its short name, key column and data columns."""
+    """One temporal projection table: its short name, key column and data columns.
+
+    ``ends_with``: the column holding a version's natural end (its ``valid_to`` when no event
+    cut it short, e.g. a GDAP's expiry); None: a version's natural end is open. A late
+    recording (``Session.rewind``) gives a version cut by a later event its natural end back."""
 
     name: str
     key: str
     columns: tuple[str, ...]
     indexed: tuple[str, ...] = ()
+    ends_with: str | None = None
 
     @property
     def sql_name(self) -> str:
@@ -107,7 +112,10 @@ SUBSCRIPTIONS = Table(
     indexed=("customer_id", "partner_of_record"),
 )
 REQUESTS = Table(
-    "requests", "request_id", ("request_id", "partner_id", "customer_id", "reseller_id", "status")
+    "requests",
+    "request_id",
+    ("request_id", "partner_id", "customer_id", "reseller_id", "status"),
+    indexed=("customer_id",),
 )
 RELATIONSHIPS = Table(
     "relationships",
@@ -120,6 +128,7 @@ DELEGATIONS = Table(
     "delegation_id",
     ("delegation_id", "customer_id", "partner_id", "kind", "roles", "granted_at", "expires_at"),
     indexed=("customer_id",),
+    ends_with="expires_at",
 )
 # The fields of an event's data that name a partner.
 PARTNER_FIELDS = (
