@@ -73,11 +73,7 @@ def judge_and_fold(
         again = parse_event(stored) if event is not None else None
         try:
             if again is not None:
-                session.replaying = position
-                try:
-                    _rules.check(again, view)
-                finally:
-                    session.replaying = None
+                _judge_again(session, view, again, position)
             touched = projections.apply(session, stored, position, refold=True)
             if again is not None:
                 _rules.check_effects(again, touched)
@@ -88,6 +84,18 @@ def judge_and_fold(
                 f"and the event at position {later_position} ({stored['event_id']}, {stored['type']}) "
                 f"would then break {broken.rule}: {broken.message}",
             ) from None
+
+
+def _judge_again(
+    session: projections.Session, view: projections.StateView, event: Event, position: int
+) -> None:
+    """Judge one of the customer's later events again, for the late event at ``position``:
+    its own ids are in use only where a live version has them (``StateView._owner``)."""
+    session.replaying = position
+    try:
+        _rules.check(event, view)
+    finally:
+        session.replaying = None
 
 
 def _stored_events(db: Any, events_table: str, positions: list[int]) -> list[tuple[int, dict[str, Any]]]:

@@ -1005,7 +1005,9 @@ LATER_BROKEN_BY: dict[str, Callable[[], Event]] = {
 
 
 @pytest.mark.parametrize("event_type", sorted(LATER_BROKEN_BY))
-def test_an_older_event_that_breaks_a_later_one_is_rejected_naming_it(ledger: Ledger, event_type: str) -> None:
+def test_an_older_event_that_breaks_a_later_one_is_rejected_naming_it(
+    ledger: Ledger, event_type: str
+) -> None:
     """Each type, recorded late, ends or uses what a later event of the customer needs."""
     base_world(ledger)
     later = LATER_BROKEN_BY[event_type]()
