@@ -11,9 +11,10 @@ edition never changes how an event before it is judged. The generic rules read t
 event type's definition (``_events``): its eligible roles, its customer, what it refers
 to; no rule spells a type's name.
 
-Order: the generic rules come first (eligible-role, known-references, time-order,
-same-cloud), so where a generic and a specific rule both reject, the generic one is named;
-then the specific rules in the order of the domain's table.
+Order: the generic rules come first (eligible-role, known-references, same-cloud), so where
+a generic and a specific rule both reject, the generic one is named; then the specific rules
+in the order of the domain's table. ``time-order`` keeps its place in the listing but has no
+check here: ``_late`` judges it once the event itself has passed every rule (late recordings).
 
 Interpretations the domain page leaves open, decided here:
 - ``indirect-reseller-cannot-invite``: only a ``csp-direct`` partner or a
