@@ -77,12 +77,13 @@ def judge_and_fold(
             touched = projections.apply(session, stored, position, refold=True)
             if again is not None:
                 _rules.check_effects(again, touched)
-        except RuleViolation as broken:
+        except RuleViolation as broken:  # its message begins with the rule and its edition
             raise RuleViolation(
                 "time-order",
                 f"effective_at {payload['effective_at']} is before later events of customer {cid}, "
                 f"and the event at position {later_position} ({stored['event_id']}, {stored['type']}) "
-                f"would then break {broken.rule}: {broken.message}",
+                f"would then break {broken.message}",
+                edition=_rules.LATE_RECORDINGS,
             ) from None
 
 

@@ -61,6 +61,7 @@ from ._facts import EventContext, unmet_reference
 from ._world import World
 
 GDAP_MAX_US = 730 * DAY_US
+LATE_RECORDINGS = "late recordings"  # time-order's edition, judged by ``_late``
 DAP_RETIRED_ON = date(2023, 10, 9)
 
 
@@ -381,7 +382,7 @@ RULEBOOK: tuple[Rule, ...] = (
         "A late event is accepted when its customer's later events all still pass.",
         (
             Edition(
-                "late recordings",
+                LATE_RECORDINGS,
                 "An event may be effective before events already recorded for its customer; it is "
                 "accepted when each of them, judged again in effective-time order (ties by position) "
                 "with it in place, still passes, and rejected otherwise, naming the first later event "

@@ -92,7 +92,7 @@ def test_a_late_event_that_would_invalidate_a_later_one_is_refused_naming_it(led
     before = snapshot(ledger)
     with pytest.raises(RuleViolation) as refused:
         ledger.record(cancel("sub-1", "2024-02-01T00:00:00Z"))
-    assert refused.value.rule == "time-order"
+    assert (refused.value.rule, refused.value.edition) == ("time-order", "late recordings")
     message = refused.value.message
     assert f"position {switch_event['position']}" in message
     assert switch_event["event_id"] in message
