@@ -15,6 +15,8 @@ ROWS = (
     ("verify, events/s", "verify"),
     ("as-of `por` p50, ms", "as-of por p50"),
     ("as-of `por` p99, ms", "as-of por p99"),
+    ("late record before 1,000 later events, ms", "late record, 1,000 later"),
+    ("late record before 10 later events, ms", "late record, 10 later"),
     ("CLI start `ledger por`, s", "CLI start, ledger por"),
     ("peak RSS import, MB", "peak RSS import"),
     ("peak RSS rebuild, MB", "peak RSS rebuild"),

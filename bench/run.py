@@ -162,6 +162,21 @@ class Raw:
             out.append(time.perf_counter() - started)
         return out
 
+    def late(self, positions: list[int], position: int) -> float:
+        """What an event store does at least for a late recording: read the customer's later
+        events (by position) and store the new one, in one transaction."""
+        mark = "?" if self.kind == "sqlite" else "%s"
+        row = (position, str(uuid.uuid4()), b"{}")
+        started = time.perf_counter()
+        self.conn.execute("BEGIN")  # both connections are in autocommit mode
+        for i in range(0, len(positions), 500):
+            chunk = positions[i : i + 500]
+            marks = ", ".join([mark] * len(chunk))
+            self.conn.execute(f"SELECT body FROM raw WHERE position IN ({marks})", chunk).fetchall()
+        self.conn.execute(f"INSERT INTO raw VALUES ({mark}, {mark}, {mark})", row)
+        self.conn.execute("COMMIT")
+        return time.perf_counter() - started
+
     def close(self) -> None:
         if self.kind != "sqlite":
             self.conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
@@ -367,6 +382,43 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+LATE_LATER = (1000, 10)  # a customer's later events before which one event is recorded late
+LATE_ROUNDS = 5
+
+
+def _event(type_: str, at: str, tenant: str, role: str, **data: Any) -> Any:
+    actor = {"id": f"bench@{tenant}", "role": role, "tenant_id": tenant}
+    return parse_event({"type": type_, "effective_at": at, "actor": actor, "data": data})
+
+
+def late_recordings(ledger: Ledger, raw: Raw, later: int, events: int) -> tuple[float, float]:
+    """A new customer with ``later`` purchases from 2020 on, then ``LATE_ROUNDS`` purchases
+    of it recorded late (effective in 2019, before all of them), each judged with the
+    later ones judged again and folded again: the median milliseconds of one, and of the
+    raw database reading ``later`` events and storing one."""
+    cid = f"late-{later}"
+    setup = [_event("customer.registered", "2016-01-01T00:00:00Z", cid, "global-admin",
+                    customer_id=cid, name=cid, cloud="commercial")]  # fmt: skip
+    for i in range(later):
+        at = f"2020-01-{1 + i // 1440:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z"
+        setup.append(
+            _event("subscription.purchased", at, cid, "sales-agent", subscription_id=f"{cid}-s{i}",
+                   customer_id=cid, offer="Azure plan", service="usage", channel="microsoft")
+        )  # fmt: skip
+    ledger.record_many(list(enumerate(setup, start=1)))
+    ours = []
+    for i in range(LATE_ROUNDS):
+        late = _event("subscription.purchased", f"2019-01-01T00:00:{i:02d}Z", cid, "sales-agent",
+                      subscription_id=f"{cid}-late{i}", customer_id=cid, offer="Azure plan",
+                      service="usage", channel="microsoft")  # fmt: skip
+        started = time.perf_counter()
+        ledger.record(late)
+        ours.append(time.perf_counter() - started)
+    positions = list(range(1, min(later, events) + 1))
+    base = [raw.late(positions, events + 100_000 + later * 10 + i) for i in range(LATE_ROUNDS)]
+    return statistics.median(ours) * 1e3, statistics.median(base) * 1e3
+
+
 def bench_store(kind: str, history: Path, events: int, singles: int, queries: int) -> list[Figure]:
     figures: list[Figure] = []
 
@@ -487,6 +539,11 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                     floor=singles / floor_s,
                 )
             )
+            # a late recording: one event before a customer's 1,000 (and 10) later events
+            with Ledger(url) as ledger:
+                for later in LATE_LATER:
+                    ours_ms, raw_ms = late_recordings(ledger, raw, later, events)
+                    add(Figure(kind, f"late record, {later:,} later", ours_ms, raw_ms, "ms", "-"))
             procs = []
             for i in range(10):
                 text = orjson.dumps(

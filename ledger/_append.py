@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 import projections
 from projections import canonical_to_us, format_time, from_us, to_us
 
-from . import _rules, _stored
+from . import _stored
 from ._chain import GENESIS, canonical, chain_hash
 from ._errors import BadInput, IntegrityFailure, LedgerWarning, RuleViolation
 from ._events import Event
+from ._late import judge_and_fold
 from ._rebuild import Progress, no_cycle_collection
 from ._sql import CHAIN, CHAIN_COLUMNS, Db
 from ._stored import Store, decoded
@@ -245,9 +246,7 @@ class Append:
             self.position += 1
             position = self.position
             try:
-                _rules.check(event, view)
-                touched = projections.apply(session, payload, position)
-                _rules.check_effects(event, touched)
+                judge_and_fold(session, view, self.store.events_table, payload, position, event)
             except RuleViolation as violation:
                 raise (violation.at_line(line) if line else violation) from None
             if restored is not None:

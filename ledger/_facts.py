@@ -130,6 +130,13 @@ def _customer_of(event_type: EventType) -> CustomerOf:
 
 _CUSTOMER_OF = {t.name: _customer_of(t) for t in EVENT_TYPES.values()}
 
+
+def customer_of(type_name: str, data: Mapping[str, Any], world: World) -> str | None:
+    """The customer an event of this type with this ``data`` belongs to (None: a partner
+    event, or what it names is unknown)."""
+    return _CUSTOMER_OF[type_name](world, data)
+
+
 # What must hold of one id an event refers to (see ``_events.Ref``), by the thing and its
 # ``must``: None, or what does not hold, at the time as the event spells it.
 RefCheck = Callable[[EventContext, str], str | None]

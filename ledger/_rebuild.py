@@ -13,6 +13,7 @@ from typing import Any
 import projections
 
 from . import _stored
+from ._late import judge_and_fold
 from ._sql import Db
 from ._stored import Store, decoded, head, stored_rows
 from ._world import prefetch_fold
@@ -52,7 +53,7 @@ def folded_into_twins(
                 rows = stored_rows(db, events_table, position, to, _stored.CHUNK, chain=fold is not None)
                 if not rows:
                     break
-                position = _plain_fold(session, rows) if fold is None else fold(session, rows)
+                position = _plain_fold(session, events_table, rows) if fold is None else fold(session, rows)
                 session.flush(evict=True)
                 if progress is not None:
                     progress(position, to)
@@ -61,13 +62,14 @@ def folded_into_twins(
         projections.drop_twins(db)
 
 
-def _plain_fold(session: projections.Session, rows: list[Mapping[str, Any]]) -> int:
+def _plain_fold(session: projections.Session, events_table: str, rows: list[Mapping[str, Any]]) -> int:
     """Fold one batch of stored rows as they are (a rebuild); the last position folded."""
     events = [(row["position"], decoded(row)) for row in rows]
-    prefetch_fold(projections.StateView(session), (event for _, event in events))
+    view = projections.StateView(session)
+    prefetch_fold(view, (event for _, event in events))
     position = 0
     for position, event in events:
-        projections.apply(session, event, position)
+        judge_and_fold(session, view, events_table, event, position)
     return position
 
 

@@ -11,9 +11,10 @@ edition never changes how an event before it is judged. The generic rules read t
 event type's definition (``_events``): its eligible roles, its customer, what it refers
 to; no rule spells a type's name.
 
-Order: the generic rules come first (eligible-role, known-references, time-order,
-same-cloud), so where a generic and a specific rule both reject, the generic one is named;
-then the specific rules in the order of the domain's table.
+Order: the generic rules come first (eligible-role, known-references, same-cloud), so where
+a generic and a specific rule both reject, the generic one is named; then the specific rules
+in the order of the domain's table. ``time-order`` keeps its place in the listing but has no
+check here: ``_late`` judges it once the event itself has passed every rule (late recordings).
 
 Interpretations the domain page leaves open, decided here:
 - ``indirect-reseller-cannot-invite``: only a ``csp-direct`` partner or a
@@ -25,6 +26,10 @@ Interpretations the domain page leaves open, decided here:
 - ``azure-switch-between-csp-partners``: the new billing partner (``to_partner_id``) is a
   ``csp-direct`` partner or a ``csp-indirect-provider``; an indirect reseller becomes partner
   of record only as ``to_reseller_id`` under one of its providers.
+- ``time-order`` (late recordings, ``_late``): an event effective before events already
+  recorded for its customer is accepted when each of those later events, judged again in
+  effective-time order with it in place, still passes; else it is refused, naming the
+  first later event it would invalidate and the rule that event would break.
 - Partner events belong to no customer (``time-order``), so a back-dated change of a
   partner's program is accepted even where it changes how earlier events would be judged
   now; each event stays judged by what the ledger knew when it was recorded
@@ -117,6 +122,7 @@ from ._events import (
 from ._facts import EventContext, unmet_reference
 from ._world import World
 
+LATE_RECORDINGS = "late recordings"  # time-order's edition, judged by ``_late``
 DAP_RETIRED_ON = date(2023, 10, 9)
 LICENSE_TRANSFERS_FROM = date(2020, 3, 20)  # licence transfers between CSP partners
 RESELLERS_INVITE_FROM = date(2021, 1, 27)  # an indirect reseller creates its own invitation
@@ -243,19 +249,6 @@ def _eligible_role(f: EventContext) -> str | None:
         return f"role {actor.role} may not record {f.type}{of} (eligible: {', '.join(sorted(allowed))})"
     if actor.role == MICROSOFT and actor.tenant_id != MICROSOFT:
         return f"role microsoft is Microsoft acting itself: its tenant_id is microsoft, not {actor.tenant_id}"
-    return None
-
-
-def _time_order(f: EventContext) -> str | None:
-    cid = f.customer_id
-    if cid is None:
-        return None
-    newest = f.world.newest_effective(cid)
-    if newest is not None and f.at < newest:
-        return (
-            f"effective_at {f.event.effective_at} is older than {format_us(newest)}, "
-            f"the newest effective time on file for customer {cid}"
-        )
     return None
 
 
@@ -602,13 +595,21 @@ RULEBOOK: tuple[Rule, ...] = (
         "integrity",
         unmet_reference,
     ),
-    _seeds(
+    # Judged by ``_late`` (late recordings), not here: an event effective before its
+    # customer's later events is refused when one of them would then break a rule.
+    Rule(
         "time-order",
-        "A customer's events are recorded in non-decreasing effective_at order.",
-        "For one customer, events are recorded in non-decreasing effective_at order; an older one is "
-        "rejected, naming the newest effective time on file.",
-        "integrity",
-        _time_order,
+        "A late event is accepted when its customer's later events all still pass.",
+        (
+            Edition(
+                LATE_RECORDINGS,
+                "An event may be effective before events already recorded for its customer; it is "
+                "accepted when each of them, judged again in effective-time order (ties by position) "
+                "with it in place, still passes, and rejected otherwise, naming the first later event "
+                "it would invalidate (position, event id) and the rule that event would break.",
+                "integrity",
+            ),
+        ),
         judges=tuple(t for t in EVENT_TYPES.values() if t.customer is not None),
     ),
     _seeds(

@@ -14,10 +14,10 @@ from typing import Any
 
 import projections
 
-from . import _rules
 from ._chain import GENESIS, chain_hash, parse_digest
 from ._errors import BadInput, IntegrityFailure, RuleViolation
 from ._events import Event
+from ._late import judge_and_fold
 from ._parse import parse_event
 from ._rebuild import Progress, folded_into_twins
 from ._sql import CHAIN, Db
@@ -123,7 +123,7 @@ def _verify_log(store: Store, progress: Progress | None, wanted: str | None) -> 
     of ``wanted`` (None without one). Raises ``IntegrityFailure`` at the first bad position."""
     with store.transaction(commit=False) as db:
         db.snapshot()
-        replay = Replay(*_extent(db, store.events_table))
+        replay = Replay(*_extent(db, store.events_table), events_table=store.events_table)
         with folded_into_twins(db, store.events_table, replay.stop, progress, replay.fold):
             replay.finish()
             _event_ids_unique(db, replay.count)
@@ -164,8 +164,9 @@ class Replay:
     the rulebook against the twins folded so far, as its append judged it against the
     projections, then folded. The first bad position stops it (``IntegrityFailure``)."""
 
-    def __init__(self, stop: int, chain_rows: int, chain_head: int) -> None:
+    def __init__(self, stop: int, chain_rows: int, chain_head: int, events_table: str = "") -> None:
         self.stop = stop
+        self.events_table = events_table  # where a late event's later events are read (``fold``)
         self.chain_rows = chain_rows
         self.chain_head = chain_head
         self.count = 0  # positions verified, 1 to count
@@ -221,9 +222,7 @@ class Replay:
     ) -> None:
         assert self.view is not None
         try:
-            _rules.check(event, self.view)
-            touched = projections.apply(session, payload, position)
-            _rules.check_effects(event, touched)
+            judge_and_fold(session, self.view, self.events_table, payload, position, event)
         except RuleViolation as violation:
             refused = IntegrityFailure(
                 f"the rulebook refuses the event at position {position} ({violation.rule}): "

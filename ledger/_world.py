@@ -141,15 +141,28 @@ def prefetch(world: World, events: Iterable[Event]) -> None:
 
 def prefetch_fold(world: World, events: Iterable[Mapping[str, Any]]) -> None:
     """Load what folding ``events`` (stored, in their JSON form) alone reads: the things
-    they create, change or end (a rebuild, which checks no rule)."""
+    they create, change or end, and their customers' newest effective times (a rebuild,
+    which checks no rule)."""
     batch = ((e["type"], e["data"], canonical_to_us(e["effective_at"])) for e in events)
     ids, since = _named(batch, _WRITES)
     world.expect(
-        partners=ids["partner"],
-        customers=ids["customer"],
         subscriptions=ids["subscription"],
         requests=ids["request"],
         delegations=ids["delegation"] | ids["delegation-request"],
+    )
+    # Their customers' newest effective times: whether an event is late (``_late``).
+    customers = ids["customer"] | ids["relationship"]
+    for owner, keys in (
+        (world.owner_of_subscription, ids["subscription"]),
+        (world.owner_of_request, ids["request"]),
+        (world.owner_of_delegation, ids["delegation"]),
+        (world.owner_of_gdap_request, ids["delegation-request"]),
+    ):
+        customers.update(c for c in map(owner, keys) if c is not None)
+    world.expect(
+        partners=ids["partner"],
+        customers=ids["customer"],
         relationships_of=ids["relationship"],
+        newest_of=customers,
         since=since,
     )

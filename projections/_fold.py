@@ -189,14 +189,17 @@ def refs(session: Session, event: Event, at: int) -> list[str]:
     return sorted(out)
 
 
-def apply(session: Session, event: Event, position: int) -> frozenset[str]:
+def apply(session: Session, event: Event, position: int, *, refold: bool = False) -> frozenset[str]:
     """Fold one stored event (its contract JSON form) into the projections.
 
-    Returns the short names of the tables it wrote: what its fold says it wrote, and
-    whatever it wrote through the session besides."""
+    ``refold``: the event was folded before, and is folded again as believed from
+    ``position`` (a late recording's, see ``ledger/_late.py``): what it concerns is on
+    record already. Returns the short names of the tables it wrote: what its fold says it
+    wrote, and whatever it wrote through the session besides."""
     at = canonical_to_us(event["effective_at"])
-    for ref in refs(session, event, at):
-        session.add_ref(ref, position, at)
+    if not refold:
+        for ref in refs(session, event, at):
+            session.add_ref(ref, position, at)
     session.written = set()
     touched = FOLDS[event["type"]](session, event["data"], at, position)
     return frozenset(touched | session.written | {"event_refs"})

@@ -8,11 +8,12 @@ so ``apply`` folds into them unchanged. Then the real tables are compared with t
 
 from __future__ import annotations
 
-from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_DDL, EVENT_REFS_KEY, RELATIONSHIPS, TABLES, Db
+from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_DDL, EVENT_REFS_KEY, TABLES, Db
 
-# The one secondary index the fold alone (a rebuild) searches: a relationship's end finds
-# the customer's relationships.
-_SEARCHED_BY_THE_FOLD = {f"{RELATIONSHIPS.sql_name}_customer_id"}
+# The secondary indexes the fold alone (a rebuild) searches: a relationship's end finds
+# the customer's relationships, and a late recording (``Session.rewind``) the customer's
+# things of every table.
+_SEARCHED_BY_THE_FOLD = {f"{t.sql_name}_customer_id" for t in TABLES if "customer_id" in t.indexed}
 
 
 def _names() -> list[str]:
@@ -21,7 +22,7 @@ def _names() -> list[str]:
 
 def create_twins(db: Db) -> None:
     """Create empty temporary twins of every projection table, with their primary keys
-    and the one index the fold searches. The twins are only compared with the real tables
+    and the indexes the fold searches. The twins are only compared with the real tables
     or copied into them, so their other indexes would be built for nothing."""
     statements: list[str] = []
     for table in TABLES:

@@ -15,8 +15,14 @@ about again and again); the database holds all of it, and is asked again for the
 
 A customer's relationships are looked up by customer. A busy customer may have ended
 thousands over the years, so a batch loads only those still in force at its earliest
-effective time or later (the ledger records a customer's events in effective-time
-order); a question about an earlier time loads the rest.
+effective time or later (most of a customer's events arrive in effective-time order); a
+question about an earlier time (a late recording's) loads the rest.
+
+A late recording (``ledger/_late.py``) rewinds its customer's things from its effective
+time (``rewind``) and folds the customer's later events again, all at its own position:
+a version both written and ended by one position was never believed by anyone and is
+dropped (``change``), so every path that folds the same events in the same order (an
+append, a rebuild, a verification) writes the same rows.
 """
 
 from __future__ import annotations
@@ -62,6 +68,11 @@ class Session:
         self._new: dict[str, list[Row]] = {t.name: [] for t in TABLES}
         self._new_ids: set[int] = set()
         self._ended: dict[str, list[tuple[int, str, int, int]]] = {t.name: [] for t in TABLES}
+        # Stored versions both written and ended by one position: deleted at the next flush.
+        self._dropped: dict[str, list[tuple[str, int, int]]] = {t.name: [] for t in TABLES}
+        # The position of the late recording whose customer's later events are judged
+        # again (``ledger/_late.py``): an id is then in use only with a live version.
+        self.replaying: int | None = None
         self._refs: list[tuple[str, int, int]] = []
         self._pending_newest: dict[str, int] = {}
         self._cached = 0
@@ -335,18 +346,68 @@ class Session:
         Returns the versions that were valid at ``at``."""
         rows = self.current(table, where, at)
         for row in rows:
-            row["superseded_pos"] = pos
-            live = self._live[table.name][row[table.key]]
-            del live[next(i for i, r in enumerate(live) if r is row)]
-            if id(row) not in self._new_ids:  # a stored row: updated at the next flush
-                self._ended[table.name].append((pos, row[table.key], row["created_pos"], row["valid_from"]))
-            self.written.add(table.name)
+            self._end(table, row, pos)
             data = {c: row[c] for c in table.columns}
             if at > row["valid_from"]:
                 self.insert(table, data, row["valid_from"], at, pos)
             if updates is not None:
                 self.insert(table, {**data, **updates}, at, row["valid_to"], pos)
         return rows
+
+    def _end(self, table: Table, row: Row, pos: int) -> None:
+        """The event at ``pos`` supersedes one live version. A version written by that same
+        position (a late recording's refold) was never believed: it is dropped."""
+        key = row[table.key]
+        live = self._live[table.name][key]
+        del live[next(i for i, r in enumerate(live) if r is row)]
+        self.written.add(table.name)
+        if row["created_pos"] == pos:
+            versions = self._rows[table.name][key]
+            del versions[next(i for i, r in enumerate(versions) if r is row)]
+            self._cached -= 1
+            if id(row) in self._new_ids:
+                new = self._new[table.name]
+                del new[next(i for i, r in enumerate(new) if r is row)]
+                self._new_ids.discard(id(row))
+            else:
+                self._dropped[table.name].append((key, row["created_pos"], row["valid_from"]))
+            return
+        row["superseded_pos"] = pos
+        if id(row) not in self._new_ids:  # a stored row: updated at the next flush
+            self._ended[table.name].append((pos, key, row["created_pos"], row["valid_from"]))
+
+    def rewind(self, customer_id: str, at: int, pos: int) -> None:
+        """Undo, as believed from ``pos`` on, what the customer's events effective after
+        ``at`` did to its things (every table with a ``customer_id``): a live version that
+        begins after ``at`` ends; a live version valid at ``at`` that was cut short of its
+        natural end (``Table.ends_with``) is written again, whole. Versions no later event
+        made or cut are left alone, so the cost follows the later events."""
+        for table in TABLES:
+            if "customer_id" not in table.columns:
+                continue
+            live = self._live[table.name]
+            for key in self._matching_keys(table, {"customer_id": customer_id}, at):
+                self.versions(table, key)
+                for row in list(live[key]):
+                    if row["customer_id"] != customer_id:
+                        continue
+                    end = row[table.ends_with] if table.ends_with is not None else None
+                    if row["valid_from"] > at:
+                        self._end(table, row, pos)
+                    elif row["valid_to"] is not None and row["valid_to"] > at and row["valid_to"] != end:
+                        self._end(table, row, pos)
+                        self.insert(table, {c: row[c] for c in table.columns}, row["valid_from"], end, pos)
+
+    def later_positions(self, ref: str, at: int, before: int) -> list[int]:
+        """The positions before ``before`` of the events concerning ``ref`` effective after
+        ``at``, in effective-time order (ties by position)."""
+        self.flush()  # the database must hold every event's refs before it is searched
+        self.db.execute(
+            f"SELECT position FROM {EVENT_REFS} WHERE ref = ? AND effective_us > ? AND position < ? "
+            "ORDER BY effective_us, position",
+            [ref, at, before],
+        )
+        return [int(row["position"]) for row in self.db.fetchall()]
 
     def add_ref(self, ref: str, position: int, effective_us: int) -> None:
         """Note that the event at ``position`` concerns ``ref``."""
@@ -365,6 +426,14 @@ class Session:
         """Write what the fold did since the last flush. With ``evict``, also forget the
         cache once it is large (the database holds all of it now)."""
         for table in TABLES:
+            dropped = self._dropped[table.name]
+            if dropped:  # first: a version written again by the same position has its key
+                self.db.executemany(
+                    f"DELETE FROM {table.sql_name} WHERE {table.key} = ? AND created_pos = ? "
+                    "AND valid_from = ?",
+                    dropped,
+                )
+                self._dropped[table.name] = []
             new = self._new[table.name]
             if new:
                 names = table.all_columns

@@ -49,10 +49,12 @@ TEMPORAL_COLUMNS = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 
 @dataclass(frozen=True)
 class Table:
-    """One temporal projection table: its short name, key column and data columns;
-    ``ends_with`` names the column holding a row's natural end, where a thing ends by
-    itself at a time it carries (a GDAP request's lapse, a delegation's ``expires_at``): the
-    fold writes its row with that ``valid_to``."""
+    """One temporal projection table: its short name, key column and data columns.
+
+    ``ends_with``: the column holding a version's natural end (its ``valid_to`` when no event
+    cut it short: a GDAP request's lapse, a delegation's ``expires_at``); None: a version's
+    natural end is open. The fold writes such a row with that ``valid_to``; a late recording
+    (``Session.rewind``) gives a version cut by a later event its natural end back."""
 
     name: str
     key: str
@@ -111,7 +113,10 @@ SUBSCRIPTIONS = Table(
     indexed=("customer_id", "partner_of_record"),
 )
 REQUESTS = Table(
-    "requests", "request_id", ("request_id", "partner_id", "customer_id", "reseller_id", "status")
+    "requests",
+    "request_id",
+    ("request_id", "partner_id", "customer_id", "reseller_id", "status"),
+    indexed=("customer_id",),
 )
 RELATIONSHIPS = Table(
     "relationships",

@@ -172,8 +172,14 @@ class StateView:
         return bool(self.session.versions(CUSTOMERS, customer_id))
 
     def _owner(self, table: Table, key: str) -> str | None:
-        versions = self.session.versions(table, key)
-        return str(versions[0]["customer_id"]) if versions else None
+        """The customer of the thing with this id, if it was ever written. While a late
+        recording judges its customer's later events again (``Session.replaying``), only a
+        live version (believed now) counts: the versions it rewound are those events' own."""
+        replaying = self.session.replaying is not None
+        for row in self.session.versions(table, key):
+            if not replaying or row["superseded_pos"] is None:
+                return str(row["customer_id"])
+        return None
 
     def owner_of_subscription(self, subscription_id: str) -> str | None:
         return self._owner(SUBSCRIPTIONS, subscription_id)

@@ -323,7 +323,7 @@ class Model:
     def world(self, at: int, known: int | None = None) -> World:
         """The world at effective time ``at`` as known after position ``known`` (all when
         None). Callers must not change it: it is cached until the next recorded event."""
-        key = (at, len(self.log) if known is None else min(known, len(self.log)))
+        key = (at, None if known is None else min(known, len(self.log)))
         if key not in self._worlds:
             self._worlds[key] = fold(self.pairs(key[1]), at)
         return self._worlds[key]
@@ -356,13 +356,43 @@ class Model:
 
     def judge(self, e: Event) -> str | None:
         """The id of the first rule (in the domain's order, generic rules first) that rejects
-        ``e``, or None when every rule in force accepts it."""
+        ``e``, or None when every rule in force accepts it. A late event (effective before
+        events of its customer on record) that passes is still rejected as ``time-order``
+        when it would invalidate one of those later events (``invalidated``)."""
+        rule = self.judge_alone(e)
+        if rule is None and self.invalidated(e) is not None:
+            return "time-order"
+        return rule
+
+    def invalidated(self, e: Event) -> Recorded | None:
+        """The first of the customer's later events (effective after ``e``, in effective-time
+        order, ties by position) that the rulebook refuses once ``e`` is on record: each is
+        judged by a model of the amended history before it (every event on record but it
+        and the customer's events after it, and ``e``)."""
+        cid = self.owner(e)
+        if cid is None:
+            return None
+        at = us(e["effective_at"])
+        later = sorted(
+            (r for r in self.log if r.customer == cid and us(r.event["effective_at"]) > at),
+            key=lambda r: (us(r.event["effective_at"]), r.position),
+        )
+        for i, r in enumerate(later):
+            not_yet = {x.position for x in later[i:]}
+            amended = Model()
+            amended.log = [x for x in self.log if x.position not in not_yet]
+            amended.log.append(Recorded(len(self.log) + 1, e, cid, frozenset()))
+            if amended.judge_alone(r.event) is not None:
+                return r
+        return None
+
+    def judge_alone(self, e: Event) -> str | None:
+        """The first rule that rejects ``e`` judged against the world as recorded."""
         at = us(e["effective_at"])
         w = self.world(at)
         checks: dict[str, Callable[[Event, World, int], bool]] = {
             "eligible-role": self._eligible_role,
             "known-references": self._known_references,
-            "time-order": self._time_order,
             "same-cloud": self._same_cloud,
             "csp-cannot-resell-to-csp": self._csp_resells_to_csp,
             "license-switch-needs-term-end": self._license_switch,
@@ -377,7 +407,8 @@ class Model:
             "cloud-closed": self._closed_cloud,
         }
         for rule in RULE_ORDER:
-            check = checks.get(rule)  # multi-partner-changes-nothing judges effects, not events
+            # multi-partner-changes-nothing judges effects, not events; time-order: ``judge``
+            check = checks.get(rule)
             if check is not None and check(e, w, at):
                 return rule
         return None
@@ -468,11 +499,6 @@ class Model:
                 or no_partner(d.get("from_partner_id"), d.get("to_partner_id"), d.get("to_reseller_id"))
             )
         raise AssertionError(t)
-
-    def _time_order(self, e: Event, w: World, at: int) -> bool:
-        cid = self.owner(e)
-        newest = self.newest(cid) if cid else None
-        return newest is not None and at < newest
 
     def _same_cloud(self, e: Event, w: World, at: int) -> bool:
         d, t = e["data"], e["type"]
@@ -635,7 +661,7 @@ class Model:
         """Append an accepted event (after ``judge`` said None)."""
         rec = Recorded(len(self.log) + 1, e, self.owner(e), self._refs(e))
         self.log.append(rec)
-        self._worlds = {k: v for k, v in self._worlds.items() if k[1] < rec.position}
+        self._worlds = {k: v for k, v in self._worlds.items() if k[1] is not None and k[1] < rec.position}
         return rec
 
     def _refs(self, e: Event) -> frozenset[str]:

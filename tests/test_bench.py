@@ -193,6 +193,8 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     names = {(f["store"], f["name"]) for f in figures}
     for store in ("sqlite", "postgresql"):
         assert (store, "bulk import") in names and (store, "as-of por p99") in names
+        # one late recording before a customer's 1,000 later events, and before 10
+        assert {(store, "late record, 1,000 later"), (store, "late record, 10 later")} <= names
     assert all(f["ours"] > 0 for f in figures)
     header = done.stdout.splitlines()[1]
     assert "ratio" in header and "floor" in header
@@ -213,7 +215,7 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     bulk = next(row for row in rows if row.startswith("| bulk import"))
     sqlite_import = next(f for f in figures if f["store"] == "sqlite" and f["name"] == "bulk import")
     assert f"{sqlite_import['ratio']:.3f}" in bulk
-    assert len(rows) == 1 + 9  # the header and one row a figure
+    assert len(rows) == 1 + 11  # the header and one row a figure
     # and the run said each figure as it went
     assert "sqlite: bulk import:" in done.stderr and "postgresql: verify:" in done.stderr
 

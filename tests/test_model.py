@@ -3,8 +3,9 @@
 ``LedgerMachine`` records random but well-typed events (partners in every program and cloud,
 customers, purchases on every channel, invitations, acceptances, removals, DAP and GDAP
 grants and revocations, switches, migrations, cancellations; valid ones and deliberately
-invalid ones: wrong roles, unknown or used ids, back-dated times, every rule's corner) at
-mostly increasing effective times into the real ledger and into ``tests/model.py``, a small
+invalid ones: wrong roles, unknown or used ids, late recordings that amend a customer's
+history or would invalidate its later events, every rule's corner) at mostly increasing
+effective times into the real ledger and into ``tests/model.py``, a small
 model written from the domain page alone. After every step it checks:
 
 - the rulebook: the ledger accepts exactly what the model accepts, and names the same rule;
@@ -51,10 +52,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ledger import RULEBOOK, Ledger, NotFound, RuleViolation, _rules, parse_event, read
+from ledger import RULEBOOK, Ledger, NotFound, RuleViolation, _late, _rules, parse_event, read
 from projections import TABLES
 from projections._fold import FOLDS
-from projections._session import change
+from projections._session import Session, change
 from projections._tables import SUBSCRIPTIONS
 
 import model
@@ -302,7 +303,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert not receipt.duplicate and receipt.position == len(self.model.log) + 1
             store.recorded_us.append(us(receipt.recorded_at))
             if type_.startswith("delegation."):
-                changed = {name for name in after if after[name] != before[name]}
+                # What is believed now (a late delegation event writes its customer's other
+                # things again, from its position, as they were: the same believed rows).
+                changed = {name for name in after if _believed(after[name]) != _believed(before[name])}
                 allowed = {
                     '"' + store.ledger.events_table + '"',
                     "ledger_chain",
@@ -781,6 +784,54 @@ class LedgerMachine(RuleBasedStateMachine):
             note=c.one_of((None, "ticket 4711", "Kündigung zum Laufzeitende ✓")),
         )
 
+    @precondition(lambda self: len(self.model.log) > 6)
+    @rule(data=st.data())
+    def late(self, data: st.DataObject) -> None:
+        """A late recording: an event of a customer at (about) one of its earlier effective
+        times, before others on record: ending what it had then (a cancellation, a
+        revocation, a removal, which later events may need) or adding something."""
+        c = Choices(data)
+        times_of = {
+            cid: sorted({us(r.event["effective_at"]) for r in self.model.log if r.customer == cid})
+            for cid in self.customers()
+        }
+        cid = c.pick([cid for cid, times in times_of.items() if len(times) > 1], CUSTOMERS)
+        times = times_of.get(cid, [])
+        if len(times) < 2:
+            self.frozen = self.clock - c.one_of((0, DAY))
+        else:  # at or just after one of its earlier times, before its newest
+            self.frozen = min(c.one_of(times[:-1]) + c.one_of((0, 0, SECOND, DAY)), times[-1] - SECOND)
+        try:
+            w = self.model.world(self.frozen)
+            what = c.one_of(("cancel", "cancel", "revoke", "remove", "remove", "purchase", "relate", "grant"))
+            if what == "cancel":
+                ever = self.model.ever("subscription.purchased", "subscription_id")
+                live = sorted(s.id for s in w.subs.values() if s.customer == cid and s.status == "active")
+                sid = c.pick(live, [*ever, "s0"])
+                self.record(
+                    "subscription.cancelled", self.frozen, c.role(AGENT), "p1", {"subscription_id": sid}
+                )
+            elif what == "revoke":
+                ever = self.model.ever("delegation.granted", "delegation_id")
+                did = c.pick(sorted(d.id for d in w.delegations.values() if d.customer == cid), [*ever, "d0"])
+                self.record(
+                    "delegation.revoked", self.frozen, c.role(CUSTOMER_ADMIN), cid, {"delegation_id": did}
+                )
+            elif what == "remove":
+                pid = c.pick(
+                    sorted({r.partner for r in w.relationships.values() if r.customer == cid}), PARTNERS
+                )
+                data = {"partner_id": pid, "customer_id": cid}
+                self.record("relationship.removed", self.frozen, c.role(AGENT), pid, data)
+            elif what == "purchase":
+                self._purchase(c, c.one_of(("microsoft", "ea", "csp")), "usage", cid=cid)
+            elif what == "relate":
+                self._relate(c, cid, c.pick(self.partners(*model.INVITERS), PARTNERS))
+            else:
+                self._grant(c, cid)
+        finally:
+            self.frozen = None
+
     @rule(data=st.data())
     def corner(self, data: st.DataObject) -> None:
         """Aim at what random steps seldom reach, building what it needs first: a csp sale to
@@ -1100,6 +1151,17 @@ class LedgerMachine(RuleBasedStateMachine):
 FULL_GRID_EVERY = 12  # accepted events between two checks of everything as of every moment
 
 
+def _believed(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows less those superseded, without their positions (a table without them as is)."""
+    if not rows or "superseded_pos" not in dict(rows[0]):
+        return rows
+    believed = [dict(r) for r in rows if dict(r)["superseded_pos"] is None]
+    return sorted(
+        (tuple((k, v) for k, v in r.items() if k not in ("created_pos", "superseded_pos")) for r in believed),
+        key=repr,
+    )
+
+
 def _body(e: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in e.items() if k not in ("position", "recorded_at", "hash", "prev_hash")}
 
@@ -1232,6 +1294,46 @@ def test_the_machine_catches_a_rule_that_accepts_everything(
     assert rule_id in message, message
     with capsys.disabled():
         print(f"\n{rule_id} ({edition}) planted: caught after {caught_after}: {message[:160]}")
+
+
+def _no_judging_again(*args: Any) -> None:
+    """A planted bug: a late event's customer's later events are not judged again."""
+
+
+def _no_rewind(self: Any, customer_id: str, at: int, pos: int) -> None:
+    """A planted bug: nothing of a late event's customer is rewound before its refold."""
+
+
+def _cut_rows_not_restored(self: Any, customer_id: str, at: int, pos: int) -> None:
+    """A planted bug: versions cut short by later events keep their cut end when rewound."""
+    self.insert = lambda *args: None  # the instance's, over the class's: rewind writes nothing
+    try:
+        _REWIND(self, customer_id, at, pos)
+    finally:
+        del self.insert
+
+
+_REWIND = Session.rewind
+LATE_BUGS = {
+    "later-events-not-judged-again": (_late, "_judge_again", _no_judging_again),
+    "no-rewind": (Session, "rewind", _no_rewind),
+    "cut-rows-not-restored": (Session, "rewind", _cut_rows_not_restored),
+}
+
+
+@pytest.mark.mutation
+@pytest.mark.parametrize("bug", sorted(LATE_BUGS))
+def test_the_machine_catches_a_bug_in_late_recordings(
+    bug: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plant a bug in late recordings (``ledger/_late.py``, ``Session.rewind``): the machine's
+    late events find it (the ledger accepts what the model refuses as ``time-order``, or
+    answers an amended history otherwise)."""
+    owner, name, planted = LATE_BUGS[bug]
+    monkeypatch.setattr(owner, name, planted)
+    message, caught_after = _hunt_planted_bug()
+    with capsys.disabled():
+        print(f"\nlate recordings, {bug} planted: caught after {caught_after}: {message[:160]}")
 
 
 @pytest.mark.mutation
