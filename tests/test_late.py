@@ -18,7 +18,19 @@ import pytest
 from ledger import Ledger, RuleViolation, read
 from projections import TABLES
 
-from builders import accept, cancel, customer, grant, partner, purchase, remove, request, revoke, switch
+from builders import (
+    accept,
+    cancel,
+    customer,
+    gdap_request,
+    grant,
+    partner,
+    purchase,
+    remove,
+    request,
+    revoke,
+    switch,
+)
 from clitools import run, run_json
 from model import us
 
@@ -125,6 +137,7 @@ def test_late_events_between_others_amend_history_and_survive_verify_rebuild_res
     late = [
         purchase("sub-3", "contoso", "2019-06-01T00:00:00Z"),
         grant("d-1", "contoso", "fabrikam", "2019-07-01T00:00:00Z"),
+        gdap_request("g-1", "contoso", "northwind", "2019-12-15T00:00:00Z", duration="P1Y11M"),
         grant(
             "g-1", "contoso", "northwind", "2020-01-01T00:00:00Z", kind="gdap", expires="2021-12-01T00:00:00Z"
         ),
