@@ -27,8 +27,8 @@ from . import _rules, _stored
 from ._chain import GENESIS, canonical, chain_leaf
 from ._errors import BadInput, IntegrityFailure, LedgerWarning, RuleViolation
 from ._events import Event
-from ._rebuild import Progress, no_cycle_collection
 from ._merkle import Node, hash_leaf
+from ._rebuild import Progress, no_cycle_collection
 from ._sql import CHAIN, CHAIN_COLUMNS, NODE_COLUMNS, NODES, Db
 from ._stored import Store, decoded
 from ._stream import encode

@@ -104,8 +104,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     # other guards stay as they are found.
                     with conn.cursor() as curs:
                         db = PostgresDb(curs, self.datastore.schema)
-                        for statement in [*NODES_DDL, *triggers(NODES)]:
-                            db.execute(statement)
+                        for ddl in [*NODES_DDL, *triggers(NODES)]:
+                            db.execute(ddl)
         self.datastore.register_type_adapters()
 
     def _create_schema(self, conn: psycopg.Connection[Any]) -> None:

@@ -11,8 +11,8 @@ from projections import canonical_to_us, format_time, to_us
 from ._chain import GENESIS, chain_leaf
 from ._errors import BadInput, IntegrityFailure
 from ._events import Event
-from ._parse import parse_event
 from ._merkle import CompactRange, hash_leaf
+from ._parse import parse_event
 from ._proof_errors import RootMismatch, SizeRolledBack
 from ._time import normalize_time, now
 

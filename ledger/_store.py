@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import PersistenceError
@@ -143,10 +143,8 @@ class Ledger:
         Returns what was checked and found (``Verification``): a failed check is its
         ``failure``, not raised. ``BadInput`` for a malformed digest."""
         if not self.read_only:
-            try:
+            with suppress(IntegrityFailure):  # the verification finds it and says where
                 self.ensure_tree()
-            except IntegrityFailure:
-                pass  # the verification finds it and says where
         return check(self._store, progress, digest, checkpoint)
 
     def verify(
