@@ -214,6 +214,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         out_file: OutFile = None,
+        as_json: JsonOption = False,
     ) -> None:
         """Print a Merkle proof as JSON: an event's inclusion, or the log's consistency.
 
@@ -221,7 +222,7 @@ def register(app: typer.Typer) -> None:
         `prove --from OLD [--to NEW]`: that the tree of OLD events is a prefix of the tree of NEW.
         `ledger check` verifies either against signed checkpoints, offline.
         """
-        with reporting(False):
+        with reporting(as_json):  # the proof is JSON either way; --json: so are the errors
             if (event is None) == (old is None):
                 raise BadInput(
                     "event", "name an event to prove, or --from OLD for the log's growth (not both)"

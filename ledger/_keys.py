@@ -108,7 +108,8 @@ def load_proof(path: str, option: str = "--proof") -> dict[str, Any]:
 
 def exported_event(path: str, position: int, option: str = "--event") -> dict[str, Any]:
     """The event at ``position`` in a file of exported events (JSON Lines, as ``export``
-    writes them; one line will do)."""
+    writes them), or the one event of a file of one line, whatever its position (the
+    verifier then says whether it is the proof's)."""
     from ._json import load_json
 
     text = read_text(path, option, limit=1 << 30)
@@ -120,6 +121,6 @@ def exported_event(path: str, position: int, option: str = "--event") -> dict[st
             raise BadInput(option, f"line {number} of {path} is not JSON") from None
         if not isinstance(event, dict):
             raise BadInput(option, f"line {number} of {path} is not a JSON object")
-        if event.get("position") == position:
+        if event.get("position") == position or len(lines) == 1:
             return event
     raise BadInput(option, f"{path} holds no event at position {position} (the proof's)")
