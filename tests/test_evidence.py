@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger import IntegrityFailure, Ledger, _postgres, _sqlite
+from ledger import Ledger, _postgres, _sqlite
 from ledger._chain import chain_hash, chain_leaf
 from ledger._checkpoint import generate_key, open_checkpoint, sign_checkpoint
 from ledger._merkle import (
@@ -318,7 +318,7 @@ def test_the_node_table_is_append_only(url: str) -> None:
         statements += ["TRUNCATE ledger_nodes"]
     before = _stored_nodes(url)
     for statement in statements:
-        with pytest.raises(Exception, match="append-only|UNIQUE|unique|duplicate"):
+        with pytest.raises(Exception, match=r"append-only|UNIQUE|unique|duplicate"):
             rawdb.execute(url, statement)
         assert _stored_nodes(url) == before, statement
 
@@ -604,7 +604,7 @@ def test_every_evidence_command_has_help(command: str) -> None:
 
 
 def test_the_compact_range_of_an_append_matches_the_stored_nodes(grown: tuple[str, Ledger]) -> None:
-    url, ledger = grown
+    _, ledger = grown
     tree = CompactRange()
     tree.extend(hash_leaf(leaf_bytes(event)) for event in ledger.stored())
     assert tree.root() == ledger.tree_head()[1]
