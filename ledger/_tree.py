@@ -28,7 +28,11 @@ from ._errors import BadInput, IntegrityFailure, StoreError
 from ._merkle import (
     EMPTY_ROOT,
     CompactRange,
+    GetNode,
     Node,
+    _consistency_ranges,
+    _cover,
+    _inclusion_ranges,
     consistency_proof,
     hash_leaf,
     inclusion_proof,
@@ -89,6 +93,23 @@ def node_reader(db: Db) -> Callable[[int, int], bytes]:
                 f"the Merkle tree has no node ({level}, {idx})", position=_leaf(level, idx)
             )
         return _hash(row["hash"], level, idx)
+
+    return get_node
+
+
+def _prefetched(db: Db, ranges: Iterable[tuple[int, int]], *extra: tuple[int, int]) -> GetNode:
+    """``get_node`` over the nodes that the subtrees ``ranges`` are made of (and ``extra``),
+    read in one query: a proof costs one round trip, not one per node."""
+    keys = sorted({key for begin, end in ranges for key in _cover(begin, end)} | set(extra))
+    found = read_nodes(db, keys)
+
+    def get_node(level: int, idx: int) -> bytes:
+        node = found.get((level, idx))
+        if node is None:
+            raise IntegrityFailure(
+                f"the Merkle tree has no node ({level}, {idx})", position=_leaf(level, idx)
+            )
+        return node
 
     return get_node
 
@@ -196,8 +217,8 @@ def prove_inclusion(db: Db, position: int, size: int | None) -> InclusionProof:
     size = _size(size, have, "--size")
     if not 1 <= position <= size:
         raise BadInput("--size", f"position {position} is not in a tree of {size} events")
-    get_node = node_reader(db)
     index = position - 1
+    get_node = _prefetched(db, _inclusion_ranges(index, size), (0, index))
     return InclusionProof(index, size, get_node(0, index), tuple(inclusion_proof(index, size, get_node)))
 
 
@@ -210,7 +231,8 @@ def prove_consistency(db: Db, old: int, new: int | None) -> ConsistencyProof:
     new = _size(new, have, "--to")
     if not 1 <= old <= new:
         raise BadInput("--from", f"must be a tree size from 1 to {new} (the --to size)")
-    return ConsistencyProof(old, new, tuple(consistency_proof(old, new, node_reader(db))))
+    get_node = _prefetched(db, _consistency_ranges(old, new))
+    return ConsistencyProof(old, new, tuple(consistency_proof(old, new, get_node)))
 
 
 def check_contains(db: Db, old_size: int, old_root: bytes, size: int) -> None:
@@ -224,7 +246,7 @@ def check_contains(db: Db, old_size: int, old_root: bytes, size: int) -> None:
         if old_root != EMPTY_ROOT:
             raise RootMismatch("a checkpoint of no events whose root is not the empty tree's")
         return
-    get_node = node_reader(db)
+    get_node = _prefetched(db, [*_consistency_ranges(old_size, size), (0, size)])
     verify_consistency(
         old_size, size, old_root, root_at(size, get_node), consistency_proof(old_size, size, get_node)
     )

@@ -172,28 +172,23 @@ def test_a_ledger_made_before_the_tree_gets_it_once_when_first_needed(url: str) 
 
 
 def test_a_proof_reads_a_handful_of_nodes(grown: tuple[str, Ledger], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proof is O(log n) reads of single nodes, never a scan."""
+    """A proof is one query for O(log n) nodes, never a scan."""
     from ledger import _tree
 
     _, ledger = grown
-    reads: list[tuple[int, int]] = []
-    real = _tree.node_reader
+    reads: list[int] = []
+    real = _tree.read_nodes
 
-    def counting(db: Any) -> Any:
-        get = real(db)
+    def counting(db: Any, keys: Any) -> Any:
+        reads.append(len(keys))
+        return real(db, keys)
 
-        def get_node(level: int, idx: int) -> bytes:
-            reads.append((level, idx))
-            return get(level, idx)
-
-        return get_node
-
-    monkeypatch.setattr(_tree, "node_reader", counting)
+    monkeypatch.setattr(_tree, "read_nodes", counting)
     ledger.prove_inclusion(77, N)
-    assert 0 < len(reads) <= 2 * N.bit_length()
+    assert len(reads) == 1 and 0 < reads[0] <= 2 * N.bit_length()
     reads.clear()
     ledger.prove_consistency(33, N)
-    assert 0 < len(reads) <= 2 * N.bit_length()
+    assert len(reads) == 1 and 0 < reads[0] <= 2 * N.bit_length()
 
 
 # --- what verify catches --------------------------------------------------------------------------
