@@ -358,9 +358,9 @@ def test_keygen_writes_an_owner_only_key_never_over_a_file_and_never_prints_it(
             command,
             "--key",
             str(key),
-            *(["--checkpoint", "x.txt"] if command == "export" else []),
+            *(["--checkpoint", str(handed_over["dir"] / "x.txt")] if command == "export" else []),
         )
-        assert secret.split("+")[-1].encode() not in done.stdout + done.stderr
+        assert done.returncode == 0 and secret.split("+")[-1].encode() not in done.stdout + done.stderr
 
 
 def test_checkpoint_prints_a_signed_note_of_the_whole_log(handed_over: dict[str, Any]) -> None:
