@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import PersistenceError
 
@@ -33,6 +33,8 @@ from ._stored import Store
 from ._url import chosen, redact, store_url
 from ._verify import Verification, Verified, check, digest_position, verify_chain
 from ._wait import DEFAULT_WAIT, checked_wait, waiting
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from ._checkpoint import Checkpoint, SignerKey
@@ -174,12 +176,23 @@ class Ledger:
 
     def tree_head(self) -> tuple[int, bytes]:
         """The tree over the whole log: its size (the events it holds) and its root."""
-        from ._tree import tree_root, tree_size
+        from ._tree import tree_root
 
-        self.ensure_tree()
+        return self._on_tree(lambda db, size: (size, tree_root(db, size)))
+
+    def _on_tree(self, question: Callable[[Db, int], T]) -> T:
+        """``question(db, size)`` asked in one read of the stored tree of ``size`` events
+        (built first, once, where it is short of the chain: ``ensure_tree``)."""
+        from ._stored import head
+        from ._tree import tree_size
+
         with self.read() as db:
             size = tree_size(db)  # the nodes of a size never change: later reads agree
-            return size, tree_root(db, size)
+            if size >= head(db):
+                return question(db, size)
+        self.ensure_tree()
+        with self.read() as db:
+            return question(db, tree_size(db))
 
     def checkpoint(self, signer: SignerKey, origin: str | None = None) -> tuple[Checkpoint, str]:
         """The checkpoint of the whole log, and its signed note (``_checkpoint``), signed by
@@ -211,30 +224,26 @@ class Ledger:
         (default: the whole log's), as ``_verifier`` checks it: O(log n) reads."""
         from ._tree import prove_inclusion
 
-        self.ensure_tree()
-        with self.read() as db:
-            return prove_inclusion(db, position, size)
+        return self._on_tree(lambda db, have: prove_inclusion(db, have, position, size))
 
     def prove_consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         """The consistency proof from the tree of ``old`` events to that of ``new``
         (default: the whole log's): O(log n) reads."""
         from ._tree import prove_consistency
 
-        self.ensure_tree()
-        with self.read() as db:
-            return prove_consistency(db, old, new)
+        return self._on_tree(lambda db, have: prove_consistency(db, have, old, new))
 
     def contains(self, checkpoint: Checkpoint) -> int:
         """Prove from the stored tree that the log still holds the tree ``checkpoint``
         signed (its signature checked already); the current tree size. A ``ProofError``
         if not. Unlike ``verify --checkpoint`` it trusts the stored nodes: O(log n) reads."""
-        from ._tree import check_contains, tree_size
+        from ._tree import check_contains
 
-        self.ensure_tree()
-        with self.read() as db:
-            size = tree_size(db)
+        def contains(db: Db, size: int) -> int:
             check_contains(db, checkpoint.size, checkpoint.root, size)
-        return size
+            return size
+
+        return self._on_tree(contains)
 
     def extends(self, digest: str) -> int:
         """The position of the stored event whose hash is ``digest``, a head seen earlier (0

@@ -192,12 +192,9 @@ def ensure_tree(
         open_tree(tx.db, store.events_table, head(tx.db))
 
 
-def current_size(db: Db) -> int:
-    return tree_size(db)
-
-
 def tree_root(db: Db, size: int) -> bytes:
-    return root_at(size, node_reader(db))
+    """The root of the stored tree of ``size`` events: one query of O(log n) nodes."""
+    return root_at(size, _prefetched(db, [(0, size)]))
 
 
 def _size(size: int | None, have: int, option: str) -> int:
@@ -208,12 +205,11 @@ def _size(size: int | None, have: int, option: str) -> int:
     return size
 
 
-def prove_inclusion(db: Db, position: int, size: int | None) -> InclusionProof:
+def prove_inclusion(db: Db, have: int, position: int, size: int | None) -> InclusionProof:
     """The inclusion proof of the event at ``position`` in the tree of ``size`` events (by
-    default the whole log's): O(log n) reads."""
+    default the whole stored tree's, of ``have``): one query of O(log n) nodes."""
     from ._verifier import InclusionProof
 
-    have = tree_size(db)
     size = _size(size, have, "--size")
     if not 1 <= position <= size:
         raise BadInput("--size", f"position {position} is not in a tree of {size} events")
@@ -222,12 +218,11 @@ def prove_inclusion(db: Db, position: int, size: int | None) -> InclusionProof:
     return InclusionProof(index, size, get_node(0, index), tuple(inclusion_proof(index, size, get_node)))
 
 
-def prove_consistency(db: Db, old: int, new: int | None) -> ConsistencyProof:
+def prove_consistency(db: Db, have: int, old: int, new: int | None) -> ConsistencyProof:
     """The consistency proof from the tree of ``old`` events to that of ``new`` (by default
-    the whole log's): O(log n) reads."""
+    the whole stored tree's, of ``have``): one query of O(log n) nodes."""
     from ._verifier import ConsistencyProof
 
-    have = tree_size(db)
     new = _size(new, have, "--to")
     if not 1 <= old <= new:
         raise BadInput("--from", f"must be a tree size from 1 to {new} (the --to size)")
