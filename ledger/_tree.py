@@ -125,11 +125,9 @@ def open_tree(db: Db, events_table: str, size: int) -> CompactRange:
     """The compact range of the tree over the first ``size`` events, under the write lock
     (``size``: the chain's head): one query where the tree is there; built from the stored
     events where it is not (a ledger made before it), its nodes inserted."""
-    keys = [*range_nodes(size), (0, size)]
-    if size:
-        keys.append((0, size - 1))
+    keys = [*range_nodes(size), *([(0, size - 1)] if size else []), (0, size)]
     found = read_nodes(db, keys)
-    if (0, size) not in found and (size == 0 or (0, size - 1) in found):
+    if (0, size) not in found and all(key in found for key in keys[:-1]):
         return CompactRange(size, [found[key] for key in range_nodes(size)])
     leaves = tree_size(db)
     if leaves > size:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ledger import Ledger, _postgres, _sqlite
+from ledger import IntegrityFailure, Ledger, _postgres, _sqlite
 from ledger._chain import chain_hash, chain_leaf
 from ledger._checkpoint import generate_key, open_checkpoint, sign_checkpoint
 from ledger._merkle import (
@@ -287,6 +287,21 @@ def test_a_tampered_node_is_caught_by_verify(url: str, node: tuple[int, int]) ->
     assert answer["error"]["position"] == (node[1] + 1) << node[0]
 
 
+def test_an_append_over_a_tree_missing_a_node_is_refused(url: str) -> None:
+    """A node of the head's compact range deleted: the next append cannot carry the tree on,
+    and says so (exit 4 from the command), storing nothing."""
+    with Ledger(url) as ledger:
+        ledger.record_many(_partners(0, 6))  # the range of 6 leaves: nodes (2, 0) and (1, 2)
+        table = ledger.events_table
+    rawdb.drop_triggers(url)
+    rawdb.execute(url, "DELETE FROM ledger_nodes WHERE level = 1 AND idx = 2")
+    _restore_guards(url, table)
+    with Ledger(url) as ledger:
+        with pytest.raises(IntegrityFailure, match=r"no node \(1, 2\)"):
+            ledger.record(partner("late"))
+        assert ledger.head() == 6
+
+
 def test_a_node_past_the_log_is_caught_by_verify(url: str) -> None:
     with Ledger(url) as ledger:
         ledger.record_many(_partners(0, 5))
@@ -494,6 +509,10 @@ def test_a_rolled_back_tree_size_is_caught(handed_over: dict[str, Any]) -> None:
         growth = ledger.prove_consistency(7, 11).to_json()
     code, answer = _check(handed_over, growth, checkpoint="cp2.txt", newer="cp1.txt")
     assert (code, answer["error"]["reason"]) == (4, "size-rolled-back")
+    d = handed_over["dir"]
+    plain = run("check", "--key", str(handed_over["pub"]), "--checkpoint", str(d / "cp2.txt"),
+                "--newer", str(d / "cp1.txt"), "--proof", str(d / "proof.json"))  # fmt: skip
+    assert plain.returncode == 4 and plain.stderr.rstrip().endswith(b"[size-rolled-back]")
     code, answer = _check(handed_over, {**growth, "path": growth["path"][:-1]}, newer="cp2.txt")
     assert (code, answer["error"]["reason"]) == (4, "malformed-proof")
     assert _check(handed_over, growth, newer="cp2.txt")[0] == 0
