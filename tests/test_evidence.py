@@ -171,6 +171,38 @@ def test_a_ledger_made_before_the_tree_gets_it_once_when_first_needed(url: str) 
         assert ledger.verify() == 24
 
 
+def test_a_long_backfill_is_said_on_standard_error(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger import _tree
+
+    with Ledger(url) as ledger:
+        ledger.record_many(_partners(0, 8))
+        table = ledger.events_table
+    rawdb.drop_triggers(url)
+    rawdb.execute(url, "DELETE FROM ledger_nodes")
+    _restore_guards(url, table)
+    monkeypatch.setattr(_tree, "BACKFILL_NOTICE", 5)
+    with Ledger(url) as ledger:
+        capsys.readouterr()
+        assert ledger.tree_head()[0] == 8
+        assert "building the Merkle tree over the 8 events stored before it" in capsys.readouterr().err
+        assert ledger.tree_head()[0] == 8
+        assert capsys.readouterr().err == ""  # once
+
+
+def test_a_postgresql_store_made_before_the_tree_gets_its_table_and_guards(pg_url: str) -> None:
+    with Ledger(pg_url) as ledger:
+        ledger.record_many(_partners(0, 5))
+    rawdb.execute(pg_url, "DROP TABLE ledger_nodes")
+    with Ledger(pg_url) as ledger:
+        ledger.verify_guards()  # the node table's guards are there, the others untouched
+        assert ledger.verify() == 5  # the tree built once, when first needed
+    assert len(_stored_nodes(pg_url)) == 2 * 5 - 2
+    with pytest.raises(Exception, match="append-only"):
+        rawdb.execute(pg_url, "DELETE FROM ledger_nodes")
+
+
 def test_a_proof_reads_a_handful_of_nodes(grown: tuple[str, Ledger], monkeypatch: pytest.MonkeyPatch) -> None:
     """A proof is one query for O(log n) nodes, never a scan."""
     from ledger import _tree
