@@ -117,9 +117,7 @@ def fail(error: LedgerError, as_json: bool) -> typer.Exit:
     else:
         where = f" (line {error.line})" if error.line is not None else ""
         rule = f" [rule {error.rule}]" if error.rule else ""
-        reason = getattr(error, "reason", None)  # a ProofError's: why the evidence fails
-        why = f" [{reason}]" if isinstance(reason, str) else ""
-        err.print(f"error: {error.message}{where}{rule}{why}")
+        err.print(f"error: {error.message}{where}{rule}")
     return typer.Exit(error.exit_code)
 
 

@@ -544,7 +544,7 @@ def test_a_rolled_back_tree_size_is_caught(handed_over: dict[str, Any]) -> None:
     d = handed_over["dir"]
     plain = run("check", "--key", str(handed_over["pub"]), "--checkpoint", str(d / "cp2.txt"),
                 "--newer", str(d / "cp1.txt"), "--proof", str(d / "proof.json"))  # fmt: skip
-    assert plain.returncode == 4 and plain.stderr.rstrip().endswith(b"[size-rolled-back]")
+    assert plain.returncode == 4 and b"the log lost some" in plain.stderr
     code, answer = _check(handed_over, {**growth, "path": growth["path"][:-1]}, newer="cp2.txt")
     assert (code, answer["error"]["reason"]) == (4, "malformed-proof")
     assert _check(handed_over, growth, newer="cp2.txt")[0] == 0
