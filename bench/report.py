@@ -10,6 +10,7 @@ import orjson
 
 ROWS = (
     ("bulk import, events/s", "bulk import"),
+    ("import with the Merkle tree / without, events/s", "import, tree / no tree"),
     ("single record (library), events/s", "single record (library)"),
     ("rebuild, events/s", "rebuild"),
     ("verify, events/s", "verify"),
@@ -17,6 +18,8 @@ ROWS = (
     ("as-of `por` p99, ms", "as-of por p99"),
     ("late record before 1,000 later events, ms", "late record, 1,000 later"),
     ("late record before 10 later events, ms", "late record, 10 later"),
+    ("inclusion proof p50, ms (/ one lookup)", "inclusion proof p50"),
+    ("consistency proof p50, ms (/ one lookup)", "consistency proof p50"),
     ("CLI start `ledger por`, s", "CLI start, ledger por"),
     ("peak RSS import, MB", "peak RSS import"),
     ("peak RSS rebuild, MB", "peak RSS rebuild"),

@@ -23,7 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,8 @@ class Raw:
 
 # The column of a ledger table that says which event wrote a row (the events table, named
 # by the library, has the position as its stream's version).
-_POSITION_COLUMN = {CHAIN: "position", EVENT_REFS: "position"}
+# The Merkle tree's node (level, idx) is written by the append of leaf (idx + 1) << level.
+_POSITION_COLUMN = {CHAIN: "position", EVENT_REFS: "position", "ledger_nodes": "((idx + 1) << level)"}
 # The projection tables (what a rebuild writes) and their primary keys.
 _PROJECTIONS = {**{t.sql_name: t.primary_key for t in TABLES}, EVENT_REFS: EVENT_REFS_KEY}
 
@@ -377,6 +378,32 @@ class DatabaseFloor:
             self.conn.close()
 
 
+def tree_cost(kind: str, folder: Path, lines: list[bytes]) -> tuple[float, float]:
+    """Seconds of the same import into two empty stores, in this process: with the Merkle
+    tree, as the ledger always keeps it, and with its upkeep patched out (no leaf hash, no
+    node row), to show what the tree costs an append."""
+    from unittest import mock
+
+    class NoTree:
+        def append(self, _leaf: bytes) -> list[Any]:
+            return []
+
+    events = [(i, parse_event(orjson.loads(line))) for i, line in enumerate(lines, start=1)]
+    seconds = []
+    for keep in (False, True):
+        (folder / f"tree-{keep}").mkdir()
+        with store(kind, folder / f"tree-{keep}") as url, Ledger(url) as ledger:
+            patched = mock.patch.multiple(
+                "ledger._append", open_tree=lambda *_: NoTree(), hash_leaf=lambda leaf: leaf
+            )
+            with nullcontext() if keep else patched:
+                started = time.perf_counter()
+                ledger.import_events(iter(events))
+                seconds.append(time.perf_counter() - started)
+    without, with_tree = seconds
+    return with_tree, without
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -450,6 +477,10 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                     floor=events / floor_s,
                 )
             )
+            # the Merkle tree's share of an append: the same import, in this process, with and
+            # without the tree (same run, same machine)
+            with_s, without_s = tree_cost(kind, Path(tmp), lines)
+            add(Figure(kind, "import, tree / no tree", events / with_s, events / without_s, "events/s", "-"))
             # rebuild and verify
             raw_s = raw.scan(orjson.loads)
             ours_s, rebuild_rss = run_process([LEDGER, "--db", url, "rebuild"])
@@ -498,6 +529,18 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
                     times.append(time.perf_counter() - started)
                 base = raw.lookups([rng.randint(1, last) for _ in range(queries)])
                 add(Figure(kind, "as-of por p50", pct(times, 0.5) * 1e3, pct(base, 0.5) * 1e3, "ms", "-"))
+                # proofs on the whole ledger: a handful of node reads each, never a scan
+                proofs, growths = [], []
+                for _ in range(min(queries, 300)):
+                    started = time.perf_counter()
+                    ledger.prove_inclusion(rng.randint(1, last))
+                    proofs.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    ledger.prove_consistency(rng.randint(1, last))
+                    growths.append(time.perf_counter() - started)
+                lookup = pct(base, 0.5) * 1e3
+                add(Figure(kind, "inclusion proof p50", pct(proofs, 0.5) * 1e3, lookup, "ms", "-"))
+                add(Figure(kind, "consistency proof p50", pct(growths, 0.5) * 1e3, lookup, "ms", "-"))
                 add(
                     Figure(
                         kind, "as-of por p99", pct(times, 0.99) * 1e3, pct(base, 0.99) * 1e3, "ms", "<= 5x"

@@ -10,23 +10,31 @@ import typer
 from ledger import GENESIS, IntegrityFailure, check_output, now, read, store_files, write_output
 from projections import format_us, to_us
 
+from ._evidence import CheckpointOption, Origin, VerifierKeyOption, checkpoint_json, opened_checkpoint
 from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
 from ._output import emit_json, out, progress_bar, reporting
 
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
     from ledger import Ledger
+    from ledger._checkpoint import Checkpoint
 
     from . import _report
 
 
-def _verification(ledger: Ledger, digest: str | None) -> _report.Verification:
-    """What ``check`` found (the chain, the rulebook, every projection, and with ``digest``
-    whether the log extends it), as the report shows it."""
+def _verification(
+    ledger: Ledger, digest: str | None, signed: Checkpoint | None = None
+) -> _report.Verification:
+    """What ``check`` found (the chain, the tree, the rulebook, every projection, with
+    ``digest`` whether the log extends it, with ``signed`` whether it holds that checkpoint's
+    tree), as the report shows it."""
     from . import _report
 
-    found = ledger.check(digest=digest)
+    shown = None if signed is None else _report.Signed(**checkpoint_json(signed))
+    found = ledger.check(digest=digest, checkpoint=signed)
     if found.failure is not None:
-        return _report.Verification(False, 0, found.failure.message, found.failure.position, digest=digest)
+        return _report.Verification(
+            False, 0, found.failure.message, found.failure.position, digest=digest, checkpoint=shown
+        )
     return _report.Verification(
         True,
         found.count,
@@ -34,6 +42,7 @@ def _verification(ledger: Ledger, digest: str | None) -> _report.Verification:
         head=_report.Head(found.head, found.head_hash),
         digest=digest,
         extends=found.extends,
+        checkpoint=shown,
     )
 
 
@@ -75,6 +84,9 @@ def register(app: typer.Typer) -> None:
         as_of: AsOf = None,
         known_at: KnownAt = None,
         digest: Digest = None,
+        checkpoint: CheckpointOption = None,
+        key: VerifierKeyOption = None,
+        origin: Origin = None,
         as_json: JsonOption = False,
     ) -> None:
         """Write one customer's relationship history as a self-contained HTML page for auditors.
@@ -82,8 +94,9 @@ def register(app: typer.Typer) -> None:
         A timeline of partners of record, reseller relationships and delegations (DAP, GDAP).
 
         The customer's events in plain language, the chain head verify checked, and what verify
-        checked: the chain, the rulebook, every projection, and with --digest whether the log
-        extends a head taken earlier (without one, a log rewritten whole would pass).
+        checked: the chain, the Merkle tree, the rulebook, every projection, with --digest whether
+        the log extends a head taken earlier, and with --checkpoint FILE --key PUB whether it holds
+        the tree a signed checkpoint describes (without either, a log rewritten whole would pass).
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
         """
@@ -94,6 +107,7 @@ def register(app: typer.Typer) -> None:
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             wanted = None if digest is None else parse_digest(digest)
+            signed = opened_checkpoint(checkpoint, key, origin)
             target = Path(out_file)
             protected = store_files(db_url(ctx))
             check_output(out_file, "--out", protected)
@@ -102,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
-                verification = _verification(ledger, wanted)
+                verification = _verification(ledger, wanted, signed)
                 # What verify checked; after a failure, the stored head (nothing vouches for it).
                 head = verification.head or _report.Head(ledger.head(), ledger.head_hash())
                 known_head = None if known is None else _head_at(ledger, timeline.known)
@@ -123,6 +137,7 @@ def register(app: typer.Typer) -> None:
                         "verified": verification.count,
                         "head": head.hash,
                         **({"extends": wanted} if wanted else {}),
+                        **({"checkpoint": checkpoint_json(signed)} if signed else {}),
                     }
                 )
             else:
@@ -130,7 +145,11 @@ def register(app: typer.Typer) -> None:
                     f"the log extends the one whose head was {wanted}"
                     if wanted
                     else "no earlier digest was checked: a log rewritten whole would pass"
+                    if signed is None
+                    else "no earlier digest was checked"
                 )
+                if signed is not None:
+                    extends += f"; it holds the tree of {signed.size} events {signed.origin} signed"
                 out.print(
                     f"Wrote the report of {timeline.customer_id} ({len(events)} events, as of "
                     f"{format_us(timeline.as_of)}) to {target}; verify passed (the chain, the rulebook "
@@ -138,21 +157,35 @@ def register(app: typer.Typer) -> None:
                 )
 
     @app.command()
-    def verify(ctx: typer.Context, digest: Digest = None, as_json: JsonOption = False) -> None:
-        """Recompute the hash chain, judge every event again by the rulebook, rebuild every
-        projection, and compare them with what is stored.
+    def verify(
+        ctx: typer.Context,
+        digest: Digest = None,
+        checkpoint: CheckpointOption = None,
+        key: VerifierKeyOption = None,
+        origin: Origin = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Recompute the hash chain and the Merkle tree, judge every event again by the
+        rulebook, rebuild every projection, and compare them with what is stored.
 
         Exit 4 naming the first bad position. Prints the head hash it verified: a digest of the
         whole log up to there; keep it, and a later `verify --digest HASH` proves nothing
-        recorded by then was lost or rewritten.
+        recorded by then was lost or rewritten. Likewise `--checkpoint FILE --key PUB`: the log
+        still holds the tree a signed checkpoint describes (a log rewritten whole since fails).
         """
         with reporting(as_json):
+            signed = opened_checkpoint(checkpoint, key, origin)
             with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
-                verified = ledger.verify(progress, digest=digest)
+                verified = ledger.verify(progress, digest=digest, checkpoint=signed)
             head, wanted = verified.head_hash, None if digest is None else digest.lower()
             if as_json:
                 emit_json(
-                    {"verified": verified.count, "head": head, **({"extends": wanted} if wanted else {})}
+                    {
+                        "verified": verified.count,
+                        "head": head,
+                        **({"extends": wanted} if wanted else {}),
+                        **({"checkpoint": checkpoint_json(signed)} if signed else {}),
+                    }
                 )
             else:
                 extends = (
@@ -160,9 +193,14 @@ def register(app: typer.Typer) -> None:
                     if wanted
                     else ""
                 )
+                holds = (
+                    f" It holds the tree of {signed.size} events the checkpoint of {signed.origin} signed."
+                    if signed
+                    else ""
+                )
                 out.print(
-                    f"Verified {verified.count} events: the chain, the rulebook and every projection "
-                    f"match. Head {head} (position {verified.head}).{extends}"
+                    f"Verified {verified.count} events: the chain, the Merkle tree, the rulebook and every "
+                    f"projection match. Head {head} (position {verified.head}).{extends}{holds}"
                 )
 
     @app.command()

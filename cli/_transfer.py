@@ -17,19 +17,23 @@ from ledger import (
     LedgerError,
     check_output,
     event_lines,
+    keys,
     load_json,
     output_file,
     parse_event,
     spooled,
     store_files,
+    write_output,
     writing,
 )
 
+from ._evidence import Origin, VerifierKeyOption, checkpoint_json, opened_checkpoint
 from ._options import JsonOption, db_url, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting, said_warnings
 
 if TYPE_CHECKING:
     from ledger import Event
+    from ledger._checkpoint import SignerKey
 
 
 def register(app: typer.Typer) -> None:
@@ -105,6 +109,20 @@ def import_(
             show_default=False,
         ),
     ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help=(
+                "With --restore and --key: a signed checkpoint. The restore is refused whole (exit 4) "
+                "unless the file's first events make the tree it signed."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    key: VerifierKeyOption = None,
+    origin: Origin = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record every event of a JSON Lines file in one transaction: all or nothing.
@@ -113,11 +131,12 @@ def import_(
     are skipped, so importing the same file twice stores it once.
     """
     if restore:
-        _restore(ctx, file, digest, as_json)
+        _restore(ctx, file, digest, (checkpoint, key, origin), as_json)
         return
-    if digest is not None:
-        with reporting(as_json):
-            raise BadInput("--digest", "is for import --restore only")
+    for option, value in (("--digest", digest), ("--checkpoint", checkpoint), ("--key", key)):
+        if value is not None:
+            with reporting(as_json):
+                raise BadInput(option, "is for import --restore only")
     with reporting(as_json):
         with (
             _lines(file) as lines,
@@ -156,15 +175,22 @@ def _restorable(lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[
         yield number, obj
 
 
-def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -> None:
+def _restore(
+    ctx: typer.Context,
+    file: str,
+    digest: str | None,
+    signed_by: tuple[str | None, str | None, str | None],
+    as_json: bool,
+) -> None:
     with reporting(as_json):
+        signed = opened_checkpoint(*signed_by)
         with (
             _lines(file) as lines,
             open_ledger(ctx) as ledger,
             progress_bar("restoring") as progress,
         ):
             summary = ledger.restore(
-                _restorable(lines), progress, _count_lines(file, progress), digest=digest
+                _restorable(lines), progress, _count_lines(file, progress), digest=digest, checkpoint=signed
             )
         extends = {"extends": digest.lower()} if digest is not None else {}
         if as_json:
@@ -174,6 +200,7 @@ def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -
                     "head": summary.last_hash,
                     "head_position": summary.last_position,
                     **extends,
+                    **({"checkpoint": checkpoint_json(signed)} if signed else {}),
                 }
             )
         elif not summary.imported:
@@ -183,6 +210,11 @@ def _restore(ctx: typer.Context, file: str, digest: str | None, as_json: bool) -
                 f"Restored {summary.imported} events; every hash came out the same. Head: position "
                 f"{summary.last_position}, hash {summary.last_hash}."
                 + (f" It extends the log whose head was {extends['extends']}." if extends else "")
+                + (
+                    f" Its first {signed.size} events are the tree the checkpoint of {signed.origin} signed."
+                    if signed
+                    else ""
+                )
             )
 
 
@@ -205,6 +237,28 @@ def export(
             )
         ),
     ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help=(
+                "Also write a checkpoint of exactly the events exported, signed with --key, to this "
+                "file: hand both over, and `ledger check` proves an event of the file in it."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="FILE",
+            help="With --checkpoint: the signer (private) key file `ledger keygen` wrote. Never printed.",
+            show_default=False,
+        ),
+    ] = None,
+    origin: Origin = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write every stored event as JSON Lines in position order, with its chain fields.
@@ -212,23 +266,55 @@ def export(
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
     """
     with reporting(as_json):
+        protected = store_files(db_url(ctx))
+        signer = None
+        if (checkpoint is None) != (key is None):
+            raise BadInput(
+                "--checkpoint" if checkpoint is None else "--key", "--checkpoint and --key go together"
+            )
+        if checkpoint is not None and key is not None:
+            check_output(checkpoint, "--checkpoint", protected)
+            signer = keys.load_signer(key)
         if file in (None, "-"):
             with writing("standard output"), open_ledger(ctx) as ledger:
-                _write_events(ledger, sys.stdout.buffer)
+                size, note = _signed(ledger, signer, origin)
+                _write_events(ledger, sys.stdout.buffer, size)
+            if checkpoint is not None:
+                write_output(checkpoint, "--checkpoint", protected, note.encode("utf-8"))
             return
-        protected = store_files(db_url(ctx))
         check_output(file, "file", protected)
-        with open_ledger(ctx) as ledger, output_file(file, "file", protected) as handle:
-            count = _write_events(ledger, handle)
+        with open_ledger(ctx) as ledger:
+            size, note = _signed(ledger, signer, origin)
+            with output_file(file, "file", protected) as handle:
+                count = _write_events(ledger, handle, size)
+        answer: dict[str, Any] = {"exported": count, "file": str(Path(file))}
+        if checkpoint is not None:
+            write_output(checkpoint, "--checkpoint", protected, note.encode("utf-8"))
+            answer["checkpoint"] = str(Path(checkpoint))
         if as_json:
-            emit_json({"exported": count, "file": str(Path(file))})
+            emit_json(answer)
         else:
-            err.print(f"Exported {count} events to {Path(file)}.")
+            err.print(
+                f"Exported {count} events to {Path(file)}"
+                + (f", and their signed checkpoint to {Path(checkpoint)}." if checkpoint else ".")
+            )
 
 
-def _write_events(ledger: Ledger, handle: BinaryIO) -> int:
+def _signed(ledger: Ledger, signer: SignerKey | None, origin: str | None) -> tuple[int | None, str]:
+    """With a signer: the tree size to export up to and its signed checkpoint (taken first,
+    so the file holds exactly the events it signs, whatever is appended meanwhile)."""
+    if signer is None:
+        return None, ""
+    head, note = ledger.checkpoint(signer, origin)
+    return head.size, note
+
+
+def _write_events(ledger: Ledger, handle: BinaryIO, stop: int | None = None) -> int:
     count = 0
-    for event in ledger.stored():
+    if stop == 0:
+        handle.flush()
+        return 0
+    for event in ledger.stored(stop=stop):
         handle.write(orjson.dumps(event) + b"\n")
         count += 1
     handle.flush()

@@ -1,9 +1,9 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
 The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_audit`` (report, verify, rebuild), ``_demo`` (demo), ``_rulebook``
-(rules) and ``_record`` (record), and a command line loads the one module that defines the command it names
-(``_app_for``).
+customer, history), ``_audit`` (report, verify, rebuild), ``_evidence`` (keygen, checkpoint,
+prove, check), ``_demo`` (demo), ``_rulebook`` (rules) and ``_record`` (record), and a command
+line loads the one module that defines the command it names (``_app_for``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ _COMMANDS = {
     "report": "_audit",
     "verify": "_audit",
     "rebuild": "_audit",
+    "keygen": "_evidence",
+    "checkpoint": "_evidence",
+    "prove": "_evidence",
+    "check": "_evidence",
     "demo": "_demo",
     "rules": "_rulebook",
 }

@@ -20,8 +20,10 @@ from ._errors import (
 )
 
 if TYPE_CHECKING:
+    from . import _keys as keys
     from . import _narration as narration
     from . import _read as read
+    from . import _verifier as verifier
     from ._append import Receipt
     from ._chain import GENESIS, chain_hash, parse_digest
     from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 _MODULES = {
     "read": ("_read", ""),
     "narration": ("_narration", ""),
+    "keys": ("_keys", ""),
+    "verifier": ("_verifier", ""),
     "GENESIS": ("_chain", "GENESIS"),
     "chain_hash": ("_chain", "chain_hash"),
     "EVENT_TYPES": ("_events", "EVENT_TYPES"),
@@ -123,6 +127,7 @@ __all__ = [
     "chain_hash",
     "check_output",
     "event_lines",
+    "keys",
     "load_json",
     "narration",
     "now",
@@ -137,6 +142,7 @@ __all__ = [
     "rules_json",
     "spooled",
     "store_files",
+    "verifier",
     "write_output",
     "writing",
 ]

@@ -4,13 +4,15 @@ An append takes the store's write lock first, reads the head under it, and then,
 batch, inserts the stream's next versions through eventsourcing's recorder and, in the same
 transaction, judges each event by the rulebook (against the projections as they stand,
 including the earlier events of the same input), folds it into the projections and chains
-it. Any failure rolls back everything. Writers are serialised by the lock, so each event is
+it, and appends its leaf to the Merkle tree (``_tree``: the nodes it completes are inserted
+with the chain rows). Any failure rolls back everything. Writers are serialised by the lock, so each event is
 judged once against everything committed before it; the stream's version constraint would
 still refuse a second writer of the same position.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -22,15 +24,17 @@ import projections
 from projections import canonical_to_us, format_time, from_us, to_us
 
 from . import _stored
-from ._chain import GENESIS, canonical, chain_hash
+from ._chain import GENESIS, canonical, chain_leaf
 from ._errors import BadInput, IntegrityFailure, LedgerWarning, RuleViolation
 from ._events import Event
 from ._late import judge_and_fold
+from ._merkle import Node, hash_leaf
 from ._rebuild import Progress, no_cycle_collection
-from ._sql import CHAIN, CHAIN_COLUMNS, Db
+from ._sql import CHAIN, CHAIN_COLUMNS, NODE_COLUMNS, NODES, Db
 from ._stored import Store, decoded
 from ._stream import encode
 from ._time import now
+from ._tree import node_rows, open_tree
 from ._world import prefetch
 
 _LOOKUP_CHUNK = 500
@@ -150,6 +154,7 @@ class Append:
                 tx.lock()
                 self.store.check_guards(db, writing=True)
                 self._read_chain_head(db)
+                self.tree = open_tree(db, self.store.events_table, self.head)
             if self.on_lock is not None:
                 self.on_lock(self.head)
             if self.head and first and first[0][2] is not None:  # a restore, under the lock
@@ -240,6 +245,7 @@ class Append:
         if new[0].restored is None:
             self.stamped_behind = self.clock_behind
         chain: list[tuple[int, str, str, int, str, str]] = []
+        nodes: list[Node] = []
         out: list[Receipt] = []
         recorded_at, recorded_us = self.recorded_at, self.recorded_us
         for line, event, payload, restored in new:
@@ -252,10 +258,12 @@ class Append:
             if restored is not None:
                 recorded_at, expected = restored
                 recorded_us = canonical_to_us(recorded_at)
-            digest = chain_hash(payload, position, recorded_at, self.prev_hash)
+            leaf = chain_leaf(payload, position, recorded_at, self.prev_hash)
+            digest = hashlib.sha256(leaf).hexdigest()
             if restored is not None and digest != expected:
                 raise IntegrityFailure(f"position {position} does not restore to its hash", position=position)
             chain.append((position, event.event_id, recorded_at, recorded_us, self.prev_hash, digest))
+            nodes += self.tree.append(hash_leaf(leaf))
             out.append(Receipt(event.event_id, position, recorded_at, digest, duplicate=False))
             self.lines.append(line)
             self.prev_hash = digest
@@ -263,6 +271,7 @@ class Append:
             if self.progress is not None:
                 self.progress(self.done, self.total)
         db.insert_rows(CHAIN, CHAIN_COLUMNS, chain)
+        db.insert_rows(NODES, NODE_COLUMNS, node_rows(nodes))
         session.flush(evict=True)
         return out
 

@@ -27,14 +27,20 @@ def canonical(event: Mapping[str, Any]) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-def chain_hash(event: Mapping[str, Any], position: int, recorded_at: str, prev_hash: str) -> str:
-    """The hash of one stored event, given its content and its place in the chain."""
+def chain_leaf(event: Mapping[str, Any], position: int, recorded_at: str, prev_hash: str) -> bytes:
+    """The bytes one stored event's hash covers: its content and its place in the chain.
+    They are its leaf in the Merkle tree too (``_verifier.leaf_bytes``, ``_tree``)."""
     body = dict(event)
     body.pop("hash", None)
     body["position"] = position
     body["recorded_at"] = recorded_at
     body["prev_hash"] = prev_hash
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return canonical(body)
+
+
+def chain_hash(event: Mapping[str, Any], position: int, recorded_at: str, prev_hash: str) -> str:
+    """The hash of one stored event, given its content and its place in the chain."""
+    return hashlib.sha256(chain_leaf(event, position, recorded_at, prev_hash)).hexdigest()
 
 
 def parse_digest(digest: object) -> str:

@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 from ._driver import store_error
-from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
+from ._sql import APPEND_ONLY_MESSAGE, CHAIN, NODES, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
 from ._url import PG_CONNECT_TIMEOUT, StoreUrl, search_path_option
 
 OPTIONS_KEY = "LEDGER_PG_OPTIONS"  # the environment's key of the URL's other libpq options
@@ -131,7 +131,7 @@ $$
 _FUNCTION_BODY = FUNCTION_DDL.split("$$")[1]  # what pg_proc.prosrc holds
 
 # The ledger's triggers and the function they call, as the catalog describes them, on the
-# events table and ledger_chain of the ledger's schema: every row says whether the trigger
+# events table, ledger_chain and ledger_nodes of the ledger's schema: every row says whether the trigger
 # fires (tgenabled 'O': in ordinary sessions, 'A': always; 'D' disabled, 'R' in replica
 # sessions only), on which events (tgtype: 27 = BEFORE UPDATE OR DELETE FOR EACH ROW,
 # 34 = BEFORE TRUNCATE FOR EACH STATEMENT), whether anything narrows it (a WHEN condition,
@@ -149,13 +149,13 @@ FROM pg_catalog.pg_trigger AS t
 JOIN pg_catalog.pg_class AS c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_proc AS p ON p.oid = t.tgfoid
 WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = ?)
-    AND c.relname IN (?, ?) AND NOT t.tgisinternal
+    AND c.relname IN (?, ?, ?) AND NOT t.tgisinternal
 UNION ALL
 SELECT 'rule', c.relname, r.rulename, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
 FROM pg_catalog.pg_rewrite AS r
 JOIN pg_catalog.pg_class AS c ON c.oid = r.ev_class
 WHERE c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = ?)
-    AND c.relname IN (?, ?)
+    AND c.relname IN (?, ?, ?)
 """
 _TRIGGER_TYPES = dict(zip(TRIGGER_NAMES, (27, 34), strict=True))
 
@@ -194,7 +194,7 @@ def triggers(table: str) -> list[str]:
 
 def guards_ddl(events_table: str) -> list[str]:
     """Every statement that creates the ledger's guards (after its tables)."""
-    return [FUNCTION_DDL, *triggers(events_table), *triggers(CHAIN)]
+    return [FUNCTION_DDL, *triggers(events_table), *triggers(CHAIN), *triggers(NODES)]
 
 
 def check_guards(db: Db, schema: str, events_table: str) -> None:
@@ -203,7 +203,7 @@ def check_guards(db: Db, schema: str, events_table: str) -> None:
     events, is narrowed, or calls a function other than the ledger's own, unaltered), and
     every other trigger or rule on those tables. One catalog query. The ledger creates its
     PostgreSQL guards only with its tables."""
-    tables = (events_table, CHAIN)
+    tables = (events_table, CHAIN, NODES)
     db.execute(_GUARDS_QUERY, [schema, *tables, schema, *tables])
     rows = db.fetchall()
     found = {(row["tbl"], row["name"]): row for row in rows if row["kind"] == "trigger"}
@@ -230,7 +230,7 @@ def drop_triggers_statements(events_table: str) -> list[str]:
     """What an attacker with DDL rights would run first (used by the tamper tests)."""
     return [
         f"DROP TRIGGER IF EXISTS {ident(name)} ON {ident(t)}"
-        for t in (events_table, CHAIN)
+        for t in (events_table, CHAIN, NODES)
         for name in TRIGGER_NAMES
     ]
 

@@ -19,8 +19,8 @@ from psycopg_pool import PoolTimeout
 
 import projections
 
-from ._postgres import OPTIONS_KEY, PostgresDb, check_guards, guards_ddl, ident
-from ._sql import CHAIN, CHAIN_DDL, Db, LedgerTransaction
+from ._postgres import OPTIONS_KEY, PostgresDb, check_guards, guards_ddl, ident, triggers
+from ._sql import CHAIN, CHAIN_DDL, NODES, NODES_DDL, Db, LedgerTransaction
 from ._url import search_path_option
 
 _FIRST_CONNECTION = 0.25  # seconds the pool has for its first connection before one is tried plainly
@@ -84,7 +84,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # transaction on the connection holding the lock, so a pool of one connection
         # suffices (the library's default) and the tables appear all together or not at all.
         # The schema too is created there if it is not there yet.
-        if not self._ledger_tables_exist():
+        # The node table is the newest (issue 17): where it exists, everything does.
+        if not self._ledger_tables_exist(table=NODES):
             with self.datastore.get_connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('relationship-ledger-ddl'))")
                 if not self._ledger_tables_exist(conn):
@@ -97,6 +98,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                                 conn.execute(statement, prepare=False)
                     with conn.cursor() as curs:
                         self._create_table(curs)
+                elif not self._ledger_tables_exist(conn, table=NODES):
+                    # A store made before the Merkle tree: its node table and that table's
+                    # guards only (the tree is built when first needed, see ``_tree``); the
+                    # other guards stay as they are found.
+                    with conn.cursor() as curs:
+                        db = PostgresDb(curs, self.datastore.schema)
+                        for ddl in [*NODES_DDL, *triggers(NODES)]:
+                            db.execute(ddl)
         self.datastore.register_type_adapters()
 
     def _create_schema(self, conn: psycopg.Connection[Any]) -> None:
@@ -111,13 +120,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.datastore.schema))
             )
 
-    def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None) -> bool:
+    def _ledger_tables_exist(self, conn: psycopg.Connection[Any] | None = None, table: str = CHAIN) -> bool:
         if conn is None:
             with self.datastore.get_connection() as own:
-                return self._ledger_tables_exist(own)
+                return self._ledger_tables_exist(own, table)
         row = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AS ok",
-            [f"{ident(self.datastore.schema)}.{CHAIN}"],
+            [f"{ident(self.datastore.schema)}.{table}"],
         ).fetchone()
         return bool(row and row["ok"])
 
@@ -126,6 +135,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         db = PostgresDb(curs, self.datastore.schema)
         for statement in [
             *CHAIN_DDL,
+            *NODES_DDL,
             *projections.schema_statements(),
             *guards_ddl(self.events_table_name),
         ]:

@@ -36,6 +36,18 @@ CHAIN_DDL = [
     f"CREATE INDEX IF NOT EXISTS {CHAIN}_recorded ON {CHAIN} (recorded_us)",
 ]
 
+# The Merkle tree over the log (issue 17, ``_tree``): every perfect subtree's root, keyed by
+# ``(level, idx)`` as ``_merkle`` names them (level 0: the leaf hashes), hash in lower-case hex.
+NODES = "ledger_nodes"
+NODE_COLUMNS = ("level", "idx", "hash")
+NODES_DDL = [
+    f"CREATE TABLE IF NOT EXISTS {NODES} ("
+    "level INTEGER NOT NULL, "
+    "idx BIGINT NOT NULL, "
+    "hash TEXT NOT NULL, "
+    "PRIMARY KEY (level, idx))",
+]
+
 APPEND_ONLY_MESSAGE = "the ledger is append-only"
 
 

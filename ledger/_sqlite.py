@@ -2,7 +2,7 @@
 
 - ``SqliteDb``: eventsourcing's cursor (or the ledger's own) with the SQLite spelling of
   what differs between backends (see ``_sql.Db``).
-- The guards: triggers that refuse any UPDATE or DELETE of a stored event or chain row,
+- The guards: triggers that refuse any UPDATE or DELETE of a stored event, chain row or tree node,
   and any INSERT over a stored row (``INSERT OR REPLACE``, ``REPLACE INTO``, upserts), which
   would delete it without firing the DELETE triggers. ``check_guards`` tells whether the
   database's are still the ledger's own. The recorder (``_sqlite_recorder``) creates them.
@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from ._errors import StoreError
 from ._files import create_private_database
-from ._sql import APPEND_ONLY_MESSAGE, CHAIN, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
+from ._sql import APPEND_ONLY_MESSAGE, CHAIN, NODES, STREAM_ID, CannotServe, Db, ReadStore, guard_failure
 from ._url import SQLITE_LOCK_TIMEOUT, StoreUrl
 
 # A large import, rebuild or verification on SQLite touches index pages all over tables of
@@ -164,6 +164,7 @@ def guards(events_table: str) -> list[tuple[str, str, str]]:
     for table, keys in (
         (events_table, [("rowid",), ("originator_id", "originator_version")]),
         (CHAIN, [("rowid",), ("position",), ("event_id",)]),
+        (NODES, [("rowid",), ("level", "idx")]),
     ):
         update, delete = _triggers(table)
         found += [
@@ -214,7 +215,7 @@ def drop_triggers_statements(events_table: str) -> list[str]:
     """What an attacker with DDL rights would run first (used by the tamper tests)."""
     return [
         f"DROP TRIGGER IF EXISTS {t}_no_{op}"
-        for t in (events_table, CHAIN)
+        for t in (events_table, CHAIN, NODES)
         for op in ("update", "delete", "replace")
     ]
 

@@ -30,7 +30,7 @@ from eventsourcing.sqlite import (
 
 import projections
 
-from ._sql import CHAIN_DDL, Db, LedgerTransaction
+from ._sql import CHAIN_DDL, NODES_DDL, Db, LedgerTransaction
 from ._sqlite import BULK_CACHE, SqliteDb, check_guards, guards, switch_to_wal, wal_file
 
 
@@ -49,6 +49,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         db = SqliteDb(c)
         for statement in [
             *CHAIN_DDL,
+            *NODES_DDL,
             *projections.schema_statements(),
             *(ddl for _, _, ddl in guards(self.events_table_name)),
         ]:

@@ -6,14 +6,16 @@
 - ``_append``: the append pipeline (record, import, restore), under the write lock;
 - ``_restore``: an export read back, its chain checked;
 - ``_verify``: verification (guards, chain, rulebook, projections), a result object;
-- ``_rebuild``: the projections folded again from the stored events.
+- ``_rebuild``: the projections folded again from the stored events;
+- ``_tree``: the Merkle tree over the log, its roots and proofs (``_checkpoint`` signs its
+  head, ``_verifier`` checks the proofs offline).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import Any
+from contextlib import AbstractContextManager, suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import PersistenceError
 
@@ -22,7 +24,7 @@ from ._backend import backend_for
 from ._chain import parse_digest
 from ._driver import Translated
 from ._env import LedgerApplication
-from ._errors import BadInput, StoreError
+from ._errors import BadInput, IntegrityFailure, NotFound, StoreError
 from ._events import Event
 from ._rebuild import Progress, rebuild
 from ._restore import restorable
@@ -31,6 +33,12 @@ from ._stored import Store
 from ._url import chosen, redact, store_url
 from ._verify import Verification, Verified, check, digest_position, verify_chain
 from ._wait import DEFAULT_WAIT, checked_wait, waiting
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from ._checkpoint import Checkpoint, SignerKey
+    from ._verifier import ConsistencyProof, InclusionProof
 
 __all__ = ["ImportSummary", "Ledger", "Receipt", "Verification", "Verified"]
 
@@ -117,19 +125,37 @@ class Ledger:
         with self.read() as db:
             self._store.check_guards(db)
 
-    def check(self, progress: Progress | None = None, *, digest: str | None = None) -> Verification:
+    def check(
+        self,
+        progress: Progress | None = None,
+        *,
+        digest: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> Verification:
         """Check the whole log in one pass over one snapshot of the store: the guards,
         the chain recomputed from the stored events, every event judged again by the
         rulebook against the state before it (as its append did) and folded into
         temporary twins of the projections, compared with what is stored; with ``digest``
         (a head hash seen earlier), also whether the log still extends the one that had
-        it, so a truncated or rewritten log is caught even where it verifies.
+        it, so a truncated or rewritten log is caught even where it verifies; with
+        ``checkpoint`` (a signed tree head, its signature checked: ``_checkpoint.open_checkpoint``),
+        also whether the log still holds the tree it signed (a consistency proof from the
+        stored tree, whose every node the pass recomputed from the events).
 
         Returns what was checked and found (``Verification``): a failed check is its
         ``failure``, not raised. ``BadInput`` for a malformed digest."""
-        return check(self._store, progress, digest)
+        if not self.read_only:
+            with suppress(IntegrityFailure):  # the verification finds it and says where
+                self.ensure_tree()
+        return check(self._store, progress, digest, checkpoint)
 
-    def verify(self, progress: Progress | None = None, *, digest: str | None = None) -> Verified:
+    def verify(
+        self,
+        progress: Progress | None = None,
+        *,
+        digest: str | None = None,
+        checkpoint: Checkpoint | None = None,
+    ) -> Verified:
         """``check``, its failure raised: returns what was verified (``Verified``: the count,
         and the head position and hash this same pass checked; appends that commit
         meanwhile lie past it, and ``extends``).
@@ -137,7 +163,87 @@ class Ledger:
         Raises ``IntegrityFailure`` naming the first bad position (and, where the rulebook
         refuses an event, the rule); where the guards are not the ledger's own, what the
         pass finds is named first."""
-        return self.check(progress, digest=digest).verified()
+        return self.check(progress, digest=digest, checkpoint=checkpoint).verified()
+
+    # --- evidence (issue 17) ------------------------------------------------------------
+
+    def ensure_tree(self) -> None:
+        """Build the Merkle tree over the stored events where it is short of the chain (a
+        ledger made before it): once, under the write lock. Usually one read."""
+        from ._tree import ensure_tree
+
+        ensure_tree(self._store, self._recorder, self._waiting, self.read_only)
+
+    def tree_head(self) -> tuple[int, bytes]:
+        """The tree over the whole log: its size (the events it holds) and its root."""
+        from ._tree import tree_root
+
+        return self._on_tree(lambda db, size: (size, tree_root(db, size)))
+
+    def _on_tree(self, question: Callable[[Db, int], T]) -> T:
+        """``question(db, size)`` asked in one read of the stored tree of ``size`` events
+        (built first, once, where it is short of the chain: ``ensure_tree``)."""
+        from ._stored import head
+        from ._tree import tree_size
+
+        with self.read() as db:
+            size = tree_size(db)  # the nodes of a size never change: later reads agree
+            if size >= head(db):
+                return question(db, size)
+        self.ensure_tree()
+        with self.read() as db:
+            return question(db, tree_size(db))
+
+    def checkpoint(self, signer: SignerKey, origin: str | None = None) -> tuple[Checkpoint, str]:
+        """The checkpoint of the whole log, and its signed note (``_checkpoint``), signed by
+        ``signer``; its origin ``origin``, by default the key's name."""
+        from ._checkpoint import Checkpoint, sign_checkpoint
+
+        size, root = self.tree_head()
+        head = Checkpoint(signer.name if origin is None else origin, size, root)
+        return head, sign_checkpoint(head, signer)
+
+    def position_of(self, ref: str) -> int:
+        """The position of an event named by its event_id or its position (digits)."""
+        from ._sql import CHAIN
+
+        with self.read() as db:
+            if ref.isdigit() and ref.isascii():
+                position = int(ref)
+                if 1 <= position <= self._store.head():
+                    return position
+                raise NotFound(f"no event at position {ref}")
+            db.execute(f"SELECT position FROM {CHAIN} WHERE event_id = ?", [ref])
+            row = db.fetchone()
+        if row is None:
+            raise NotFound(f"no event {ref} is stored")
+        return int(row["position"])
+
+    def prove_inclusion(self, position: int, size: int | None = None) -> InclusionProof:
+        """The inclusion proof of the event at ``position`` in the tree of ``size`` events
+        (default: the whole log's), as ``_verifier`` checks it: O(log n) reads."""
+        from ._tree import prove_inclusion
+
+        return self._on_tree(lambda db, have: prove_inclusion(db, have, position, size))
+
+    def prove_consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
+        """The consistency proof from the tree of ``old`` events to that of ``new``
+        (default: the whole log's): O(log n) reads."""
+        from ._tree import prove_consistency
+
+        return self._on_tree(lambda db, have: prove_consistency(db, have, old, new))
+
+    def contains(self, checkpoint: Checkpoint) -> int:
+        """Prove from the stored tree that the log still holds the tree ``checkpoint``
+        signed (its signature checked already); the current tree size. A ``ProofError``
+        if not. Unlike ``verify --checkpoint`` it trusts the stored nodes: O(log n) reads."""
+        from ._tree import check_contains
+
+        def contains(db: Db, size: int) -> int:
+            check_contains(db, checkpoint.size, checkpoint.root, size)
+            return size
+
+        return self._on_tree(contains)
 
     def extends(self, digest: str) -> int:
         """The position of the stored event whose hash is ``digest``, a head seen earlier (0
@@ -194,19 +300,22 @@ class Ledger:
         total: int = 0,
         *,
         digest: str | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> ImportSummary:
         """Load an export back into an empty ledger, keeping positions, ``recorded_at`` and
         hashes. A file whose chain does not verify is refused whole (nothing is stored),
         and every event is judged by the rulebook as it is restored. With ``digest`` (a head
         hash held elsewhere, as ``verify --digest`` takes it), a file whose chain does not
-        hold that hash (cut short, or rewritten) is refused whole too. Emptiness is checked
+        hold that hash (cut short, or rewritten) is refused whole too; with ``checkpoint`` (a
+        signed tree head, its signature checked), so is a file whose first events do not
+        make the tree it signed (a ``ProofError``). Emptiness is checked
         again under the write lock: a restore that loses a race with another is told so."""
         if digest is not None:
             digest = parse_digest(digest)
         if self.head() != 0:
             raise BadInput("file", f"restore needs an empty ledger; {redact(self.url)} holds events")
         summary = ImportSummary()
-        self._append(restorable(lines, digest), summary.add, progress, total)
+        self._append(restorable(lines, digest, checkpoint), summary.add, progress, total)
         return summary
 
     def _append(

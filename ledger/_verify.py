@@ -8,13 +8,14 @@ the first failure raised.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import projections
 
-from ._chain import GENESIS, chain_hash, parse_digest
+from ._chain import GENESIS, chain_leaf, parse_digest
 from ._errors import BadInput, IntegrityFailure, RuleViolation
 from ._events import Event
 from ._late import judge_and_fold
@@ -22,10 +23,15 @@ from ._parse import parse_event
 from ._rebuild import Progress, folded_into_twins
 from ._sql import CHAIN, Db
 from ._stored import Store, checked, missing
+from ._tree import TreeCheck, check_contains
 from ._world import prefetch
 
+if TYPE_CHECKING:
+    from ._checkpoint import Checkpoint
+
 # What every verification checks; with a digest, also that the log extends it.
-CHECKED = ("the append-only guards", "the chain", "the rulebook", "every projection")
+CHECKED = ("the append-only guards", "the chain", "the Merkle tree", "the rulebook", "every projection")
+CONTAINS = "that the log contains the signed checkpoint's tree"
 
 
 class Verified(int):
@@ -64,6 +70,7 @@ class Verification:
     it (``extends``); or its first failure (``failure``: then nothing is vouched for)."""
 
     digest: str | None = None  # the earlier head hash it was given, in lower case
+    checkpoint: Checkpoint | None = None  # the signed checkpoint it was given, its signature checked
     count: int = 0
     head_hash: str = GENESIS
     extends: int | None = None
@@ -79,7 +86,8 @@ class Verification:
 
     @property
     def checked(self) -> tuple[str, ...]:
-        return CHECKED if self.digest is None else (*CHECKED, "that the log extends the digest")
+        extra = () if self.digest is None else ("that the log extends the digest",)
+        return (*CHECKED, *extra, *(() if self.checkpoint is None else (CONTAINS,)))
 
     def verified(self) -> Verified:
         """What was verified; the failure raised where the verification failed."""
@@ -88,24 +96,28 @@ class Verification:
         return Verified(self.count, self.head_hash, self.extends)
 
 
-def check(store: Store, progress: Progress | None, digest: str | None) -> Verification:
+def check(
+    store: Store, progress: Progress | None, digest: str | None, checkpoint: Checkpoint | None = None
+) -> Verification:
     """Check the whole log in one pass over one snapshot of the store (see ``Ledger.check``).
-    ``BadInput`` for a malformed digest; a failed check is the result's ``failure``.
+    ``BadInput`` for a malformed digest; a failed check is the result's ``failure``. With
+    ``checkpoint`` (signature already checked), also prove from the tree, in the same
+    snapshot, that the log still holds the tree it signed.
 
     Where the guards are not the ledger's own, the log may have been changed meanwhile:
     the whole pass runs all the same, and what it finds, with its position, is named first."""
     wanted = None if digest is None else parse_digest(digest)
     disarmed = guards_failure(store)
     try:
-        count, head_hash, extends = _verify_log(store, progress, wanted)
+        count, head_hash, extends = _verify_log(store, progress, wanted, checkpoint)
     except IntegrityFailure as broken:
         if disarmed is not None:
             broken.message = f"{broken.message}; and {disarmed.message}"
             broken.args = (broken.message,)
-        return Verification(wanted, failure=broken)
+        return Verification(wanted, checkpoint, failure=broken)
     if disarmed is not None:
-        return Verification(wanted, failure=disarmed)
-    return Verification(wanted, count, head_hash, extends)
+        return Verification(wanted, checkpoint, failure=disarmed)
+    return Verification(wanted, checkpoint, count, head_hash, extends)
 
 
 def guards_failure(store: Store) -> IntegrityFailure | None:
@@ -118,16 +130,22 @@ def guards_failure(store: Store) -> IntegrityFailure | None:
     return None
 
 
-def _verify_log(store: Store, progress: Progress | None, wanted: str | None) -> tuple[int, str, int | None]:
+def _verify_log(
+    store: Store, progress: Progress | None, wanted: str | None, checkpoint: Checkpoint | None = None
+) -> tuple[int, str, int | None]:
     """The one pass over one snapshot: the count verified, its head hash, and the position
     of ``wanted`` (None without one). Raises ``IntegrityFailure`` at the first bad position."""
     with store.transaction(commit=False) as db:
         db.snapshot()
         replay = Replay(*_extent(db, store.events_table), events_table=store.events_table)
+        replay.db = db
         with folded_into_twins(db, store.events_table, replay.stop, progress, replay.fold):
             replay.finish()
+            replay.tree.finish(db)
             _event_ids_unique(db, replay.count)
             extends = None if wanted is None else digest_position(db, wanted)
+            if checkpoint is not None:
+                check_contains(db, checkpoint.size, checkpoint.root, replay.count)
             difference = projections.first_difference(db)
     if difference is not None:
         table, position = difference
@@ -172,6 +190,8 @@ class Replay:
         self.count = 0  # positions verified, 1 to count
         self.hash = GENESIS  # the hash at position count
         self.view: projections.StateView | None = None
+        self.tree = TreeCheck()  # the Merkle tree recomputed, compared where ``db`` is given
+        self.db: Db | None = None
 
     def chained(self, stored: dict[str, Any]) -> int:
         """Check the next event (as ``_stored.checked`` gives it, the position after the last
@@ -183,8 +203,11 @@ class Replay:
             stored.pop("prev_hash"),
             stored.pop("hash"),
         )
-        if prev_hash != self.hash or chain_hash(stored, position, recorded_at, self.hash) != digest:
+        leaf = chain_leaf(stored, position, recorded_at, self.hash)
+        if prev_hash != self.hash or hashlib.sha256(leaf).hexdigest() != digest:
             raise IntegrityFailure(f"the chain breaks at position {position}", position=position)
+        if self.db is not None:
+            self.tree.leaf(leaf)
         self.count, self.hash = position, digest
         return position
 
@@ -207,6 +230,8 @@ class Replay:
             self._judge_and_fold(session, position, event, payload)
         if failure is not None:
             raise failure
+        if self.db is not None:
+            self.tree.compare(self.db)
         return self.count
 
     def _parsed(self, row: Mapping[str, Any]) -> tuple[int, Event, dict[str, Any]]:

@@ -245,7 +245,7 @@ def test_postgres_refuses_upserts_and_merge_over_a_stored_row(pg_url: str, attac
 # The ledger's triggers in a SQLite store: (name, table).
 _SQLITE_GUARDS = [
     (f"{table}_no_{op}", table)
-    for table in ("stored_events", "ledger_chain")
+    for table in ("stored_events", "ledger_chain", "ledger_nodes")
     for op in ("update", "delete", "replace")
 ]
 
@@ -407,14 +407,16 @@ _PG_DISARMS: dict[str, tuple[list[str], str, str]] = {  # statements, guard, wha
 }
 
 
-@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("which", ["events", "chain", "nodes"])
 @pytest.mark.parametrize("disarm", list(_PG_DISARMS))
 def test_postgres_a_disarmed_guard_is_caught(pg_url: str, disarm: str, which: str) -> None:
     """12.2 on PostgreSQL: a disabled, dropped or re-created trigger stays so (the ledger
     creates its PostgreSQL guards only with its tables); append and verify refuse."""
     head = _seed(pg_url)
     events = rawdb.events_table(pg_url)
-    table, column = (events, "state") if which == "events" else ("ledger_chain", "hash")
+    table, column = {"events": (events, "state"), "chain": ("ledger_chain", "hash")}.get(
+        which, ("ledger_nodes", "hash")
+    )
     statements, guard, what = _PG_DISARMS[disarm]
     for statement in statements:
         rawdb.execute(pg_url, statement.format(table=table, column=column))
@@ -432,7 +434,7 @@ def test_postgres_the_guards_function_replaced_with_a_harmless_body_is_caught(pg
         head,
         *(
             f"{name} on {table}"
-            for table in (events, "ledger_chain")
+            for table in (events, "ledger_chain", "ledger_nodes")
             for name in ("ledger_append_only", "ledger_no_truncate")
         ),
         "ledger_append_only() it calls is not the ledger's",
@@ -545,13 +547,13 @@ def _intruded(url: str, which: str, statements: list[str], named: str) -> None:
     rule) that skips each insert: ``record`` said "Recorded … at position 31" (exit 0) and
     stored nothing, or only the chain row, or only the projections."""
     head = _seed(url)
-    table = rawdb.events_table(url) if which == "events" else "ledger_chain"
+    table = rawdb.events_table(url) if which == "events" else f"ledger_{which}"
     for statement in statements:
         rawdb.execute(url, statement.format(table=table))
     _refused_and_named(url, head, named.format(table=table), "not the ledger's")
 
 
-@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("which", ["events", "chain", "nodes"])
 @pytest.mark.parametrize("intruder", list(_SQLITE_INTRUDERS))
 def test_sqlite_another_trigger_on_the_logs_tables_is_caught(
     tmp_path: Path, intruder: str, which: str
@@ -561,7 +563,7 @@ def test_sqlite_another_trigger_on_the_logs_tables_is_caught(
     _intruded(f"sqlite:///{tmp_path / 'ledger.db'}", which, *_SQLITE_INTRUDERS[intruder])
 
 
-@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("which", ["events", "chain", "nodes"])
 @pytest.mark.parametrize("intruder", list(_PG_INTRUDERS))
 def test_postgres_another_trigger_or_rule_on_the_logs_tables_is_caught(
     pg_url: str, intruder: str, which: str
@@ -571,14 +573,14 @@ def test_postgres_another_trigger_or_rule_on_the_logs_tables_is_caught(
     _intruded(pg_url, which, *_PG_INTRUDERS[intruder])
 
 
-@pytest.mark.parametrize("which", ["events", "chain"])
+@pytest.mark.parametrize("which", ["events", "chain", "nodes"])
 def test_postgres_a_replica_session_cannot_change_the_log(pg_url: str, which: str) -> None:
     """12.2 on PostgreSQL: a session with ``session_replication_role = replica`` (a
     superuser's, or one with the right to set it) skips ordinary triggers; the ledger's
     guards fire in every session (``ENABLE ALWAYS``), so its UPDATE, DELETE and TRUNCATE
     are refused there too, and nothing changes."""
     head = _seed(pg_url)
-    table = rawdb.events_table(pg_url) if which == "events" else "ledger_chain"
+    table = rawdb.events_table(pg_url) if which == "events" else f"ledger_{which}"
     schema = parse_qs(urlsplit(pg_url).query)["schema"][0]
     column = "state" if which == "events" else "hash"
     for statement in (

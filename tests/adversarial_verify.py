@@ -39,8 +39,9 @@ import pytest
 
 import projections
 from ledger import RULE_IDS, IntegrityFailure, Ledger
-from ledger._chain import chain_hash
+from ledger._chain import chain_hash, chain_leaf
 from ledger._stream import state_bytes
+from ledger._verifier import leaf_bytes
 
 import rawdb
 from builders import accept, customer, grant, partner, purchase, request
@@ -73,6 +74,7 @@ def forge(url: str, position: int, change: Callable[[dict[str, Any]], None]) -> 
         table = ledger.events_table
     rawdb.drop_triggers(url)
     prev_hash = stored[position - 2]["hash"] if position > 1 else "0" * 64
+    leaves = [leaf_bytes(row) for row in stored[: position - 1]]
     for row in stored[position - 1 :]:
         event = {k: v for k, v in row.items() if k not in ("position", "recorded_at", "prev_hash", "hash")}
         at = row["position"]
@@ -82,10 +84,12 @@ def forge(url: str, position: int, change: Callable[[dict[str, Any]], None]) -> 
                 url, f"UPDATE {table} SET state = ? WHERE originator_version = ?", (state_bytes(event), at)
             )
         digest = chain_hash(event, at, row["recorded_at"], prev_hash)
+        leaves.append(chain_leaf(event, at, row["recorded_at"], prev_hash))
         rawdb.execute(
             url, "UPDATE ledger_chain SET prev_hash = ?, hash = ? WHERE position = ?", (prev_hash, digest, at)
         )
         prev_hash = digest
+    rawdb.replace_tree(url, leaves)  # and the Merkle tree, every node recomputed
 
 
 def refused(url: str) -> IntegrityFailure:

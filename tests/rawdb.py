@@ -39,3 +39,18 @@ def drop_triggers(url: str) -> None:
     backend = _sqlite if url.startswith("sqlite") else _postgres
     for statement in backend.drop_triggers_statements(events_table(url)):
         execute(url, statement)
+
+
+def replace_tree(url: str, leaves: list[bytes]) -> None:
+    """Replace the Merkle tree's nodes by the tree over ``leaves`` (each event's chain bytes),
+    as an attacker who rewrote the log would, its guards dropped first (``drop_triggers``)."""
+    from ledger._merkle import CompactRange, hash_leaf
+
+    nodes = CompactRange().extend(hash_leaf(leaf) for leaf in leaves)
+    execute(url, "DELETE FROM ledger_nodes")
+    for node in nodes:
+        execute(
+            url,
+            "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)",
+            (node.level, node.index, node.hash.hex()),
+        )

@@ -159,7 +159,7 @@ def test_the_floor_stores_the_very_rows_the_ledger_stored(url: str, tmp_path: Pa
                 _all_rows(conn, f'"{floor.filled}"', tables),
             )
         conn.close()
-        assert len(tables) == 10  # the events, the chain and eight projection tables
+        assert len(tables) == 11  # the events, the chain, the Merkle tree and eight projection tables
         assert sum(len(rows) for rows in ours.values()) > 3 * len(events)
         assert copied == ours
         assert floor.copy_projections() > 0 and floor.read_projections() > 0
@@ -195,6 +195,7 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
         assert (store, "bulk import") in names and (store, "as-of por p99") in names
         # one late recording before a customer's 1,000 later events, and before 10
         assert {(store, "late record, 1,000 later"), (store, "late record, 10 later")} <= names
+        assert (store, "import, tree / no tree") in names and (store, "inclusion proof p50") in names
     assert all(f["ours"] > 0 for f in figures)
     header = done.stdout.splitlines()[1]
     assert "ratio" in header and "floor" in header
@@ -215,7 +216,8 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     bulk = next(row for row in rows if row.startswith("| bulk import"))
     sqlite_import = next(f for f in figures if f["store"] == "sqlite" and f["name"] == "bulk import")
     assert f"{sqlite_import['ratio']:.3f}" in bulk
-    assert len(rows) == 1 + 11  # the header and one row a figure
+    assert len(rows) == 1 + 13  # the header and one row a figure
+    assert any(row.startswith("| import with the Merkle tree / without") for row in rows)
     # and the run said each figure as it went
     assert "sqlite: bulk import:" in done.stderr and "postgresql: verify:" in done.stderr
 

@@ -195,6 +195,8 @@ def test_two_swapped_rows_are_caught(attacker: Attacker, first: int, second: int
 def _truncate(attacker: Attacker, keep: int) -> None:
     attacker.conn.execute(f"DELETE FROM {attacker.table} WHERE originator_version > ?", (keep,))
     attacker.conn.execute("DELETE FROM ledger_chain WHERE position > ?", (keep,))
+    # and the Merkle tree's nodes over what was cut (each completed by leaf (idx + 1) << level)
+    attacker.conn.execute("DELETE FROM ledger_nodes WHERE ((idx + 1) << level) > ?", (keep,))
 
 
 def test_a_truncated_tail_is_caught_by_the_digest_taken_before(attacker: Attacker) -> None:

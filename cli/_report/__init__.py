@@ -22,6 +22,6 @@ separate rows, and past a limit the oldest subscriptions and partners are summed
 "+K more" note instead of drawn (the events table lists every event).
 """
 
-from ._page import Head, Verification, render
+from ._page import Head, Signed, Verification, render
 
-__all__ = ["Head", "Verification", "render"]
+__all__ = ["Head", "Signed", "Verification", "render"]

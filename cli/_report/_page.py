@@ -28,6 +28,16 @@ class Head:
 
 
 @dataclass(frozen=True)
+class Signed:
+    """A signed checkpoint verify was given (its signature checked): the log's origin, the
+    tree size and its root (base64, as the note has it)."""
+
+    origin: str
+    size: int
+    root: str
+
+
+@dataclass(frozen=True)
 class Verification:
     """What ``Ledger.verify`` said: ``ok``, how many events it verified and the head it
     verified, or why it failed; the digest it was given (None: no earlier digest was
@@ -40,6 +50,7 @@ class Verification:
     head: Head | None = None
     digest: str | None = None
     extends: int | None = None
+    checkpoint: Signed | None = None
 
 
 def _shown(value: object) -> object:
