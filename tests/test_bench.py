@@ -216,7 +216,7 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     bulk = next(row for row in rows if row.startswith("| bulk import"))
     sqlite_import = next(f for f in figures if f["store"] == "sqlite" and f["name"] == "bulk import")
     assert f"{sqlite_import['ratio']:.3f}" in bulk
-    assert len(rows) == 1 + 13  # the header and one row a figure
+    assert len(rows) == 1 + 14  # the header and one row a figure
     assert any(row.startswith("| import with the Merkle tree / without") for row in rows)
     # and the run said each figure as it went
     assert "sqlite: bulk import:" in done.stderr and "postgresql: verify:" in done.stderr
