@@ -7,7 +7,10 @@ licence cancelled at term end and bought anew through another partner, and attem
 rulebook refuses. Then the later editions of the rulebook (2023-2025): a CSP licence
 transferred between partners mid-term, an indirect reseller's own invitation (and the same
 refused in the china cloud), a GDAP approved by the customer's delegated admin relationship
-admin, and a DAP removed by Microsoft (which may not remove a GDAP).
+admin, and a DAP removed by Microsoft (which may not remove a GDAP); Tailspin's GDAP
+lifecycle (requested, approved, auto-extended, expired; Global Administrator never extended; a
+request lapsed); and two late recordings: a cancellation found in an old audit record, and one
+refused because it would invalidate a later switch.
 
 The story is data: ``demo.jsonl`` beside this module (package data, so an installed
 ``ledger`` has it), one step a line: ``{"story": what it tells, "refused_by": the rule id

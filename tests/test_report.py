@@ -162,7 +162,7 @@ def test_report_command_answers(demo_url: str, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "r.html"
     answer = run_json("--db", demo_url, "report", "contoso", "--out", str(target))
-    assert answer["report"] == str(target) and answer["events"] == 23 and answer["verified"] == 60
+    assert answer["report"] == str(target) and answer["events"] == 24 and answer["verified"] == 61
     with Ledger(demo_url) as ledger:
         assert answer["head"] == ledger.head_hash()
     page = target.read_text(encoding="utf-8")
@@ -408,10 +408,10 @@ def test_the_demo_report_of_contoso_in_chromium(
         head = ledger.head_hash()
     assert header["customer"] == "Contoso Ltd (contoso)" and header["cloud"] == "commercial"
     assert header["period"].startswith("2019-01-10T00:00:00Z (first event) to ")
-    assert head in header["head"] and header["head"].startswith("position 60,")
-    assert header["verification"].startswith("passed") and header["event-count"] == "23"
+    assert head in header["head"] and header["head"].startswith("position 61,")
+    assert header["verification"].startswith("passed") and header["event-count"] == "24"
     positions = [int(row[0]) for row in shown["rows"]]
-    assert len(positions) == 23 and positions == sorted(positions)
+    assert len(positions) == 24 and positions == sorted(positions)
     switched = next(row for row in shown["rows"] if row[3] == "subscription.switched")
     assert switched[4] == "azure-csp-1 was switched from Fabrikam to Northwind Traders."
     assert re.fullmatch(r"[0-9a-f]{12}", switched[5])
