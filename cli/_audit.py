@@ -10,7 +10,7 @@ import typer
 from ledger import GENESIS, IntegrityFailure, check_output, now, read, store_files, write_output
 from projections import format_us, to_us
 
-from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
+from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, out, progress_bar, reporting
 
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
@@ -86,6 +86,10 @@ def register(app: typer.Typer) -> None:
         extends a head taken earlier (without one, a log rewritten whole would pass).
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
+
+        Example:
+
+            ledger report contoso --out contoso.html --as-of 2024-06-15
         """
         from ledger import parse_digest
 
@@ -98,7 +102,8 @@ def register(app: typer.Typer) -> None:
             protected = store_files(db_url(ctx))
             check_output(out_file, "--out", protected)
             with open_ledger(ctx) as ledger:
-                timeline = read.timeline(ledger, customer_id, at, known)
+                with suggesting(ctx, "customer", customer_id):
+                    timeline = read.timeline(ledger, customer_id, at, known)
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
@@ -145,6 +150,11 @@ def register(app: typer.Typer) -> None:
         Exit 4 naming the first bad position. Prints the head hash it verified: a digest of the
         whole log up to there; keep it, and a later `verify --digest HASH` proves nothing
         recorded by then was lost or rewritten.
+
+        Examples:
+
+            ledger verify
+            ledger verify --digest HEAD_HASH
         """
         with reporting(as_json):
             with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
@@ -167,7 +177,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Rebuild every projection from position 1, replacing the old state atomically."""
+        """Rebuild every projection from position 1, replacing the old state atomically.
+
+        Example:
+
+            ledger rebuild
+        """
         with reporting(as_json):
             with open_ledger(ctx) as ledger, progress_bar("rebuilding") as progress:
                 count = ledger.rebuild(progress)

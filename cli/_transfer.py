@@ -111,6 +111,11 @@ def import_(
 
     An error names the line. Events whose event_id is already stored with the same content
     are skipped, so importing the same file twice stores it once.
+
+    Examples:
+
+        ledger import events.jsonl
+        ledger import --restore backup.jsonl --digest HEAD_HASH
     """
     if restore:
         _restore(ctx, file, digest, as_json)
@@ -210,6 +215,10 @@ def export(
     """Write every stored event as JSON Lines in position order, with its chain fields.
 
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
+
+    Example:
+
+        ledger export backup.jsonl
     """
     with reporting(as_json):
         if file in (None, "-"):
