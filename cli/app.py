@@ -29,7 +29,10 @@ _APP_SETTINGS: dict[str, Any] = {
     "name": "ledger",
     "help": (
         "The relationship ledger: an append-only, tamper-evident record of who may sell, "
-        "manage and support a customer's Microsoft cloud subscriptions."
+        "manage and support a customer's Microsoft cloud subscriptions.\n\n"
+        "Examples:\n\n"
+        "    ledger --db sqlite:///demo.db demo\n"
+        "    ledger --db sqlite:///demo.db customer contoso --as-of 2019-06-30"
     ),
     "no_args_is_help": True,
     "add_completion": True,
