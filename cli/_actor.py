@@ -28,8 +28,8 @@ PRECEDENCE = (
     "its option, else the environment (LEDGER_ACTOR_ID, LEDGER_ACTOR_ROLE, LEDGER_ACTOR_TENANT_ID), "
     "else ledger.toml beside the SQLite database file, else ledger.toml in your config folder "
     "(~/.config/ledger or $XDG_CONFIG_HOME/ledger; ~/Library/Application Support/ledger on macOS; "
-    "%APPDATA%\\ledger on Windows), whose [actor] table holds id, role and tenant_id."
-)
+    "%APPDATA%\\ledger on Windows), whose \\[actor] table holds id, role and tenant_id."
+)  # help text is rich markup: "\\[" is a bracket
 
 
 def option_name(field: str) -> str:

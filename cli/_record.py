@@ -86,7 +86,7 @@ def _option_name(field: str) -> str:
 
 def _named_as_typed(error: BadInput, sources: dict[str, str]) -> BadInput:
     """``error`` with each field at fault named as the user gave it: its option
-    (``data.customer_id``: ``--customer-id``; ``data.roles[1]``: ``--roles (the 2nd)``), or for
+    (``data.customer_id``: ``--customer-id``; ``data.roles[1]``: ``--roles (item 2)``), or for
     an actor field taken from elsewhere, that place (``sources``)."""
 
     def name(path: str) -> str:

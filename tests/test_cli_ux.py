@@ -180,7 +180,14 @@ def test_the_actor_from_ledger_toml_beside_the_database_then_the_config_folder(t
 
 def test_the_precedence_is_documented_in_record_help(work: Path) -> None:
     text = " ".join(Cli(None, work)("record", "--help").stdout.replace("│", " ").split())
-    for name in ("--actor-id", *ACTOR_ENV, "ledger.toml", "beside the SQLite database", "config folder"):
+    for name in (
+        "--actor-id",
+        *ACTOR_ENV,
+        "ledger.toml",
+        "beside the SQLite database",
+        "config folder",
+        "[actor]",
+    ):
         assert name in text, name
     assert text.index("--actor-id") < text.index("LEDGER_ACTOR_ID") < text.index("ledger.toml beside")
 
