@@ -9,13 +9,27 @@ errors read the same (and come as JSON with ``--json``) whichever way an event i
 from __future__ import annotations
 
 import inspect
+import re
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ledger import EVENT_TYPES, ROLES, BadInput, EventType, Receipt, parse_event, parse_event_json, read_event
+from ledger import (
+    EVENT_TYPES,
+    ROLES,
+    BadInput,
+    EventType,
+    Receipt,
+    RuleViolation,
+    parse_event,
+    parse_event_json,
+    read,
+    read_event,
+)
 
 from . import _actor
 from ._options import JsonOption, db_url, open_ledger
@@ -75,9 +89,28 @@ def record(
             raise BadInput("event", "is missing: give --event JSON, --event -, or a TYPE (see --help)")
         text = read_event(sys.stdin.buffer) if event == "-" else event
         parsed = parse_event_json(text)
-        with said_warnings() as warned, open_ledger(ctx) as ledger:
+        with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)
         _print_receipt(parsed.type, receipt, as_json, warned)
+
+
+# What the rule known-references says of an id no event names (``ledger._facts``).
+_UNKNOWN_ID = re.compile(r"(partner|customer|subscription) (\S+) is not (?:registered|live) at ")
+
+
+@contextmanager
+def _near_ids(ctx: typer.Context) -> Iterator[None]:
+    """Record in the body; where the rule known-references refuses an id the ledger has never
+    seen, its error says which known ids are spelled like it ("did you mean …")."""
+    try:
+        yield
+    except RuleViolation as violation:
+        unknown = _UNKNOWN_ID.match(violation.reason) if violation.rule == "known-references" else None
+        near = read.similar_ids(db_url(ctx), unknown[1], unknown[2]) if unknown else []
+        if not near:
+            raise
+        reason = f"{violation.reason}; did you mean {' or '.join(near)}?"
+        raise RuleViolation(str(violation.rule), reason, edition=violation.edition) from None
 
 
 def _option_name(field: str) -> str:
@@ -164,7 +197,7 @@ def _typed_command(event_type: EventType) -> Any:
                 parsed = parse_event(obj)
             except BadInput as error:
                 raise _named_as_typed(error, {f"actor.{f}": g.source for f, g in given.items()}) from None
-            with said_warnings() as warned, open_ledger(ctx) as ledger:
+            with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
                 receipt = ledger.record(parsed)
             _print_receipt(parsed.type, receipt, as_json, warned)
 

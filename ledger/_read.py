@@ -199,8 +199,9 @@ def _known(known_at: int | None) -> str:
 
 def similar_ids(ledger: Ledger | str | None, thing: str, wanted: str, count: int = 3) -> list[str]:
     """The ids of ``thing`` (customer, subscription, partner) that events name and that are
-    spelled most like ``wanted`` (not it): for an unknown id's "did you mean" (``ledger``: a
-    ``Ledger`` or a URL, see ``_ask_store``)."""
+    spelled most like ``wanted``: for an unknown id's "did you mean" (none when events name
+    ``wanted`` itself: it is known, only not at the time asked; ``ledger``: a ``Ledger`` or a
+    URL, see ``_ask_store``)."""
     from difflib import get_close_matches
 
     prefix = f"{thing}:"
@@ -214,4 +215,4 @@ def similar_ids(ledger: Ledger | str | None, thing: str, wanted: str, count: int
             return [str(row["ref"])[len(prefix) :] for row in db.fetchall()]
 
     known = _ask_store(ledger, ask)
-    return get_close_matches(wanted, [k for k in known if k != wanted], n=count)
+    return [] if wanted in known else get_close_matches(wanted, known, n=count)

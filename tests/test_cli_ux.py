@@ -249,18 +249,33 @@ def test_every_missing_or_bad_field_at_once_by_option_name_and_json_path(url: st
 def test_did_you_mean_an_id_the_ledger_knows(url: str, work: Path) -> None:
     cli = Cli(url, work)
     assert cli("import", "-", "--json", stdin=jsonl([PARTNER, CUSTOMER, REQUEST, ACCEPT, PURCHASE])).code == 0
-    por, customer, history, far, field = cli.many(
+    cancel = ["record", "subscription.cancelled", "--effective-at", "2019-04-01T00:00:00Z"]
+    actor = [
+        "--actor-id",
+        "ops@fabrikam.example",
+        "--actor-role",
+        "sales-agent",
+        "--actor-tenant-id",
+        "fabrikam",
+    ]
+    por, customer, history, far, before, field, record = cli.many(
         Call(("por", "sub1", "--json")),
         Call(("customer", "contosso")),
         Call(("history", "--partner", "fabrikan", "--json")),
         Call(("customer", "zzzzzz", "--json")),
+        Call(("por", "sub-1", "--as-of", "2019-01-01", "--json")),  # known, not yet: no guess
         Call(("record", "--event", orjson.dumps({**CUSTOMER, "efective_at": "x"}).decode(), "--json")),
+        Call((*cancel, *actor, "--subscription-id", "sub-2", "--json")),
     )
     assert assert_error(por, "not-found", 1)["message"].endswith("did you mean sub-1?")
     assert assert_plain_error(customer, 1, "contosso").endswith("did you mean contoso?")
     assert assert_error(history, "not-found", 1)["message"].endswith("did you mean fabrikam?")
     assert "did you mean" not in assert_error(far, "not-found", 1)["message"]
+    assert "did you mean" not in assert_error(before, "not-found", 1)["message"]
     assert "did you mean effective_at?" in assert_error(field, "bad-input", 2, "efective_at")["message"]
+    refused = assert_error(record, "rule-violation", 3, "sub-2", rule="known-references")
+    assert refused["message"].endswith("did you mean sub-1?")
+    assert len(cli.export()) == 5
 
 
 def test_a_delegation_never_granted_is_unknown_one_revoked_not_active(url: str, work: Path) -> None:
