@@ -13,7 +13,8 @@ years whatever the history's length. What it holds besides direct-bill CSP sales
   Azure bought elsewhere moved to CSP by migration (a new csp subscription naming the old one
   in ``migrated_from``; the old one is cancelled soon after), never by a switch;
 - DAP grants until DAP's retirement (2023-10-09), fewer from 2022 as GDAP takes over, and
-  GDAP only from then on;
+  GDAP only from then on: each GDAP requested by its partner and approved later (some
+  requests lapse after 90 days), half of them auto-extended by Microsoft at their expiry;
 - a few hundred program changes per million events: resellers moving between providers,
   direct-bill partners becoming indirect providers, advisors joining CSP.
 """
@@ -35,6 +36,7 @@ import orjson
 
 START_US = 1_451_606_400_000_000  # 2016-01-01T00:00:00Z
 DAY_US = 86_400_000_000
+GDAP_REQUEST_LAPSES_US = 90 * DAY_US  # a GDAP request not approved within 90 days lapses
 SPAN_US = 3653 * DAY_US  # a history covers ten years (2016 to 2026), whatever its length
 # Rule dap-retired: no DAP grant effective on or after 2023-10-09T00:00:00Z (a test holds
 # this to the rulebook's date). GDAP takes over from 2022 on.
@@ -100,6 +102,10 @@ class Customer:
     migratable: Pool = field(default_factory=Pool)  # usage from another channel, not yet migrated
     retiring: Pool = field(default_factory=Pool)  # migrated to csp: cancelled next
     granted: Pool = field(default_factory=Pool)  # delegation ids
+    # GDAP requests not yet approved: id -> partner, duration in days, auto-extended, requested at
+    gdap_requests: dict[str, tuple[str, int, bool, int]] = field(default_factory=dict)
+    auto_extended: dict[str, int] = field(default_factory=dict)  # active GDAP id -> its expiry (us)
+    last_us: int = 0  # the effective time of the customer's newest event
 
     def bought(self, sid: str, service: str, channel: str, por: str | None, billing: str | None) -> None:
         self.subs[sid] = (service, channel, por, billing)
@@ -128,6 +134,7 @@ class History:
         self.step_max_s = max(2, 2 * span_us // max(1, events) // 1_000_000)
         self.target = events
         self.clock = start_us
+        self.last_event_us = start_us  # the effective time of the newest event made
         self.n = 0
         customers = max(10, events // 40)
         self.direct = [f"csp-{i}" for i in range(max(4, customers // 500))]
@@ -150,10 +157,14 @@ class History:
     def _event(self, type_: str, role: str, tenant: str, **data: Any) -> dict[str, Any]:
         self.n += 1
         self.clock += self.rng.randint(1, self.step_max_s) * 1_000_000
+        return self._event_at(self.clock, type_, role, tenant, **data)
+
+    def _event_at(self, at: int, type_: str, role: str, tenant: str, **data: Any) -> dict[str, Any]:
+        self.last_event_us = at
         return {
             "event_id": str(uuid.uuid5(self.ns, str(self.n))),
             "type": type_,
-            "effective_at": _time(self.clock),
+            "effective_at": _time(at),
             "actor": {"id": f"ops@{tenant}.example", "role": role, "tenant_id": tenant},
             "data": data,
         }
@@ -219,8 +230,11 @@ class History:
                     name=customer.cid,
                     cloud="commercial",
                 )
+                customer.last_us = self.clock
                 continue
-            yield self._step(customer)
+            event = self._step(customer)
+            customer.last_us = self.last_event_us
+            yield event
 
     def _program_change(self) -> dict[str, Any]:
         """A partner changes program, so that every relationship and sale already made stays
@@ -269,6 +283,9 @@ class History:
 
     def _step(self, c: Customer) -> dict[str, Any]:
         rng = self.rng
+        extension = self._extension(c)
+        if extension is not None:
+            return extension
         move = rng.random()
         if c.open_requests and move < 0.15:
             return self._accept(c)
@@ -408,23 +425,86 @@ class History:
     def _grant(self, c: Customer, partner: str) -> dict[str, Any]:
         """Delegated admin privileges for the relationship's partner or, through an indirect
         provider's relationship, one of its resellers: DAP (rarer once GDAP takes over)
-        until DAP's retirement, else GDAP of at most 730 days."""
+        until DAP's retirement; else GDAP, in two steps: the partner's request (30 to 700
+        days, half of them auto-extended), which the customer approves later (most often
+        within 90 days; the others lapse)."""
         rng = self.rng
+        latest = self.clock + self.step_max_s * 1_000_000  # the latest this event can be effective
+        for did in [
+            d for d, (_, _, _, at) in c.gdap_requests.items() if at + GDAP_REQUEST_LAPSES_US <= latest
+        ]:
+            del c.gdap_requests[did]  # lapsed (or may have by then): never approved
+        if c.gdap_requests and rng.random() < 0.8:
+            return self._approve(c, next(iter(c.gdap_requests)))
         did = f"del-{self.n + 1}"
         resellers = self.resellers_of.get(partner)
         grantee = rng.choice(resellers) if resellers and rng.random() < 0.4 else partner
-        latest = self.clock + self.step_max_s * 1_000_000  # the latest this grant can be effective
         dap_share = 0.0 if latest >= DAP_RETIRED_US else 0.4 if latest >= GDAP_ERA_US else 0.9
-        dap = rng.random() < dap_share
-        expires = None if dap else self.clock + rng.randint(30, 700) * DAY_US
+        if rng.random() >= dap_share:
+            days, auto = rng.randint(30, 700), rng.random() < 0.5
+            request = self._event(
+                "delegation.requested",
+                "admin-agent",
+                grantee,
+                delegation_id=did,
+                customer_id=c.cid,
+                partner_id=grantee,
+                roles=["Helpdesk Administrator"],
+                duration=f"P{days}D",
+                **({"auto_extend": "P180D"} if auto else {}),
+            )
+            c.gdap_requests[did] = (grantee, days, auto, self.clock)
+            return request
+        c.delegations[did] = None
+        c.granted.add(did)
+        grant = {"delegation_id": did, "customer_id": c.cid, "partner_id": grantee}
+        return self._event(
+            "delegation.granted", "customer-global-admin", c.cid, **grant, kind="dap", roles=["Admin agent"]
+        )
+
+    def _approve(self, c: Customer, did: str) -> dict[str, Any]:
+        """The customer approves a GDAP request: it expires its duration after."""
+        grantee, days, auto, _ = c.gdap_requests.pop(did)
+        grant = self._event(
+            "delegation.granted",
+            "customer-global-admin",
+            c.cid,
+            delegation_id=did,
+            customer_id=c.cid,
+            partner_id=grantee,
+            kind="gdap",
+            roles=["Helpdesk Administrator"],
+        )
+        expires = self.clock + days * DAY_US
+        grant["data"]["expires_at"] = _time(expires)
         c.delegations[did] = expires
         c.granted.add(did)
-        grant: dict[str, Any] = {"delegation_id": did, "customer_id": c.cid, "partner_id": grantee}
-        if expires is None:
-            grant.update(kind="dap", roles=["Admin agent"])
-        else:
-            grant.update(kind="gdap", roles=["Helpdesk Administrator"], expires_at=_time(expires))
-        return self._event("delegation.granted", "customer-global-admin", c.cid, **grant)
+        if auto:
+            c.auto_extended[did] = expires
+        return grant
+
+    def _extension(self, c: Customer) -> dict[str, Any] | None:
+        """Microsoft's auto-extension of an active GDAP at its expiry, by 180 days, where the
+        expiry comes before the customer's next event; an expiry already behind the
+        customer's newest event went by (auto-extension turned off): the GDAP expired."""
+        latest = self.clock + self.step_max_s * 1_000_000
+        for did, expires in list(c.auto_extended.items()):
+            if c.delegations.get(did) != expires or expires < c.last_us:
+                del c.auto_extended[did]  # revoked, or expired
+            elif expires <= latest:
+                self.n += 1
+                self.clock = max(self.clock, expires)
+                c.delegations[did] = c.auto_extended[did] = expires + 180 * DAY_US
+                new = _time(expires + 180 * DAY_US)
+                return self._event_at(
+                    expires,
+                    "delegation.extended",
+                    "microsoft",
+                    "microsoft",
+                    delegation_id=did,
+                    expires_at=new,
+                )
+        return None
 
     def _switch(self, c: Customer, partner: str) -> dict[str, Any] | None:
         """An Azure csp subscription moves from its partner of record to ``partner`` (a

@@ -4,7 +4,10 @@ Multi-channel (EA, Microsoft direct, 21Vianet and CSP side by side), multi-partn
 GDAP delegations to several partners), the indirect model (a provider inviting on behalf of
 its reseller), an Azure migration from EA into CSP, an Azure switch between CSP partners, a
 licence cancelled at term end and bought anew through another partner, and attempts the
-rulebook refuses.
+rulebook refuses. Then the later editions of the rulebook (2023-2025): a CSP licence
+transferred between partners mid-term, an indirect reseller's own invitation (and the same
+refused in the china cloud), a GDAP approved by the customer's delegated admin relationship
+admin, and a DAP removed by Microsoft (which may not remove a GDAP).
 
 The story is data: ``demo.jsonl`` beside this module (package data, so an installed
 ``ledger`` has it), one step a line: ``{"story": what it tells, "refused_by": the rule id
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from ledger import Event, Ledger, Receipt
 
 STORY = "demo.jsonl"
-CUSTOMERS = ("contoso", "fourthcoffee")
+CUSTOMERS = ("contoso", "fourthcoffee", "tailspin")
 BACK_THEN = "2019-06-30T00:00:00Z"  # the time travel the demo shows
 
 

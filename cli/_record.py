@@ -178,6 +178,19 @@ def example(event_type: EventType) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def _role_help(event_type: EventType, default: str) -> str:
+    """The roles that may record this type (rule eligible-role), only those (issue 16.9)."""
+    only = event_type.roles_only_for
+    always = sorted(event_type.roles - frozenset().union(*only.values()))
+    eligible = ", ".join(
+        [*always, *(f"{role} (a {kind} only)" for kind, roles in only.items() for role in sorted(roles))]
+    )
+    return (
+        f"The recorder's role (required; {default}). May record {event_type.name}: {eligible}. "
+        "Any other role is refused by the rule eligible-role."
+    )
+
+
 def _typed_command(event_type: EventType) -> Any:
     def command(ctx: typer.Context, **options: Any) -> None:
         as_json = bool(options.pop("as_json"))
@@ -217,11 +230,7 @@ def _typed_command(event_type: EventType) -> Any:
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
         opt("effective_at", "When it happened in the world: RFC 3339 with an offset (required)."),
         opt("actor_id", f"Who records it, e.g. alice@fabrikam.example (required; {default('id')})."),
-        opt(
-            "actor_role",
-            f"The recorder's role (required; {default('role')}): for {event_type.name}, one of "
-            f"{', '.join(eligible_roles(event_type))}.",
-        ),
+        opt("actor_role", _role_help(event_type, default("role"))),
         opt("actor_tenant_id", f"The tenant the recorder acts for (required; {default('tenant_id')})."),
     ]
     for f in event_type.fields:

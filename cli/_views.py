@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ledger import narration
+
 from ._output import out, styled
 
 if TYPE_CHECKING:
@@ -65,13 +67,49 @@ def show_por(p: Mapping[str, Any]) -> None:
     )
 
 
-DELEGATION_COLUMNS = ("delegation", "partner", "kind", "roles", "granted", "expires")
+DELEGATION_COLUMNS = ("delegation", "partner", "kind", "roles", "granted", "expires", "auto-extend")
+
+
+def _auto_extend(value: str | None) -> str | None:
+    return "180 days" if value == "P180D" else value
+
+
+def _roles(roles: Sequence[str]) -> str:
+    """Roles by name where the id is a well-known Entra role."""
+    return narration.roles_text(roles)
 
 
 def _delegation_rows(delegations: Iterable[Mapping[str, Any]]) -> list[list[object]]:
     return [
-        [d["delegation_id"], d["partner_id"], d["kind"], d["roles"], d["granted_at"], d["expires_at"]]
+        [
+            d["delegation_id"],
+            d["partner_id"],
+            d["kind"],
+            _roles(d["roles"]),
+            d["granted_at"],
+            d["expires_at"],
+            _auto_extend(d.get("auto_extend")) if d["kind"] == "gdap" else None,
+        ]
         for d in delegations
+    ]
+
+
+REQUEST_COLUMNS = ("delegation", "partner", "name", "roles", "duration", "auto-extend", "requested", "lapses")
+
+
+def _request_rows(requests: Iterable[Mapping[str, Any]]) -> list[list[object]]:
+    return [
+        [
+            r["delegation_id"],
+            r["partner_id"],
+            r["name"],
+            _roles(r["roles"]),
+            r["duration"],
+            _auto_extend(r["auto_extend"]),
+            r["requested_at"],
+            r["lapses_at"],
+        ]
+        for r in requests
     ]
 
 
@@ -98,6 +136,8 @@ def show_customer(c: Mapping[str, Any]) -> None:
         )
     )
     out.print(_table("Delegations", DELEGATION_COLUMNS, _delegation_rows(c["delegations"])))
+    if c.get("requests"):
+        out.print(_table("GDAP requests pending approval", REQUEST_COLUMNS, _request_rows(c["requests"])))
 
 
 def summary(event: Mapping[str, Any]) -> str:
@@ -119,3 +159,36 @@ def show_history(events: Sequence[Mapping[str, Any]]) -> None:
     ]
     out.print(_table(None, ("pos", "effective", "type", "actor", "data", "hash"), rows))
     out.print(f"{len(rows)} events.")
+
+
+ALL_CLOUDS = 4  # an edition in force in every cloud lists them all (``ledger rules --json``)
+
+
+def _period(since: str | None, until: str | None) -> str:
+    if since is None and until is None:
+        return "always"
+    if until is None:
+        return f"from {since}"
+    if since is None:
+        return f"before {until}"
+    return f"from {since} until {until}"
+
+
+def show_rules(answer: Mapping[str, Any]) -> None:
+    """The rulebook: one row per edition, the rule's id and summary on its first."""
+    rows: list[list[object]] = []
+    for rule in answer["rules"]:
+        for n, e in enumerate(rule["editions"]):
+            clouds = "all" if len(e["clouds"]) == ALL_CLOUDS else ", ".join(e["clouds"])
+            rows.append(
+                [
+                    rule["id"] if n == 0 else "",
+                    e["name"],
+                    _period(e["since"], e["until"]),
+                    clouds,
+                    e["says"],
+                    e["source"],
+                ]
+            )
+    columns = ("rule", "edition", "in force", "clouds", "what it says", "source")
+    out.print(_table("The rulebook", columns, rows))

@@ -1,8 +1,8 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
 The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_audit`` (report, verify, rebuild), ``_demo`` (demo) and ``_record``
-(record), and a command line loads the one module that defines the command it names
+customer, history), ``_audit`` (report, verify, rebuild), ``_demo`` (demo), ``_rulebook``
+(rules) and ``_record`` (record), and a command line loads the one module that defines the command it names
 (``_app_for``).
 """
 
@@ -52,6 +52,7 @@ _COMMANDS = {
     "verify": "_audit",
     "rebuild": "_audit",
     "demo": "_demo",
+    "rules": "_rulebook",
 }
 _GLOBAL_OPTIONS = ("--db", "--wait")  # each takes a value
 # The global options; ``app`` (the whole command) adds every command on first use.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._json import load_json
     from ._lines import event_lines, read_event, spooled
     from ._parse import parse_event, parse_event_json
-    from ._rules import RULE_IDS, RULEBOOK, Rule
+    from ._rules import RULE_IDS, RULEBOOK, Rule, rules_json
     from ._sql import CHAIN
     from ._sqlite import BULK_CACHE
     from ._store import Ledger
@@ -53,6 +53,7 @@ _MODULES = {
     "RULE_IDS": ("_rules", "RULE_IDS"),
     "RULEBOOK": ("_rules", "RULEBOOK"),
     "Rule": ("_rules", "Rule"),
+    "rules_json": ("_rules", "rules_json"),
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
     "Receipt": ("_append", "Receipt"),
@@ -135,6 +136,7 @@ __all__ = [
     "read",
     "read_event",
     "redact",
+    "rules_json",
     "spooled",
     "store_files",
     "write_output",

@@ -13,8 +13,11 @@ spellings of the same event compare equal and hash the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import calendar
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
@@ -36,13 +39,24 @@ CSP_PROGRAMS = frozenset({"csp-direct", "csp-indirect-provider", "csp-indirect-r
 CHANNELS = ("microsoft", "advisor", "open", "ea", "third-party", "syndication", "21vianet", "csp")
 SERVICES = ("license", "usage")
 KINDS = ("dap", "gdap")
+# Every role of the spec (spec/domain.md "Roles"): a valid ``actor.role``; whether it may
+# record a type is the rule ``eligible-role``'s call.
 ROLES = (
     "global-admin",
     "user-management-admin",
     "admin-agent",
     "sales-agent",
+    "helpdesk-agent",
+    "billing-admin",
+    "account-admin",
+    "mpn-admin",
+    "referrals-admin",
+    "incentive-admin",
     "customer-global-admin",
+    "customer-delegated-admin-relationship-admin",
+    "microsoft",
 )
+MICROSOFT = "microsoft"  # the role (and tenant) of Microsoft acting itself
 # Channels whose sale names the selling partner (contract: ``seller_id`` required).
 CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"})
 
@@ -50,11 +64,52 @@ CHANNELS_WITH_SELLER = frozenset({"csp", "advisor", "syndication", "third-party"
 PARTNER_ADMINS = frozenset({"global-admin", "user-management-admin"})
 PARTNER_AGENTS = frozenset({"global-admin", "admin-agent", "sales-agent"})
 CUSTOMER_ADMINS = frozenset({"customer-global-admin"})
+GDAP_ADMINS = frozenset({"customer-delegated-admin-relationship-admin"})  # the Entra role for GDAP
+PARTNER_DELEGATION_ADMINS = frozenset({"global-admin", "admin-agent"})  # a partner ends a delegation
+
+
+class Roles(frozenset[str]):
+    """The roles that may record an event type: every one that may record some event of it
+    (the set itself), and ``of_kind``: those that may where the delegation the event grants
+    or names is of one kind (``dap``, ``gdap``). ``base`` may record any event of the type;
+    ``by_kind`` adds roles for one kind only."""
+
+    base: frozenset[str]
+    by_kind: Mapping[str, frozenset[str]]
+
+    def __new__(cls, base: Iterable[str], by_kind: Mapping[str, Iterable[str]] | None = None) -> Roles:
+        kinds = {kind: frozenset(roles) for kind, roles in (by_kind or {}).items()}
+        self = super().__new__(cls, frozenset(base).union(*kinds.values()))
+        self.base = frozenset(base)
+        self.by_kind = kinds
+        return self
+
+    def of_kind(self, kind: str | None) -> frozenset[str]:
+        """The roles that may record an event about a delegation of ``kind`` (None: not known,
+        or no delegation: every role of the set)."""
+        if kind is None or not self.by_kind:
+            return frozenset(self)
+        return self.base | self.by_kind.get(kind, frozenset())
+
+
+GDAP_REQUESTERS = frozenset({"global-admin", "admin-agent"})
+# A GDAP request's auto-extension (Graph ``autoExtendDuration``: ``PT0S`` none, or 180 days).
+AUTO_EXTEND = ("P180D",)
 
 Kind = Literal["id", "text", "time", "choice", "ids", "texts"]
-Thing = Literal["partner", "customer", "subscription", "request", "delegation", "relationship"]
-Must = Literal["new", "known", "live"]
-THINGS: tuple[Thing, ...] = ("partner", "customer", "subscription", "request", "delegation", "relationship")
+Thing = Literal[
+    "partner", "customer", "subscription", "request", "delegation", "relationship", "delegation-request"
+]
+Must = Literal["new", "known", "live", "ending"]
+THINGS: tuple[Thing, ...] = (
+    "partner",
+    "customer",
+    "subscription",
+    "request",
+    "delegation",
+    "relationship",
+    "delegation-request",
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +132,13 @@ class Ref:
     - ``known``: it exists (a partner or customer is registered);
     - ``live``: the event changes or ends it, or builds on it, so it must be in force: an
       active subscription, an open request, an active delegation (a partner or customer,
-      never ended, is live once registered).
+      never ended, is live once registered); a ``delegation-request`` (a GDAP request,
+      named by the delegation id it shares with its grant) was made at or before the event;
+    - ``ending``: the event continues it where it has just ended: it was in force just
+      before the event's effective time (a GDAP extended at its expiry).
+
+    ``when`` (field, value): the reference holds only for events whose field has that value
+    (a grant refers to its request only when it is a ``gdap``).
 
     A ``relationship`` is named by its customer (``field``) and the event's ``partner_id``.
     What the fold writes is always among an event's ``new`` and ``live`` references."""
@@ -85,6 +146,11 @@ class Ref:
     field: str
     thing: Thing
     must: Must = "known"
+    when: tuple[str, str] | None = None
+
+    def applies(self, data: Mapping[str, Any]) -> bool:
+        """Whether the reference holds for an event with this ``data``."""
+        return self.when is None or data.get(self.when[0]) == self.when[1]
 
 
 @dataclass(frozen=True, eq=False)  # one object per type: compared and hashed by identity
@@ -97,11 +163,22 @@ class EventType:
     name: str
     help: str
     fields: tuple[Field, ...]
-    roles: frozenset[str]
+    roles: frozenset[str]  # a ``Roles`` where they depend on the delegation's kind
     refs: tuple[Ref, ...]
     customer: str | None = None
     # Checks across fields of the same event (no store needed): bad input when broken.
     cross_checks: tuple[Callable[[dict[str, Any]], None], ...] = field(default=())
+
+    def roles_for(self, kind: str | None) -> frozenset[str]:
+        """The roles that may record an event of this type about a delegation of ``kind``
+        (None: no delegation, or not known)."""
+        return self.roles.of_kind(kind) if isinstance(self.roles, Roles) else self.roles
+
+    @property
+    def roles_only_for(self) -> Mapping[str, frozenset[str]]:
+        """The roles that may record an event of this type about a delegation of one kind only,
+        by kind (empty where the roles do not depend on it)."""
+        return self.roles.by_kind if isinstance(self.roles, Roles) else {}
 
     def customer_ref(self) -> Ref | None:
         """The reference that leads to the event's customer."""
@@ -125,6 +202,60 @@ def _expiry_for_gdap(data: dict[str, Any]) -> None:
         raise BadInput("data.expires_at", "is required for a gdap delegation")
 
 
+_DURATION = re.compile(
+    r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?"
+)
+GDAP_MAX_MONTHS = 24  # P2Y
+GDAP_MAX_DAYS = 730  # P730D, the longest duration counted in days (Graph's examples)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """An ISO 8601 duration in calendar terms: months (years are 12), days (weeks are 7), seconds."""
+
+    months: int
+    days: int
+    seconds: int
+
+    def after(self, start: datetime) -> datetime:
+        """``start`` + this duration, in calendar terms: months first (a day past the end of
+        the month is its last day: 2024-02-29 + P1Y is 2025-02-28), then days, then time;
+        two years from 2023-06-01 are 731 days (across 29 February 2024)."""
+        month0 = start.month - 1 + self.months
+        year, month = start.year + month0 // 12, month0 % 12 + 1
+        day = min(start.day, calendar.monthrange(year, month)[1])
+        return start.replace(year=year, month=month, day=day) + timedelta(
+            days=self.days, seconds=self.seconds
+        )
+
+
+def parse_duration(text: str) -> Duration | None:
+    """An ISO 8601 duration (``P2Y``, ``P730D``, ``P1Y6M``, ``P90DT12H``), or None."""
+    m = _DURATION.fullmatch(text)
+    if m is None or text in ("P", "PT") or text.endswith("T"):
+        return None
+    y, mo, w, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+    return Duration(12 * y + mo, 7 * w + d, 3600 * h + 60 * mi + s)
+
+
+def gdap_duration_in_range(d: Duration) -> bool:
+    """From ``P1D`` to ``P2Y`` inclusive, whatever the start: at least a day; at most 24
+    months (then nothing more), or 730 days counted in days (a month counted as 31 days
+    where months and days are mixed)."""
+    at_least_a_day = d.months > 0 or d.days > 0 or d.seconds >= 86_400
+    if d.months >= GDAP_MAX_MONTHS:
+        return d.months == GDAP_MAX_MONTHS and d.days == 0 and d.seconds == 0
+    return at_least_a_day and 31 * d.months * 86_400 + d.days * 86_400 + d.seconds <= GDAP_MAX_DAYS * 86_400
+
+
+def _gdap_duration(data: dict[str, Any]) -> None:
+    parsed = parse_duration(data["duration"])
+    if parsed is None:
+        raise BadInput("data.duration", f"{data['duration']} is not an ISO 8601 duration (e.g. P730D, P2Y)")
+    if not gdap_duration_in_range(parsed):
+        raise BadInput("data.duration", f"{data['duration']} is not between P1D and P2Y")
+
+
 def _providers_for_resellers(data: dict[str, Any]) -> None:
     if "provider_ids" in data and data["program"] != "csp-indirect-reseller":
         raise BadInput("data.provider_ids", "is only for a partner in csp-indirect-reseller")
@@ -146,7 +277,7 @@ PARTNER_REGISTERED = EventType(
         _f("program", "choice", "the partner's program", choices=PROGRAMS),
         _PROVIDERS,
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("partner_id", "partner", "new"), Ref("provider_ids", "partner")),
     cross_checks=(_providers_for_resellers,),
 )
@@ -158,7 +289,7 @@ PARTNER_PROGRAM_CHANGED = EventType(
         _f("program", "choice", "the new program", choices=PROGRAMS),
         _PROVIDERS,
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("partner_id", "partner", "live"), Ref("provider_ids", "partner")),
     cross_checks=(_providers_for_resellers,),
 )
@@ -170,7 +301,7 @@ CUSTOMER_REGISTERED = EventType(
         _f("name", "text", "the customer's name"),
         _f("cloud", "choice", "the customer's cloud", choices=CLOUDS),
     ),
-    PARTNER_ADMINS,
+    Roles(PARTNER_ADMINS),
     (Ref("customer_id", "customer", "new"),),
     customer="customer_id",
 )
@@ -193,7 +324,7 @@ SUBSCRIPTION_PURCHASED = EventType(
         _f("term_end", "time", "end of the term (required for license)", required=False),
         _f("migrated_from", "id", "the subscription this one replaces (Azure migration)", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("subscription_id", "subscription", "new"),
         Ref("customer_id", "customer"),
@@ -213,7 +344,7 @@ SUBSCRIPTION_SWITCHED = EventType(
         _f("to_partner_id", "id", "the new (billing) CSP partner"),
         _f("to_reseller_id", "id", "the new indirect reseller of record", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("subscription_id", "subscription", "live"),
         Ref("from_partner_id", "partner"),
@@ -226,7 +357,7 @@ SUBSCRIPTION_CANCELLED = EventType(
     "subscription.cancelled",
     "A subscription is cancelled; its last partner of record stays on record.",
     (_f("subscription_id", "id", "the cancelled subscription"),),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (Ref("subscription_id", "subscription", "live"),),
     customer="subscription_id",
 )
@@ -239,7 +370,7 @@ RELATIONSHIP_REQUESTED = EventType(
         _f("customer_id", "id", "the invited customer"),
         _f("reseller_id", "id", "the indirect reseller invited on behalf of", required=False),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("request_id", "request", "new"),
         Ref("partner_id", "partner"),
@@ -252,7 +383,7 @@ RELATIONSHIP_ACCEPTED = EventType(
     "relationship.accepted",
     "The customer accepts an invitation.",
     (_f("request_id", "id", "the accepted invitation"),),
-    CUSTOMER_ADMINS,
+    Roles(CUSTOMER_ADMINS),
     (Ref("request_id", "request", "live"),),
     customer="request_id",
 )
@@ -263,7 +394,7 @@ RELATIONSHIP_REMOVED = EventType(
         _f("partner_id", "id", "the partner that owns the relationship"),
         _f("customer_id", "id", "the customer"),
     ),
-    PARTNER_AGENTS,
+    Roles(PARTNER_AGENTS),
     (
         Ref("partner_id", "partner"),
         Ref("customer_id", "customer"),
@@ -282,20 +413,61 @@ DELEGATION_GRANTED = EventType(
         _f("roles", "texts", "the roles granted (at least one)"),
         _f("expires_at", "time", "when a gdap delegation ends (required for gdap)", required=False),
     ),
-    CUSTOMER_ADMINS,
+    Roles(CUSTOMER_ADMINS, {"gdap": GDAP_ADMINS}),  # the Entra role approves a GDAP only
     (
         Ref("delegation_id", "delegation", "new"),
+        Ref("delegation_id", "delegation-request", "live", when=("kind", "gdap")),
         Ref("customer_id", "customer"),
         Ref("partner_id", "partner"),
     ),
     customer="customer_id",
     cross_checks=(_expiry_for_gdap,),
 )
+DELEGATION_REQUESTED = EventType(
+    "delegation.requested",
+    "A partner asks a customer for granular delegated admin privileges (a GDAP request).",
+    (
+        _f("delegation_id", "id", "the delegation's id (its grant names it again)"),
+        _f("customer_id", "id", "the customer asked"),
+        _f("partner_id", "id", "the partner asking"),
+        _f("roles", "texts", "the roles asked for (at least one)"),
+        _f("duration", "text", "ISO 8601 duration from activation, P1D to P2Y (e.g. P730D, P2Y)"),
+        _f(
+            "auto_extend",
+            "choice",
+            "auto-extension by 180 days (absent: none)",
+            required=False,
+            choices=AUTO_EXTEND,
+        ),
+        _f("name", "text", "the request's display name", required=False),
+    ),
+    GDAP_REQUESTERS,
+    (
+        Ref("delegation_id", "delegation-request", "new"),
+        Ref("delegation_id", "delegation", "new"),
+        Ref("customer_id", "customer"),
+        Ref("partner_id", "partner"),
+    ),
+    customer="customer_id",
+    cross_checks=(_gdap_duration,),
+)
+DELEGATION_EXTENDED = EventType(
+    "delegation.extended",
+    "Microsoft auto-extends a GDAP at its expiry by 180 days.",
+    (
+        _f("delegation_id", "id", "the extended delegation"),
+        _f("expires_at", "time", "the new end: the old end + 180 days"),
+    ),
+    frozenset({MICROSOFT}),
+    (Ref("delegation_id", "delegation", "ending"),),
+    customer="delegation_id",
+)
 DELEGATION_REVOKED = EventType(
     "delegation.revoked",
     "Delegated admin privileges are revoked.",
     (_f("delegation_id", "id", "the revoked delegation"),),
-    CUSTOMER_ADMINS,
+    # The customer ends it, or the partner; Microsoft removes a DAP (never a GDAP).
+    Roles(CUSTOMER_ADMINS | GDAP_ADMINS | PARTNER_DELEGATION_ADMINS, {"dap": {MICROSOFT}}),
     (Ref("delegation_id", "delegation", "live"),),
     customer="delegation_id",
 )
@@ -310,7 +482,9 @@ EVENT_TYPES: Mapping[str, EventType] = {
         RELATIONSHIP_REQUESTED,
         RELATIONSHIP_ACCEPTED,
         RELATIONSHIP_REMOVED,
+        DELEGATION_REQUESTED,
         DELEGATION_GRANTED,
+        DELEGATION_EXTENDED,
         DELEGATION_REVOKED,
         SUBSCRIPTION_SWITCHED,
         SUBSCRIPTION_CANCELLED,

@@ -79,6 +79,22 @@ class EventContext:
         p = self.partner(pid) if pid else None
         return p.cloud if p else None
 
+    @cached_property
+    def delegation_kind(self) -> str | None:
+        """The kind (dap, gdap) of the delegation the event grants (its ``kind``) or names (an
+        active delegation's; None where there is none)."""
+        if "kind" in self.data:
+            return str(self.data["kind"])
+        ref = next((r for r in self.event_type.refs if r.thing == "delegation"), None)
+        did = self.data.get(ref.field) if ref is not None else None
+        delegation = self.world.delegation(str(did), self.at) if did is not None else None
+        return delegation.kind if delegation is not None else None
+
+    @property
+    def recorder(self) -> PartnerState | None:
+        """The partner whose staff records the event (``actor.tenant_id``), if it is one."""
+        return self.partner(self.event.actor.tenant_id)
+
     def has_relationship(self, partner_id: str) -> bool:
         """A live reseller relationship of the customer with this partner (see module doc)."""
         cid = self.customer_id
@@ -99,6 +115,7 @@ _OWNERS: dict[Thing, Callable[[World, str], str | None]] = {
     "subscription": lambda w, sid: w.owner_of_subscription(sid),
     "request": lambda w, rid: w.owner_of_request(rid),
     "delegation": lambda w, did: w.owner_of_delegation(did),
+    "delegation-request": lambda w, did: w.owner_of_gdap_request(did),
 }
 CustomerOf = Callable[[World, Mapping[str, Any]], str | None]
 
@@ -165,6 +182,25 @@ def _delegation_live(f: EventContext, did: str) -> str | None:
     return None
 
 
+def _delegation_ending(f: EventContext, did: str) -> str | None:
+    if f.world.delegation(did, f.at - 1) is None:
+        return f"delegation {did} is not active just before {f.event.effective_at}"
+    return None
+
+
+def _gdap_request_new(f: EventContext, did: str) -> str | None:
+    if f.world.owner_of_gdap_request(did) is not None:
+        return f"delegation request {did} already exists: a request's id is used once"
+    return None
+
+
+def _gdap_request_live(f: EventContext, did: str) -> str | None:
+    r = f.world.gdap_request(did)
+    if r is None or r.requested_at > f.at:
+        return f"delegation request {did} is unknown at {f.event.effective_at}"
+    return None
+
+
 def _relationship_live(f: EventContext, cid: str) -> str | None:
     pid = f.data["partner_id"]
     if not any(r.partner_id == pid for r in f.world.relationships(cid, f.at, {pid})):
@@ -184,11 +220,14 @@ _REF_CHECKS: dict[tuple[Thing, Must], RefCheck] = {
     ("request", "live"): _request_live,
     ("delegation", "new"): _id_in_use("delegation"),
     ("delegation", "live"): _delegation_live,
+    ("delegation", "ending"): _delegation_ending,
+    ("delegation-request", "new"): _gdap_request_new,
+    ("delegation-request", "live"): _gdap_request_live,
     ("relationship", "live"): _relationship_live,
 }
-# Per event type, its references in order: (field, check).
+# Per event type, its references in order: (the reference, its check).
 _REFERENCES = {
-    t.name: tuple((r.field, _REF_CHECKS[(r.thing, r.must)]) for r in t.refs) for t in EVENT_TYPES.values()
+    t.name: tuple((r, _REF_CHECKS[(r.thing, r.must)]) for r in t.refs) for t in EVENT_TYPES.values()
 }
 
 
@@ -196,9 +235,9 @@ def unmet_reference(f: EventContext) -> str | None:
     """What the first reference of the event that does not hold says (optional fields
     absent: none), or None."""
     d = f.data
-    for field, check in _REFERENCES[f.type]:
-        value = d.get(field)
-        if value is None:
+    for ref, check in _REFERENCES[f.type]:
+        value = d.get(ref.field)
+        if value is None or not ref.applies(d):
             continue
         for key in value if isinstance(value, list) else (value,):
             message = check(f, key)

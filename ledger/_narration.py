@@ -11,7 +11,7 @@ loads the store, the event types or the rulebook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 # Each purchase channel's name for people, keyed by its id (the event types' ``CHANNELS``).
@@ -25,6 +25,40 @@ CHANNEL_NAMES = {
     "syndication": "Syndication",
     "21vianet": "21Vianet",
 }
+
+
+# Well-known Entra (Azure AD) built-in roles a GDAP names, by role template id and by the
+# ledger's lower-case spelling; other roles are shown as recorded.
+ROLE_NAMES = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "global-administrator": "Global Administrator",
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8": "Helpdesk Administrator",
+    "helpdesk-administrator": "Helpdesk Administrator",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": "User Administrator",
+    "user-administrator": "User Administrator",
+    "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
+    "global-reader": "Global Reader",
+    "f023fd81-a637-4b56-95fd-791ac0226033": "Service Support Administrator",
+    "service-support-administrator": "Service Support Administrator",
+    "29232cdf-9323-42fd-ade2-1d097af3e4de": "Exchange Administrator",
+    "exchange-administrator": "Exchange Administrator",
+    "f28a1f50-f6e7-4571-818b-6a12f2af6b6c": "SharePoint Administrator",
+    "sharepoint-administrator": "SharePoint Administrator",
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
+    "license-administrator": "License Administrator",
+    "88d8e3e3-8f55-4a1e-953a-9b9898b8876b": "Directory Readers",
+    "directory-readers": "Directory Readers",
+}
+
+
+def role_name(role: str) -> str:
+    """A role as people read it: a well-known Entra role by its name, any other as recorded."""
+    return ROLE_NAMES.get(role.lower(), role)
+
+
+def roles_text(roles: Sequence[str]) -> str:
+    """Roles as people read them, in their order."""
+    return ", ".join(role_name(r) for r in roles)
 
 
 class Directory(Protocol):
@@ -148,7 +182,25 @@ def _delegation_granted(d: Data, names: Directory) -> str:
     until = f", until {d['expires_at'][:10]}" if d.get("expires_at") else ""
     return (
         f"{names.customer} granted {names.partner(d['partner_id'])} {d['kind'].upper()} delegated admin "
-        f"rights ({', '.join(d['roles'])}){until} ({d['delegation_id']})."
+        f"rights ({roles_text(d['roles'])}){until} ({d['delegation_id']})."
+    )
+
+
+def _delegation_requested(d: Data, names: Directory) -> str:
+    named = f" \u201c{d['name']}\u201d" if d.get("name") else ""
+    extend = ", auto-extended by 180 days at each expiry" if d.get("auto_extend") else ""
+    return (
+        f"{names.partner(d['partner_id'])} asked {names.customer} for GDAP{named} "
+        f"({roles_text(d['roles'])}) for {d['duration']} from approval{extend} ({d['delegation_id']})."
+    )
+
+
+def _delegation_extended(d: Data, names: Directory) -> str:
+    known = names.delegation(d["delegation_id"])
+    whose = f"{names.partner(known[0])}'s GDAP" if known else "the GDAP"
+    return (
+        f"Microsoft auto-extended {whose} with {names.customer} by 180 days, until "
+        f"{d['expires_at'][:10]} ({d['delegation_id']})."
     )
 
 
@@ -157,6 +209,26 @@ def _delegation_revoked(d: Data, names: Directory) -> str:
     whose = f"{names.partner(known[0])}'s {known[1].upper()}" if known else "the delegated admin rights"
     return f"{names.customer} revoked {whose} ({d['delegation_id']})."
 
+
+def _delegation_ended_by(d: Data, names: Directory, role: str) -> str:
+    """A revocation as who ended it: the customer, the partner or Microsoft (a DAP)."""
+    if role == "microsoft":
+        known = names.delegation(d["delegation_id"])
+        whose = f"{names.partner(known[0])}'s {known[1].upper()}" if known else "the delegated admin rights"
+        return f"Microsoft removed {whose} of {names.customer} ({d['delegation_id']})."
+    if role in ("global-admin", "admin-agent"):  # the partner's staff end it
+        known = names.delegation(d["delegation_id"])
+        if known:
+            partner, kind = names.partner(known[0]), known[1].upper()
+            return f"{partner} ended its {kind} with {names.customer} ({d['delegation_id']})."
+        return f"The partner ended its delegated admin rights with {names.customer} ({d['delegation_id']})."
+    return _delegation_revoked(d, names)
+
+
+# The sentences that depend on who recorded the event (its ``actor.role``), by type name.
+RECORDER_SENTENCES: dict[str, Callable[[Data, Directory, str], str]] = {
+    "delegation.revoked": _delegation_ended_by,
+}
 
 SENTENCES: dict[str, Sentence] = {
     "partner.registered": _partner_registered,
@@ -168,7 +240,9 @@ SENTENCES: dict[str, Sentence] = {
     "relationship.requested": _relationship_requested,
     "relationship.accepted": _relationship_accepted,
     "relationship.removed": _relationship_removed,
+    "delegation.requested": _delegation_requested,
     "delegation.granted": _delegation_granted,
+    "delegation.extended": _delegation_extended,
     "delegation.revoked": _delegation_revoked,
 }
 
@@ -179,4 +253,7 @@ def sentence(event: Mapping[str, Any], names: Directory) -> str:
     told = SENTENCES.get(event["type"])
     if told is None:
         raise LookupError(f"no sentence tells an event of type {event['type']!r}")
+    by_recorder = RECORDER_SENTENCES.get(event["type"])
+    if by_recorder is not None and "actor" in event:
+        return by_recorder(event["data"], names, event["actor"]["role"])
     return told(event["data"], names)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from projections import (
     CustomerState,
     DelegationState,
+    GdapRequestState,
     PartnerState,
     RelationshipState,
     RequestState,
@@ -41,6 +42,11 @@ class World(Protocol):
 
     def delegation(self, delegation_id: str, at: int) -> DelegationState | None: ...
 
+    def gdap_request(self, delegation_id: str) -> GdapRequestState | None:
+        """A GDAP request as it was made, whatever the time (None: never made); its
+        ``requested_at`` and ``lapses_at`` say when it is open."""
+        ...
+
     def relationships(
         self, customer_id: str, at: int, partners: Collection[str] | None = None
     ) -> list[RelationshipState]:
@@ -58,6 +64,8 @@ class World(Protocol):
 
     def owner_of_delegation(self, delegation_id: str) -> str | None: ...
 
+    def owner_of_gdap_request(self, delegation_id: str) -> str | None: ...
+
     def newest_effective(self, customer_id: str) -> int | None:
         """The newest effective time of any event recorded for this customer."""
         ...
@@ -74,7 +82,8 @@ class World(Protocol):
         newest_of: Collection[str] = (),
         since: int | None = None,
     ) -> None:
-        """A hint: lookups of these things are coming (``relationships_of`` and
+        """A hint: lookups of these things are coming (``delegations`` with their GDAP
+        requests, named by the same ids; ``relationships_of`` and
         ``newest_of`` name customers, ``since`` the earliest time asked about). Loads them
         in a few queries; what was not expected still answers."""
         ...
@@ -111,12 +120,14 @@ def prefetch(world: World, events: Iterable[Event]) -> None:
     then their customers (named, or owning what they name), each also as a partner (a
     customer tenant may be one), with its relationships and its newest effective time."""
     ids, since = _named(((e.type, e.data, e.effective_us) for e in events), _REFERS)
-    world.expect(subscriptions=ids["subscription"], requests=ids["request"], delegations=ids["delegation"])
+    delegations = ids["delegation"] | ids["delegation-request"]
+    world.expect(subscriptions=ids["subscription"], requests=ids["request"], delegations=delegations)
     customers = ids["customer"] | ids["relationship"]
     for owner, keys in (
         (world.owner_of_subscription, ids["subscription"]),
         (world.owner_of_request, ids["request"]),
         (world.owner_of_delegation, ids["delegation"]),
+        (world.owner_of_gdap_request, ids["delegation-request"]),
     ):
         customers.update(c for c in map(owner, keys) if c is not None)
     world.expect(
@@ -138,7 +149,7 @@ def prefetch_fold(world: World, events: Iterable[Mapping[str, Any]]) -> None:
         customers=ids["customer"],
         subscriptions=ids["subscription"],
         requests=ids["request"],
-        delegations=ids["delegation"],
+        delegations=ids["delegation"] | ids["delegation-request"],
         relationships_of=ids["relationship"],
         since=since,
     )

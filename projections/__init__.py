@@ -13,10 +13,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._fold import apply
+    from ._fold import GDAP_REQUEST_LAPSES_US, apply
     from ._model import (
         CustomerState,
         DelegationState,
+        GdapRequestState,
         PartnerState,
         RelationshipState,
         RequestState,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ._time import DAY_US, canonical_time, canonical_to_us, format_time, format_us, from_us, to_us
     from ._timeline import (
         DelegationLine,
+        GdapRequestLine,
         PartnerInfo,
         PorPeriod,
         RelationshipLine,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "apply": "_fold",
     "CustomerState": "_model",
+    "GdapRequestState": "_model",
     "DelegationState": "_model",
     "PartnerState": "_model",
     "RelationshipState": "_model",
@@ -71,6 +74,7 @@ _MODULES = {
     "schema_statements": "_tables",
     "format_us": "_time",
     "DelegationLine": "_timeline",
+    "GdapRequestLine": "_timeline",
     "PartnerInfo": "_timeline",
     "PorPeriod": "_timeline",
     "RelationshipLine": "_timeline",
@@ -80,6 +84,7 @@ _MODULES = {
     "StateView": "_view",
     # Used by the write side (ledger) and the command (cli): the insides stay private.
     "DAY_US": "_time",
+    "GDAP_REQUEST_LAPSES_US": "_fold",
     "EVENT_REFS": "_tables",
     "EVENT_REFS_KEY": "_tables",
     "EVERY_POSITION": "_queries",
@@ -112,11 +117,14 @@ __all__ = [
     "EVENT_REFS",
     "EVENT_REFS_KEY",
     "EVERY_POSITION",
+    "GDAP_REQUEST_LAPSES_US",
     "TABLES",
     "CustomerState",
     "Db",
     "DelegationLine",
     "DelegationState",
+    "GdapRequestLine",
+    "GdapRequestState",
     "PartnerInfo",
     "PartnerState",
     "PorPeriod",

@@ -17,13 +17,14 @@ from ._session import Session, change, current, insert
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
+    GDAP_REQUESTS,
     PARTNER_FIELDS,
     PARTNERS,
     RELATIONSHIPS,
     REQUESTS,
     SUBSCRIPTIONS,
 )
-from ._time import canonical_to_us
+from ._time import DAY_US, canonical_to_us
 
 Event = Mapping[str, Any]
 Fold = Callable[[Session, Mapping[str, Any], int, int], set[str]]
@@ -97,10 +98,33 @@ def _relationship_removed(session: Session, d: Mapping[str, Any], at: int, pos: 
     return {"relationships"}
 
 
+# A GDAP request not approved within 90 days lapses (Partner Center: "requests expire after 90 days").
+GDAP_REQUEST_LAPSES_US = 90 * DAY_US
+
+
+def _delegation_requested(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    lapses = at + GDAP_REQUEST_LAPSES_US
+    row = {**d, "roles": _json_list(d["roles"]), "requested_at": at, "lapses_at": lapses}
+    insert(session, GDAP_REQUESTS, row, at, lapses, pos)
+    return {"gdap_requests"}
+
+
 def _delegation_granted(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
     expires = canonical_to_us(d["expires_at"]) if "expires_at" in d else None
     row = {**d, "roles": _json_list(d["roles"]), "granted_at": at, "expires_at": expires}
     insert(session, DELEGATIONS, row, at, expires, pos)
+    if d["kind"] != "gdap":
+        return {"delegations"}
+    change(session, GDAP_REQUESTS, {"delegation_id": d["delegation_id"]}, at, pos, None)  # approved
+    return {"delegations", "gdap_requests"}
+
+
+def _delegation_extended(session: Session, d: Mapping[str, Any], at: int, pos: int) -> set[str]:
+    """Effective at the delegation's expiry, where its row has just ended: it continues as a
+    new version until the new ``expires_at``."""
+    expires = canonical_to_us(d["expires_at"])
+    for row in current(session, DELEGATIONS, {"delegation_id": d["delegation_id"]}, at - 1):
+        insert(session, DELEGATIONS, {**row, "expires_at": expires}, at, expires, pos)
     return {"delegations"}
 
 
@@ -119,7 +143,9 @@ FOLDS: dict[str, Fold] = {
     "relationship.requested": _relationship_requested,
     "relationship.accepted": _relationship_accepted,
     "relationship.removed": _relationship_removed,
+    "delegation.requested": _delegation_requested,
     "delegation.granted": _delegation_granted,
+    "delegation.extended": _delegation_extended,
     "delegation.revoked": _delegation_revoked,
 }
 

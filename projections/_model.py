@@ -62,3 +62,18 @@ class DelegationState:
     roles: tuple[str, ...]
     granted_at: int
     expires_at: int | None
+
+
+@dataclass(frozen=True)
+class GdapRequestState:
+    """A GDAP request as it was made; open in ``[requested_at, lapses_at)`` until granted."""
+
+    delegation_id: str
+    customer_id: str
+    partner_id: str
+    roles: tuple[str, ...]
+    duration: str
+    auto_extend: str | None
+    name: str | None
+    requested_at: int
+    lapses_at: int

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ._tables import CUSTOMERS, DELEGATIONS, RELATIONSHIPS, SUBSCRIPTIONS, Db, Table
+from ._tables import CUSTOMERS, DELEGATIONS, GDAP_REQUESTS, RELATIONSHIPS, SUBSCRIPTIONS, Db, Table
 from ._time import format_us
 
 BITEMPORAL = (
@@ -102,7 +102,7 @@ def _por(row: Mapping[str, Any], as_of: int) -> dict[str, Any]:
     return por_answer([row[c] for c in POR_COLUMNS], as_of)
 
 
-def _delegation(row: Mapping[str, Any]) -> dict[str, Any]:
+def _delegation(row: Mapping[str, Any], auto_extend: Mapping[str, str | None]) -> dict[str, Any]:
     return {
         "delegation_id": row["delegation_id"],
         "partner_id": row["partner_id"],
@@ -110,7 +110,41 @@ def _delegation(row: Mapping[str, Any]) -> dict[str, Any]:
         "roles": orjson.loads(row["roles"]),
         "granted_at": _time(row["granted_at"]),
         "expires_at": _time(row["expires_at"]),
+        "auto_extend": auto_extend.get(row["delegation_id"]),
     }
+
+
+def _auto_extensions(db: Db, delegation_ids: Sequence[str], known: int) -> dict[str, str | None]:
+    """The ``auto_extend`` of each GDAP's request (as recorded by position ``known``)."""
+    if not delegation_ids:
+        return {}
+    marks = ", ".join("?" * len(delegation_ids))
+    db.execute(
+        f"SELECT delegation_id, auto_extend FROM {GDAP_REQUESTS.sql_name} "
+        f"WHERE delegation_id IN ({marks}) AND created_pos <= ?",
+        [*delegation_ids, known],
+    )
+    return {r["delegation_id"]: r["auto_extend"] for r in db.fetchall()}
+
+
+def gdap_requests(db: Db, customer_id: str, as_of: int, known: int) -> list[dict[str, Any]]:
+    """The customer's pending GDAP requests (not approved, not lapsed), oldest first."""
+    rows = versions(
+        db, GDAP_REQUESTS, {"customer_id": customer_id}, as_of, known, "requested_at, delegation_id"
+    )
+    return [
+        {
+            "delegation_id": r["delegation_id"],
+            "partner_id": r["partner_id"],
+            "name": r["name"],
+            "roles": orjson.loads(r["roles"]),
+            "duration": r["duration"],
+            "auto_extend": r["auto_extend"],
+            "requested_at": _time(r["requested_at"]),
+            "lapses_at": _time(r["lapses_at"]),
+        }
+        for r in rows
+    ]
 
 
 def partner_of_record(db: Db, subscription_id: str, as_of: int, known: int) -> dict[str, Any] | None:
@@ -128,7 +162,9 @@ def customer_state(db: Db, customer_id: str, as_of: int, known: int) -> dict[str
 def delegations(db: Db, customer_id: str, as_of: int, known: int) -> list[dict[str, Any]]:
     """The customer's active delegations, sorted by ``granted_at`` then ``delegation_id``."""
     rows = versions(db, DELEGATIONS, {"customer_id": customer_id}, as_of, known, "granted_at, delegation_id")
-    return [_delegation(r) for r in rows]
+    gdaps = [r["delegation_id"] for r in rows if r["kind"] == "gdap"]
+    auto_extend = _auto_extensions(db, gdaps, known)
+    return [_delegation(r, auto_extend) for r in rows]
 
 
 def customer(db: Db, customer_id: str, as_of: int, known: int) -> dict[str, Any] | None:
@@ -158,6 +194,7 @@ def customer(db: Db, customer_id: str, as_of: int, known: int) -> dict[str, Any]
             for r in relationships
         ],
         "delegations": delegations(db, customer_id, as_of, known),
+        "requests": gdap_requests(db, customer_id, as_of, known),
     }
 
 

@@ -49,12 +49,16 @@ TEMPORAL_COLUMNS = ("valid_from", "valid_to", "created_pos", "superseded_pos")
 
 @dataclass(frozen=True)
 class Table:
-    """One temporal projection table: its short name, key column and data columns."""
+    """One temporal projection table: its short name, key column and data columns;
+    ``ends_with`` names the column holding a row's natural end, where a thing ends by
+    itself at a time it carries (a GDAP request's lapse, a delegation's ``expires_at``): the
+    fold writes its row with that ``valid_to``."""
 
     name: str
     key: str
     columns: tuple[str, ...]
     indexed: tuple[str, ...] = ()
+    ends_with: str | None = None
 
     @property
     def sql_name(self) -> str:
@@ -82,7 +86,7 @@ class Table:
         return out
 
 
-_BIGINT = {"term_end", "since", "accepted_at", "granted_at", "expires_at"}
+_BIGINT = {"term_end", "since", "accepted_at", "granted_at", "expires_at", "requested_at", "lapses_at"}
 
 PARTNERS = Table("partners", "partner_id", ("partner_id", "name", "cloud", "program", "provider_ids"))
 CUSTOMERS = Table("customers", "customer_id", ("customer_id", "name", "cloud"))
@@ -120,6 +124,26 @@ DELEGATIONS = Table(
     "delegation_id",
     ("delegation_id", "customer_id", "partner_id", "kind", "roles", "granted_at", "expires_at"),
     indexed=("customer_id",),
+    ends_with="expires_at",
+)
+# GDAP requests (``delegation.requested``) while pending: a row from the request until its
+# grant (approval) or, at the latest, its lapse 90 days after it was made.
+GDAP_REQUESTS = Table(
+    "gdap_requests",
+    "delegation_id",
+    (
+        "delegation_id",
+        "customer_id",
+        "partner_id",
+        "roles",
+        "duration",
+        "auto_extend",
+        "name",
+        "requested_at",
+        "lapses_at",
+    ),
+    indexed=("customer_id",),
+    ends_with="lapses_at",
 )
 # The fields of an event's data that name a partner.
 PARTNER_FIELDS = (
@@ -131,7 +155,15 @@ PARTNER_FIELDS = (
     "to_reseller_id",
 )
 
-TABLES: tuple[Table, ...] = (PARTNERS, CUSTOMERS, SUBSCRIPTIONS, REQUESTS, RELATIONSHIPS, DELEGATIONS)
+TABLES: tuple[Table, ...] = (
+    PARTNERS,
+    CUSTOMERS,
+    SUBSCRIPTIONS,
+    REQUESTS,
+    RELATIONSHIPS,
+    DELEGATIONS,
+    GDAP_REQUESTS,
+)
 
 # Which events concern which customer, subscription or partner (history filters, and each
 # customer's newest effective time).

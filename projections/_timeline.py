@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ._queries import customer_state
-from ._tables import DELEGATIONS, PARTNERS, RELATIONSHIPS, REQUESTS, SUBSCRIPTIONS, Db, Table
+from ._tables import DELEGATIONS, GDAP_REQUESTS, PARTNERS, RELATIONSHIPS, REQUESTS, SUBSCRIPTIONS, Db, Table
 
 BELIEVED = "created_pos <= ? AND (superseded_pos IS NULL OR superseded_pos > ?) AND valid_from <= ?"
 
@@ -74,6 +74,21 @@ class DelegationLine:
 
 
 @dataclass(frozen=True)
+class GdapRequestLine:
+    """A GDAP request from ``requested_at`` until its approval or lapse (``ended_at``, with
+    ``end`` "approved" or "lapsed"; both None: still pending as of then)."""
+
+    delegation_id: str
+    partner_id: str
+    name: str | None
+    roles: tuple[str, ...]
+    requested_at: int
+    lapses_at: int
+    ended_at: int | None
+    end: str | None
+
+
+@dataclass(frozen=True)
 class PartnerInfo:
     partner_id: str
     name: str
@@ -92,6 +107,7 @@ class Timeline:
     relationships: tuple[RelationshipLine, ...]  # by invitation time, then request id
     delegations: tuple[DelegationLine, ...]  # by grant time, then delegation id
     partners: Mapping[str, PartnerInfo]  # every partner named above, as of then
+    gdap_requests: tuple[GdapRequestLine, ...] = ()  # by request time, then delegation id
 
     def partner_ids(self) -> list[str]:
         """Every partner the timeline names, in order of first appearance."""
@@ -105,6 +121,8 @@ class Timeline:
             seen.update(dict.fromkeys(x for x in (r.partner_id, r.reseller_id) if x))
         for d in self.delegations:
             seen[d.partner_id] = None
+        for g in self.gdap_requests:
+            seen[g.partner_id] = None
         return list(seen)
 
 
@@ -185,9 +203,9 @@ def _delegations(db: Db, customer_id: str, as_of: int, known: int) -> list[Deleg
     out = []
     rows = _believed(db, DELEGATIONS, {"customer_id": customer_id}, as_of, known)
     for delegation_id, versions in _by_key(rows, "delegation_id").items():
-        first = versions[0]
-        ended = _end(versions[-1]["valid_to"], as_of)
-        end = None if ended is None else ("expired" if ended == first["expires_at"] else "revoked")
+        first, last = versions[0], versions[-1]  # an extension is a later version: its expiry counts
+        ended = _end(last["valid_to"], as_of)
+        end = None if ended is None else ("expired" if ended == last["expires_at"] else "revoked")
         out.append(
             DelegationLine(
                 delegation_id=delegation_id,
@@ -195,12 +213,34 @@ def _delegations(db: Db, customer_id: str, as_of: int, known: int) -> list[Deleg
                 kind=first["kind"],
                 roles=tuple(orjson.loads(first["roles"])),
                 granted_at=first["granted_at"],
-                expires_at=first["expires_at"],
+                expires_at=last["expires_at"],
                 ended_at=ended,
                 end=end,
             )
         )
     return sorted(out, key=lambda d: (d.granted_at, d.delegation_id))
+
+
+def _gdap_requests(db: Db, customer_id: str, as_of: int, known: int) -> list[GdapRequestLine]:
+    out = []
+    rows = _believed(db, GDAP_REQUESTS, {"customer_id": customer_id}, as_of, known)
+    for delegation_id, versions in _by_key(rows, "delegation_id").items():
+        first = versions[0]
+        ended = _end(versions[-1]["valid_to"], as_of)
+        end = None if ended is None else ("lapsed" if ended == first["lapses_at"] else "approved")
+        out.append(
+            GdapRequestLine(
+                delegation_id=delegation_id,
+                partner_id=first["partner_id"],
+                name=first["name"],
+                roles=tuple(orjson.loads(first["roles"])),
+                requested_at=first["requested_at"],
+                lapses_at=first["lapses_at"],
+                ended_at=ended,
+                end=end,
+            )
+        )
+    return sorted(out, key=lambda g: (g.requested_at, g.delegation_id))
 
 
 def _partners(db: Db, ids: Iterable[str], as_of: int, known: int) -> dict[str, PartnerInfo]:
@@ -248,5 +288,6 @@ def timeline(db: Db, customer_id: str, as_of: int, known: int) -> Timeline | Non
         relationships=tuple(_relationships(db, customer_id, as_of, known)),
         delegations=tuple(_delegations(db, customer_id, as_of, known)),
         partners={},
+        gdap_requests=tuple(_gdap_requests(db, customer_id, as_of, known)),
     )
     return replace(shell, partners=_partners(db, shell.partner_ids(), as_of, known))

@@ -10,6 +10,7 @@ import orjson
 from ._model import (
     CustomerState,
     DelegationState,
+    GdapRequestState,
     PartnerState,
     RelationshipState,
     RequestState,
@@ -19,6 +20,7 @@ from ._session import Session, as_session
 from ._tables import (
     CUSTOMERS,
     DELEGATIONS,
+    GDAP_REQUESTS,
     PARTNERS,
     RELATIONSHIPS,
     REQUESTS,
@@ -104,6 +106,7 @@ class StateView:
             SUBSCRIPTIONS: subscriptions,
             REQUESTS: requests,
             DELEGATIONS: delegations,
+            GDAP_REQUESTS: delegations,  # a GDAP's request has its delegation's id
             RELATIONSHIPS: requests,  # an acceptance makes one, keyed by its request
             PARTNERS: partners,
             CUSTOMERS: customers,
@@ -132,6 +135,23 @@ class StateView:
     def delegation(self, delegation_id: str, at: int) -> DelegationState | None:
         r = _one(self.session, DELEGATIONS, delegation_id, at)
         return _delegation(r) if r else None
+
+    def gdap_request(self, delegation_id: str) -> GdapRequestState | None:
+        versions = self.session.versions(GDAP_REQUESTS, delegation_id)
+        if not versions:
+            return None
+        r = versions[0]  # every version carries the request as it was made
+        return GdapRequestState(
+            r["delegation_id"],
+            r["customer_id"],
+            r["partner_id"],
+            _ids(r["roles"]),
+            r["duration"],
+            r["auto_extend"],
+            r["name"],
+            r["requested_at"],
+            r["lapses_at"],
+        )
 
     def relationships(
         self, customer_id: str, at: int, partners: Collection[str] | None = None
@@ -163,6 +183,9 @@ class StateView:
 
     def owner_of_delegation(self, delegation_id: str) -> str | None:
         return self._owner(DELEGATIONS, delegation_id)
+
+    def owner_of_gdap_request(self, delegation_id: str) -> str | None:
+        return self._owner(GDAP_REQUESTS, delegation_id)
 
     def newest_effective(self, customer_id: str) -> int | None:
         return self.session.newest(f"customer:{customer_id}")

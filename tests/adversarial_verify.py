@@ -157,7 +157,7 @@ def test_12_3_the_result_still_reads_as_the_count(recorded: str, tmp_path: Path)
         verified = ledger.verify()
     assert (str(verified), f"{verified}", f"{verified:>3}", orjson.dumps(verified)) == ("6", "6", "  6", b"6")
     demo = run("--db", f"sqlite:///{tmp_path / 'demo.db'}", "demo")
-    assert demo.returncode == 0 and "Verified 30 events: the chain" in demo.stdout.decode()
+    assert demo.returncode == 0 and "Verified 60 events: the chain" in demo.stdout.decode()
 
 
 def test_12_3_an_empty_log_verifies_to_the_genesis_head(url: str) -> None:

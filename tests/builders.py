@@ -162,3 +162,36 @@ def switch(
 
 def cancel(sid: str, at: str, tenant: str = "fabrikam") -> Event:
     return ev("subscription.cancelled", at, SALES_ROLE, tenant, subscription_id=sid)
+
+
+def gdap_request(
+    did: str,
+    cid: str,
+    pid: str,
+    at: str = "2019-04-01T00:00:00Z",
+    *,
+    roles: list[str] | None = None,
+    duration: str = "P730D",
+    auto_extend: str | None = None,
+    name: str | None = None,
+    role: str = PARTNER_ROLE,
+) -> Event:
+    """``pid`` asks ``cid`` for a GDAP (its grant names the same ``did``)."""
+    return ev(
+        "delegation.requested",
+        at,
+        role,
+        pid,
+        delegation_id=did,
+        customer_id=cid,
+        partner_id=pid,
+        roles=roles or ["admin-agent"],
+        duration=duration,
+        auto_extend=auto_extend,
+        name=name,
+    )
+
+
+def extend(did: str, at: str, expires: str) -> Event:
+    """Microsoft auto-extends ``did`` at its expiry ``at`` until ``expires``."""
+    return ev("delegation.extended", at, "microsoft", "microsoft", delegation_id=did, expires_at=expires)

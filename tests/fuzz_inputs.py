@@ -83,6 +83,16 @@ BASE_DATA: dict[str, dict[str, Any]] = {
         "expires_at": "2021-03-01T00:00:00Z",
     },
     "delegation.revoked": {"delegation_id": "d-1"},
+    "delegation.requested": {
+        "delegation_id": "d-1",
+        "customer_id": "contoso",
+        "partner_id": "tailwind",
+        "roles": ["Global Reader", "Helpdesk Administrator"],
+        "duration": "P730D",
+        "auto_extend": "P180D",
+        "name": "Tailwind support",
+    },
+    "delegation.extended": {"delegation_id": "d-1", "expires_at": "2021-08-28T00:00:00Z"},
     "subscription.switched": {
         "subscription_id": "sub-1",
         "from_partner_id": "fabrikam",
@@ -210,7 +220,8 @@ def kinds(type_name: str) -> dict[str, str]:
     """Every path of the base event of ``type_name`` with its kind."""
     out = dict(TOP_KINDS)
     for f in EVENT_TYPES[type_name].fields:
-        out[f"data.{f.name}"] = f.kind
+        # A duration is text of a form of its own (ISO 8601): no other text is one.
+        out[f"data.{f.name}"] = "duration" if f.name == "duration" else f.kind
         if f.kind in ("ids", "texts"):
             out[f"data.{f.name}[0]"] = "id" if f.kind == "ids" else "texts-item"
     return out

@@ -12,6 +12,8 @@ Events are the contract's JSON objects, with times already in the canonical spel
 
 from __future__ import annotations
 
+import calendar
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -22,8 +24,14 @@ Event = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND = 1_000_000
 DAY = 86_400 * SECOND
-GDAP_MAX = 730 * DAY
+GDAP_LAPSE = 90 * DAY  # a GDAP request not approved within 90 days lapses
+AUTO_EXTEND = 180 * DAY
+GLOBAL_ADMIN = {"global-administrator", "62e90394-69f5-4237-9190-012177145e10"}
 DAP_RETIRED = (datetime(2023, 10, 9, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+# The editions' boundaries (spec/domain.md "Rulebook editions").
+LICENCE_TRANSFERS = (datetime(2020, 3, 20, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+RESELLERS_INVITE = (datetime(2021, 1, 27, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
+GERMANY_CLOSED = (datetime(2021, 10, 29, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1)
 
 CSP = {"csp-direct", "csp-indirect-provider", "csp-indirect-reseller"}
 INVITERS = {"csp-direct", "csp-indirect-provider"}  # may invite; may be a switch's billing partner
@@ -43,11 +51,14 @@ RULE_ORDER = (
     "syndication-is-exclusive",
     "gdap-duration",
     "dap-retired",
+    "gdap-auto-extend",
+    "cloud-closed",
 )
 
 _ADMIN = {"global-admin", "user-management-admin"}
 _AGENT = {"global-admin", "admin-agent", "sales-agent"}
 _CUSTOMER = {"customer-global-admin"}
+_GDAP_ADMIN = "customer-delegated-admin-relationship-admin"
 ROLES_FOR = {
     "partner.registered": _ADMIN,
     "partner.program-changed": _ADMIN,
@@ -58,9 +69,24 @@ ROLES_FOR = {
     "relationship.requested": _AGENT,
     "relationship.removed": _AGENT,
     "relationship.accepted": _CUSTOMER,
-    "delegation.granted": _CUSTOMER,
-    "delegation.revoked": _CUSTOMER,
+    "delegation.granted": _CUSTOMER,  # and, for a gdap, _GDAP_ADMIN
+    "delegation.revoked": _CUSTOMER | {_GDAP_ADMIN, "global-admin", "admin-agent"},  # and microsoft: a dap
+    "delegation.requested": {"global-admin", "admin-agent"},
+    "delegation.extended": {"microsoft"},
 }
+
+
+def after(at: int, duration: str) -> int:
+    """``at`` + an ISO 8601 duration of years, months and days, in calendar terms: the
+    months first (a day the month has not is its last), then the days."""
+    m = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?", duration)
+    assert m is not None, duration
+    years, months, days = (int(g or 0) for g in m.groups())
+    start = EPOCH + timedelta(microseconds=at)
+    month = start.month - 1 + 12 * years + months
+    year, month = start.year + month // 12, month % 12 + 1
+    moved = start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+    return (moved + timedelta(days=days) - EPOCH) // timedelta(microseconds=1)
 
 
 def us(text: str) -> int:
@@ -136,6 +162,23 @@ class Delegation:
 
 
 @dataclass
+class GdapRequest:
+    id: str
+    customer: str
+    partner: str
+    roles: list[str]
+    duration: str
+    auto_extend: str | None
+    name: str | None
+    requested_at: int
+    approved: bool = False
+
+    @property
+    def lapses_at(self) -> int:
+        return self.requested_at + GDAP_LAPSE
+
+
+@dataclass
 class World:
     """Everything as it stands at one effective time."""
 
@@ -145,6 +188,7 @@ class World:
     requests: dict[str, Request] = field(default_factory=dict)
     relationships: dict[str, Relationship] = field(default_factory=dict)  # by request id
     delegations: dict[str, Delegation] = field(default_factory=dict)
+    gdap_requests: dict[str, GdapRequest] = field(default_factory=dict)  # every one, pending or not
 
     def is_csp(self, tenant: str) -> bool:
         p = self.partners.get(tenant)
@@ -229,8 +273,23 @@ def fold(events: Iterable[tuple[int, Event]], at: int) -> World:
                 when,
                 us(d["expires_at"]) if "expires_at" in d else None,
             )
+            if d["kind"] == "gdap":
+                w.gdap_requests[d["delegation_id"]].approved = True
         elif t == "delegation.revoked":
             del w.delegations[d["delegation_id"]]
+        elif t == "delegation.requested":
+            w.gdap_requests[d["delegation_id"]] = GdapRequest(
+                d["delegation_id"],
+                d["customer_id"],
+                d["partner_id"],
+                list(d["roles"]),
+                d["duration"],
+                d.get("auto_extend"),
+                d.get("name"),
+                when,
+            )
+        elif t == "delegation.extended":
+            w.delegations[d["delegation_id"]].expires_at = us(d["expires_at"])
         else:  # pragma: no cover - the machine makes only the contract's types
             raise AssertionError(t)
     # A GDAP delegation drops out at its expires_at.
@@ -314,6 +373,8 @@ class Model:
             "syndication-is-exclusive": self._syndication_moves,
             "gdap-duration": self._bad_duration,
             "dap-retired": self._retired_dap,
+            "gdap-auto-extend": self._bad_extension,
+            "cloud-closed": self._closed_cloud,
         }
         for rule in RULE_ORDER:
             check = checks.get(rule)  # multi-partner-changes-nothing judges effects, not events
@@ -322,7 +383,22 @@ class Model:
         return None
 
     def _eligible_role(self, e: Event, w: World, at: int) -> bool:
-        return e["actor"]["role"] not in ROLES_FOR[e["type"]]
+        role, d, t = e["actor"]["role"], e["data"], e["type"]
+        allowed = set(ROLES_FOR[t])
+        if t == "delegation.granted" and d["kind"] == "gdap":
+            allowed.add(_GDAP_ADMIN)
+        if t == "delegation.revoked":
+            revoked = w.delegations.get(d["delegation_id"])
+            if revoked is None or revoked.kind == "dap":  # unknown: known-references speaks
+                allowed.add("microsoft")
+        return role not in allowed or (role == "microsoft" and e["actor"]["tenant_id"] != "microsoft")
+
+    def cloud(self, e: Event, w: World) -> str | None:
+        """The cloud an event is judged in: its customer's (a registration's own)."""
+        if e["type"] == "customer.registered":
+            return str(e["data"]["cloud"])
+        cid = self.owner(e)
+        return w.customers[cid][1] if cid in w.customers else None
 
     def _known_references(self, e: Event, w: World, at: int) -> bool:
         d, t = e["data"], e["type"]
@@ -366,11 +442,22 @@ class Model:
                 )
             )
         if t == "delegation.granted":
+            asked = self.ever("delegation.requested", "delegation_id").get(d["delegation_id"])
             return (
                 d["delegation_id"] in self.ever(t, "delegation_id")
+                or (d["kind"] == "gdap" and (asked is None or us(asked["effective_at"]) > at))
                 or no_customer(d["customer_id"])
                 or no_partner(d["partner_id"])
             )
+        if t == "delegation.requested":
+            return (
+                d["delegation_id"] in self.ever(t, "delegation_id")
+                or d["delegation_id"] in self.ever("delegation.granted", "delegation_id")
+                or no_customer(d["customer_id"])
+                or no_partner(d["partner_id"])
+            )
+        if t == "delegation.extended":  # effective at its expiry: active the instant before
+            return d["delegation_id"] not in self.world(at - 1).delegations
         if t == "delegation.revoked":
             return d["delegation_id"] not in w.delegations
         if t in ("subscription.switched", "subscription.cancelled"):
@@ -399,7 +486,7 @@ class Model:
                 partners = [d.get("seller_id"), d.get("reseller_id")]
         elif t == "relationship.requested":
             partners = [d["partner_id"], d.get("reseller_id")]
-        elif t == "delegation.granted":
+        elif t in ("delegation.granted", "delegation.requested"):
             partners = [d["partner_id"]]
         elif t == "subscription.switched":
             partners = [d["to_partner_id"], d.get("to_reseller_id")]
@@ -414,9 +501,13 @@ class Model:
         return False
 
     def _license_switch(self, e: Event, w: World, at: int) -> bool:
-        return (
-            e["type"] == "subscription.switched" and w.subs[e["data"]["subscription_id"]].service == "license"
-        )
+        if e["type"] != "subscription.switched":
+            return False
+        s = w.subs[e["data"]["subscription_id"]]
+        if s.service != "license":
+            return False
+        transferable = at >= LICENCE_TRANSFERS and self.cloud(e, w) != "china"
+        return not (transferable and s.channel == "csp")
 
     def _azure_switch(self, e: Event, w: World, at: int) -> bool:
         if e["type"] != "subscription.switched":
@@ -461,8 +552,19 @@ class Model:
         return False
 
     def _uninvited_delegation(self, e: Event, w: World, at: int) -> bool:
+        """DAP: an accepted reseller relationship. GDAP: its own request, from the same
+        partner to the same customer, not lapsed, for the same roles."""
         d = e["data"]
-        return e["type"] == "delegation.granted" and not w.related(d["customer_id"], d["partner_id"])
+        if e["type"] != "delegation.granted":
+            return False
+        if d["kind"] == "dap":
+            return not w.related(d["customer_id"], d["partner_id"])
+        r = w.gdap_requests[d["delegation_id"]]
+        return (
+            (r.partner, r.customer) != (d["partner_id"], d["customer_id"])
+            or at >= r.lapses_at
+            or set(r.roles) != set(d["roles"])
+        )
 
     def _bad_inviter(self, e: Event, w: World, at: int) -> bool:
         if e["type"] != "relationship.requested":
@@ -470,7 +572,16 @@ class Model:
         d = e["data"]
         if w.program(d["partner_id"]) not in INVITERS:
             return True
-        return "reseller_id" in d and not self._reseller_of(w, d["reseller_id"], d["partner_id"])
+        if "reseller_id" in d and not self._reseller_of(w, d["reseller_id"], d["partner_id"]):
+            return True
+        recorder = e["actor"]["tenant_id"]
+        if w.program(recorder) != "csp-indirect-reseller":
+            return False
+        # An indirect reseller's own staff: never in china or before 2021-01-27; then only
+        # for one of its providers (checked above), naming itself as the reseller.
+        if at < RESELLERS_INVITE or self.cloud(e, w) == "china":
+            return True
+        return d.get("reseller_id") != recorder
 
     def _syndication_moves(self, e: Event, w: World, at: int) -> bool:
         d, t = e["data"], e["type"]
@@ -486,11 +597,37 @@ class Model:
         d = e["data"]
         if d["kind"] == "dap":
             return "expires_at" in d
-        expires = us(d["expires_at"])
-        return not at < expires <= at + GDAP_MAX
+        return us(d["expires_at"]) != after(at, w.gdap_requests[d["delegation_id"]].duration)
 
     def _retired_dap(self, e: Event, w: World, at: int) -> bool:
         return e["type"] == "delegation.granted" and e["data"]["kind"] == "dap" and at >= DAP_RETIRED
+
+    def _closed_cloud(self, e: Event, w: World, at: int) -> bool:
+        closed = {
+            "customer.registered",
+            "subscription.purchased",
+            "relationship.requested",
+            "delegation.requested",
+            "delegation.granted",
+        }
+        return e["type"] in closed and at >= GERMANY_CLOSED and self.cloud(e, w) == "germany"
+
+    def _bad_extension(self, e: Event, w: World, at: int) -> bool:
+        d, t = e["data"], e["type"]
+        if t == "delegation.requested":
+            return "auto_extend" in d and any(r.lower() in GLOBAL_ADMIN for r in d["roles"])
+        if t != "delegation.extended":
+            return False
+        g = self.world(at - 1).delegations[d["delegation_id"]]
+        r = w.gdap_requests.get(g.id)
+        return (
+            g.kind != "gdap"
+            or any(role.lower() in GLOBAL_ADMIN for role in g.roles)
+            or r is None
+            or r.auto_extend != "P180D"
+            or at != g.expires_at
+            or us(d["expires_at"]) != at + AUTO_EXTEND
+        )
 
     # -- recording
 
@@ -522,8 +659,9 @@ class Model:
             if "request_id" in d and d["request_id"] in w.requests:
                 r = w.requests[d["request_id"]]
                 partners += [r.partner, r.reseller]
-            if "delegation_id" in d and d["delegation_id"] in w.delegations:
-                partners.append(w.delegations[d["delegation_id"]].partner)
+            granted = self.ever("delegation.granted", "delegation_id").get(d.get("delegation_id", ""))
+            if granted is not None:  # an extension comes at its expiry: the delegation as granted
+                partners.append(granted["data"]["partner_id"])
         out |= {f"partner:{p}" for p in partners if p}
         return frozenset(out)
 
@@ -563,6 +701,20 @@ class Model:
                 for r in rels
             ],
             "delegations": _delegations(w, cid),
+            "requests": [
+                {
+                    "delegation_id": r.id,
+                    "partner_id": r.partner,
+                    "name": r.name,
+                    "roles": r.roles,
+                    "duration": r.duration,
+                    "auto_extend": r.auto_extend,
+                    "requested_at": text(r.requested_at),
+                    "lapses_at": text(r.lapses_at),
+                }
+                for r in sorted(w.gdap_requests.values(), key=lambda r: (r.requested_at, r.id))
+                if r.customer == cid and not r.approved and at < r.lapses_at
+            ],
         }
 
     def history(
@@ -626,6 +778,7 @@ def _delegations(w: World, cid: str) -> list[dict[str, Any]]:
             "roles": d.roles,
             "granted_at": text(d.granted_at),
             "expires_at": None if d.expires_at is None else text(d.expires_at),
+            "auto_extend": w.gdap_requests[d.id].auto_extend if d.kind == "gdap" else None,
         }
         for d in found
     ]

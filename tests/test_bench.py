@@ -159,7 +159,7 @@ def test_the_floor_stores_the_very_rows_the_ledger_stored(url: str, tmp_path: Pa
                 _all_rows(conn, f'"{floor.filled}"', tables),
             )
         conn.close()
-        assert len(tables) == 9  # the events, the chain and seven projection tables
+        assert len(tables) == 10  # the events, the chain and eight projection tables
         assert sum(len(rows) for rows in ours.values()) > 3 * len(events)
         assert copied == ours
         assert floor.copy_projections() > 0 and floor.read_projections() > 0

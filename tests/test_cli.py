@@ -324,6 +324,28 @@ def test_record_as_json_from_stdin_and_as_typed_options(cli: Cli) -> None:
             eid(5),
         ],
         [
+            "delegation.requested",
+            "--effective-at",
+            "2019-04-20T00:00:00Z",
+            *actor_options("admin-agent", "fabrikam"),
+            "--delegation-id",
+            "d-1",
+            "--customer-id",
+            "contoso",
+            "--partner-id",
+            "fabrikam",
+            "--roles",
+            "admin-agent",
+            "--roles",
+            "helpdesk-agent",
+            "--duration",
+            "P23M",
+            "--auto-extend",
+            "P180D",
+            "--name",
+            "Fabrikam support",
+        ],
+        [
             "delegation.granted",
             "--effective-at",
             "2019-05-01T00:00:00Z",
@@ -349,13 +371,14 @@ def test_record_as_json_from_stdin_and_as_typed_options(cli: Cli) -> None:
     assert receipts[3]["event_id"] == eid(5)
 
     events = cli.export()
-    assert [e["position"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e["position"] for e in events] == [1, 2, 3, 4, 5, 6, 7]
     assert [e["type"] for e in events] == [
         "partner.registered",
         "customer.registered",
         "relationship.requested",
         "relationship.accepted",
         "subscription.purchased",
+        "delegation.requested",
         "delegation.granted",
     ]
     assert {k: v for k, v in events[0].items() if k not in CHAIN_KEYS | {"event_id"}} == PARTNER
@@ -374,11 +397,20 @@ def test_record_as_json_from_stdin_and_as_typed_options(cli: Cli) -> None:
         "delegation_id": "d-1",
         "customer_id": "contoso",
         "partner_id": "fabrikam",
+        "roles": ["admin-agent", "helpdesk-agent"],
+        "duration": "P23M",
+        "auto_extend": "P180D",
+        "name": "Fabrikam support",
+    }
+    assert events[6]["data"] == {
+        "delegation_id": "d-1",
+        "customer_id": "contoso",
+        "partner_id": "fabrikam",
         "kind": "gdap",
         "roles": ["admin-agent", "helpdesk-agent"],
         "expires_at": "2021-04-01T00:00:00Z",
     }
-    assert "note" not in events[5]
+    assert "note" not in events[6]
 
 
 def test_the_store_from_the_ledger_db_environment_variable(url: str, tmp_path: Path) -> None:

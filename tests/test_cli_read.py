@@ -22,7 +22,8 @@ POR_KEYS = {
     "since",
     "as_of",
 }
-DELEGATION_KEYS = {"delegation_id", "partner_id", "kind", "roles", "granted_at", "expires_at"}
+# The contract's keys, and whether a GDAP's request asked for auto-extension.
+DELEGATION_KEYS = {"delegation_id", "partner_id", "kind", "roles", "granted_at", "expires_at", "auto_extend"}
 
 
 @pytest.fixture
@@ -43,6 +44,9 @@ def test_demo_tells_the_story_with_its_refusals(url: str) -> None:
         "csp-cannot-resell-to-csp",
         "same-cloud",
         "dap-retired",
+        "eligible-role",  # Microsoft may not remove a GDAP
+        "gdap-auto-extend",
+        "delegation-needs-invitation",
     }
     again = run_json("--db", url, "demo")  # loading it twice stores it once
     assert again["already_loaded"] and again["steps"] == [] and again["verified"] == first["verified"]
@@ -118,6 +122,37 @@ def test_delegations_json_shape_and_expiry(demo_url: str) -> None:
     assert [d["delegation_id"] for d in after_expiry["delegations"]] == ["dap-fab-1"]
 
 
+def test_the_gdap_lifecycle_as_customer_and_delegations_show_it(demo_url: str) -> None:
+    """Tailspin's chapter of the demo: a GDAP auto-extended, a request pending (then lapsed),
+    roles named where their Entra id is well known, and the expiry at the new end."""
+    db = ("--db", demo_url)
+    spring = run_json(*db, "customer", "tailspin", "--as-of", "2024-04-01T00:00:00Z")
+    [gdap] = spring["delegations"]
+    assert (gdap["delegation_id"], gdap["expires_at"], gdap["auto_extend"]) == (
+        "gdap-tt-1",
+        "2024-08-01T00:00:00Z",
+        "P180D",
+    )
+    assert gdap["roles"] == ["729827e3-9c14-49f7-bb1b-9608f156bbb8", "fe930be7-5e62-47db-91af-98c3a49a38b1"]
+    [pending] = spring["requests"]
+    assert (pending["delegation_id"], pending["lapses_at"]) == ("gdap-tt-3", "2024-05-30T00:00:00Z")
+    before = run_json(*db, "delegations", "tailspin", "--as-of", "2024-02-02T00:00:00Z")["delegations"]
+    assert [d["expires_at"] for d in before] == ["2024-02-03T00:00:00Z"]  # as it was before its extension
+    summer = run_json(*db, "customer", "tailspin", "--as-of", "2024-08-01T00:00:00Z")
+    assert summer["delegations"] == [] and summer["requests"] == []
+    people = run(*db, "customer", "tailspin", "--as-of", "2024-04-01T00:00:00Z")
+    assert people.returncode == 0, people.stderr
+    text = people.stdout.decode()
+    for shown in (
+        "Helpdesk Administrator",
+        "User Administrator",
+        "180 days",
+        "gdap-tt-3",
+        "Exchange Administrator",
+    ):
+        assert shown in text, text
+
+
 def test_customer_json_shape(demo_url: str) -> None:
     answer = run_json("--db", demo_url, "customer", "contoso", "--as-of", "2020-03-01T00:00:00Z")
     assert {"customer_id", "name", "cloud", "as_of", "subscriptions", "relationships", "delegations"} <= set(
@@ -139,6 +174,8 @@ def test_history_is_export_filtered(demo_url: str) -> None:
         "customer.registered",
         "subscription.purchased",
         "relationship.requested",
+        "relationship.accepted",
+        "relationship.requested",  # 2023: Harbin on its reseller Pearl River's behalf
         "relationship.accepted",
     ]
     assert china == [e for e in exported if e["position"] in {c["position"] for c in china}]

@@ -33,7 +33,7 @@ def test_every_step_goes_as_told(ledger: Ledger) -> None:
 
 def test_the_story_has_one_step_a_line_with_unique_ids() -> None:
     lines = (ROOT / "cli" / demo.STORY).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == len(demo.steps()) == 37
+    assert len(lines) == len(demo.steps()) == 71
     assert len({s.event.event_id for s in demo.steps()}) == len(lines)
     assert all(set(orjson.loads(line)) <= {"story", "refused_by", "event"} for line in lines)
 
@@ -93,7 +93,7 @@ def test_an_installed_ledger_tells_the_demo_and_reports(installed: Path, tmp_pat
     assert done.returncode == 0, done.stderr.decode()
     checkout = run_json("--db", f"sqlite:///{tmp_path / 'checkout.db'}", "demo")
     assert orjson.loads(done.stdout)["steps"] == checkout["steps"]
-    assert orjson.loads(done.stdout)["verified"] == 30
+    assert orjson.loads(done.stdout)["verified"] == 60
     page = tmp_path / "contoso.html"
     report = [*command[:-1], "report", "contoso", "--out", str(page), "--json"]
     done = subprocess.run(report, capture_output=True, env=env, cwd=tmp_path, timeout=120)

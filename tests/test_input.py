@@ -49,7 +49,13 @@ _FULL_CHOICE = {
 }
 
 
+# Text fields whose text has a form of its own.
+_VALID_BY_FIELD = {"duration": "P730D"}
+
+
 def _value(f: Any, choices: dict[str, str]) -> Any:
+    if f.name in _VALID_BY_FIELD:
+        return _VALID_BY_FIELD[f.name]
     if f.kind == "choice":
         return choices.get(f.name, f.choices[0])
     return copy.deepcopy(_VALID_BY_KIND[f.kind])

@@ -12,6 +12,8 @@ from builders import (
     accept,
     cancel,
     customer,
+    extend,
+    gdap_request,
     grant,
     partner,
     program_changed,
@@ -51,7 +53,16 @@ ONE_OF_EACH = [
     request("r-1", "adatum", "contoso", reseller="litware"),
     accept("r-1", "contoso"),
     remove("fabrikam", "contoso", at="2019-07-01T00:00:00Z"),
+    gdap_request(
+        "d-1",
+        "contoso",
+        "fabrikam",
+        roles=["62e90394-69f5-4237-9190-012177145e10", "Exchange Recipient Administrator"],
+        duration="P2Y",
+        name="Fabrikam support",
+    ),
     grant("d-1", "contoso", "fabrikam", kind="gdap", expires="2020-01-01T00:00:00Z"),
+    extend("d-1", "2020-01-01T00:00:00Z", "2020-06-29T00:00:00Z"),
     revoke("d-1", "contoso", at="2019-08-01T00:00:00Z"),
 ]
 
@@ -72,6 +83,10 @@ TOLD = {
     "relationship.removed": "The reseller relationship between Fabrikam and Contoso Ltd was removed.",
     "delegation.granted": "Contoso Ltd granted Fabrikam GDAP delegated admin rights (admin-agent), until "
     "2020-01-01 (d-1).",
+    "delegation.requested": "Fabrikam asked Contoso Ltd for GDAP \u201cFabrikam support\u201d (Global "
+    "Administrator, Exchange Recipient Administrator) for P2Y from approval (d-1).",
+    "delegation.extended": "Microsoft auto-extended Fabrikam's GDAP with Contoso Ltd by 180 days, until "
+    "2020-06-29 (d-1).",
     "delegation.revoked": "Contoso Ltd revoked Fabrikam's GDAP (d-1).",
 }
 
@@ -93,3 +108,18 @@ def test_every_channel_has_a_name() -> None:
     assert narration.channel_name("ea") == "Enterprise Agreement"
     with pytest.raises(KeyError):
         narration.channel_name("barter")
+
+
+@pytest.mark.parametrize(
+    ("role", "told"),
+    [
+        ("microsoft", "Microsoft removed Fabrikam's GDAP of Contoso Ltd (d-1)."),
+        ("admin-agent", "Fabrikam ended its GDAP with Contoso Ltd (d-1)."),
+        ("global-admin", "Fabrikam ended its GDAP with Contoso Ltd (d-1)."),
+        ("customer-delegated-admin-relationship-admin", "Contoso Ltd revoked Fabrikam's GDAP (d-1)."),
+    ],
+)
+def test_a_revocation_is_told_as_who_ended_it(role: str, told: str) -> None:
+    event = revoke("d-1", "contoso", "2019-07-01T00:00:00Z").to_json()
+    event["actor"]["role"] = role
+    assert narration.sentence(event, _Known()) == told

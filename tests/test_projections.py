@@ -13,7 +13,7 @@ from ledger._time import parse_time
 from projections._time import to_us
 
 import rawdb
-from builders import accept, cancel, customer, grant, partner, purchase, request, revoke, switch
+from builders import accept, cancel, customer, gdap_request, grant, partner, purchase, request, revoke, switch
 
 # One customer's history with strictly increasing effective times (one event per day).
 HISTORY: list[Event] = [
@@ -31,6 +31,9 @@ HISTORY: list[Event] = [
     grant("d-fab", "contoso", "fabrikam", at="2019-01-06T00:00:00Z"),
     request("r-nw", "northwind", "contoso", at="2019-01-07T00:00:00Z"),
     accept("r-nw", "contoso", at="2019-01-08T00:00:00Z"),
+    gdap_request(
+        "g-nw", "contoso", "northwind", at="2019-01-08T12:00:00Z", duration="P3D", roles=["Global Reader"]
+    ),
     grant(
         "g-nw",
         "contoso",
@@ -172,12 +175,12 @@ def test_history_filters(full: Ledger) -> None:
     def positions(**filters: Any) -> list[int]:
         return [e["position"] for e in read.history(full, **filters)]
 
-    assert positions(subscription="azure-1") == [8, 14]
-    assert positions(partner="litware") == [4, 15, 16, 19]
-    assert positions(customer="contoso", partner="northwind") == [11, 12, 13, 14]
+    assert positions(subscription="azure-1") == [8, 15]
+    assert positions(partner="litware") == [4, 16, 17, 20]
+    assert positions(customer="contoso", partner="northwind") == [11, 12, 13, 14, 15]
     assert positions(
         customer="contoso", since=_us("2019-01-12T00:00:00Z"), until=_us("2019-01-13T00:00:00Z")
-    ) == [16, 17]
+    ) == [17, 18]
     assert positions(customer="contoso", as_of=_us("2019-01-02T00:00:00Z")) == [5, 6]
     with pytest.raises(NotFound):
         positions(customer="nobody")

@@ -72,3 +72,37 @@ def test_the_security_examples_run_as_written(tmp_path: Path) -> None:
         for secret in re.findall(r"://[^:/]+:([^@]+)@", command):
             assert secret not in done.stdout + done.stderr, command
     assert (tmp_path / "ledger.db").read_bytes() == before  # nothing wrote over the ledger
+
+
+def rulebook_examples() -> list[tuple[str, int, str]]:
+    """The rulebook section's console block: each command, the exit code its comment names
+    (0 where none) and the comment."""
+    section = README.read_text().split("## The rulebook", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```console\n(.*?)```", section, re.S)
+    assert block is not None, "the rulebook section has a console block"
+    examples = []
+    for line in block.group(1).splitlines():
+        command, comment = line[2:].split("   #", 1)
+        code = re.match(r"\s*exit (\d+)", comment)
+        examples.append((command.strip(), int(code.group(1)) if code else 0, comment.strip()))
+    return examples
+
+
+def test_the_rulebook_examples_run_as_written(tmp_path: Path) -> None:
+    examples = rulebook_examples()
+    assert [c for c, _, _ in examples][:2] == ["ledger rules", "ledger rules --json"]
+    subprocess.run([*ledger_command(), "demo"], cwd=tmp_path, check=True, capture_output=True)
+    for command, expected, comment in examples:
+        argv = shlex.split(command)
+        done = subprocess.run([*ledger_command(), *argv[1:]], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == expected, f"{command}: {done.stderr}"
+        assert "Traceback" not in done.stderr
+        if expected == 3:  # the refusal names the rule and edition its comment names
+            named = re.search(r"exit 3: (\S+) \(edition ([^)]+)\)", comment)
+            assert named is not None
+            assert f"{named.group(1)} (edition {named.group(2)})" in done.stderr
+        elif "--json" in argv:
+            shape = orjson.loads(done.stdout)
+            keys = {"name", "since", "until", "clouds", "says", "source"}
+            assert all(set(r) == {"id", "summary", "editions"} for r in shape["rules"])
+            assert all(set(e) == keys for r in shape["rules"] for e in r["editions"])

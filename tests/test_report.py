@@ -23,7 +23,19 @@ from projections._time import to_us
 
 import rawdb
 from browser import BrowserError, Chromium, Page
-from builders import accept, cancel, customer, grant, partner, purchase, raw, request, revoke, switch
+from builders import (
+    accept,
+    cancel,
+    customer,
+    gdap_request,
+    grant,
+    partner,
+    purchase,
+    raw,
+    request,
+    revoke,
+    switch,
+)
 from clitools import run, run_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +110,32 @@ def test_the_demo_timeline(ledger: Ledger) -> None:
         read.timeline(ledger, "contoso", as_of=_us("2019-01-09T00:00:00Z"))  # before it registered
 
 
+def test_the_timeline_of_a_gdap_lifecycle(ledger: Ledger) -> None:
+    """Tailspin's GDAPs in the report's timeline: an extended GDAP ends at its last expiry
+    (expired, not revoked), a request not approved is pending, then lapsed; an approved one
+    is its GDAP's bar."""
+    demo.load(ledger)
+    spring = read.timeline(ledger, "tailspin", as_of=_us("2024-04-01T00:00:00Z"))
+    assert [(g.delegation_id, g.end) for g in spring.gdap_requests] == [
+        ("gdap-tt-1", "approved"),
+        ("gdap-tt-2", "approved"),
+        ("gdap-tt-3", None),
+    ]
+    assert [(d.delegation_id, d.expires_at, d.end) for d in spring.delegations] == [
+        ("gdap-tt-1", _us("2024-08-01T00:00:00Z"), None),
+        ("gdap-tt-2", _us("2024-01-31T00:00:00Z"), "expired"),
+    ]
+    autumn = read.timeline(ledger, "tailspin", as_of=_us("2024-09-01T00:00:00Z"))
+    lapsed = [g for g in autumn.gdap_requests if g.delegation_id == "gdap-tt-3"]
+    assert [(g.end, g.ended_at) for g in lapsed] == [("lapsed", _us("2024-05-30T00:00:00Z"))]
+    first = autumn.delegations[0]
+    assert (first.delegation_id, first.ended_at, first.end) == (
+        "gdap-tt-1",
+        _us("2024-08-01T00:00:00Z"),
+        "expired",
+    )
+
+
 def test_known_at_hides_a_later_recording(ledger: Ledger) -> None:
     ledger.record_many(
         [(0, e) for e in (partner("fabrikam"), customer("contoso"), purchase("azure-1", "contoso"))]
@@ -124,7 +162,7 @@ def test_report_command_answers(demo_url: str, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "r.html"
     answer = run_json("--db", demo_url, "report", "contoso", "--out", str(target))
-    assert answer["report"] == str(target) and answer["events"] == 20 and answer["verified"] == 30
+    assert answer["report"] == str(target) and answer["events"] == 23 and answer["verified"] == 60
     with Ledger(demo_url) as ledger:
         assert answer["head"] == ledger.head_hash()
     page = target.read_text(encoding="utf-8")
@@ -370,10 +408,10 @@ def test_the_demo_report_of_contoso_in_chromium(
         head = ledger.head_hash()
     assert header["customer"] == "Contoso Ltd (contoso)" and header["cloud"] == "commercial"
     assert header["period"].startswith("2019-01-10T00:00:00Z (first event) to ")
-    assert head in header["head"] and header["head"].startswith("position 30,")
-    assert header["verification"].startswith("passed") and header["event-count"] == "20"
+    assert head in header["head"] and header["head"].startswith("position 60,")
+    assert header["verification"].startswith("passed") and header["event-count"] == "23"
     positions = [int(row[0]) for row in shown["rows"]]
-    assert len(positions) == 20 and positions == sorted(positions)
+    assert len(positions) == 23 and positions == sorted(positions)
     switched = next(row for row in shown["rows"] if row[3] == "subscription.switched")
     assert switched[4] == "azure-csp-1 was switched from Fabrikam to Northwind Traders."
     assert re.fullmatch(r"[0-9a-f]{12}", switched[5])
@@ -386,9 +424,11 @@ def test_the_demo_report_of_fourthcoffee_in_chromium(browser: Chromium, reports:
     (sub,) = [lane for lane in shown["lanes"] if lane["kind"] == "subscription"]
     assert sub["key"] == "o365-cn-1" and [s["channel"] for s in sub["spans"]] == ["21vianet"]
     assert "21Vianet" in sub["text"]
-    (bluesky,) = [lane for lane in shown["lanes"] if lane["kind"] == "partner"]
-    assert bluesky["key"] == "bluesky" and [s["kind"] for s in bluesky["spans"]] == ["relationship"]
-    assert len(shown["rows"]) == 4
+    partners = {lane["key"]: lane for lane in shown["lanes"] if lane["kind"] == "partner"}
+    assert set(partners) == {"bluesky", "harbin"}  # harbin: since 2023, for its reseller Pearl River
+    for lane in partners.values():
+        assert [s["kind"] for s in lane["spans"]] == ["relationship"]
+    assert len(shown["rows"]) == 6
 
 
 NOTE = '<script>document.title = "pwned"</script><img src="x" onerror="document.title=1">'
@@ -460,6 +500,8 @@ def big_history(cid: str = "bigcorp", count: int = 2000) -> list[Event]:
         if k % 2 == 0:
             did, now = f"d-{k:04d}", at()
             expires[did] = (parse_time(now, "t") + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            pid = partners[k % 5]
+            mine.append(gdap_request(did, cid, pid, at=now, duration="P20D", roles=["Global Reader"]))
             mine.append(
                 grant(
                     did,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from projections import DelegationLine, RelationshipLine, Timeline, format_us
+from projections import DelegationLine, GdapRequestLine, RelationshipLine, Timeline, format_us
 
 from ._axis import axis_ticks
 from ._geometry import AXIS_H, NOTE_ROW, ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
@@ -100,13 +100,22 @@ def _partners(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names: Tim
     for d in t.delegations:
         dels.setdefault(d.partner_id, []).append(d)
         last_partner[d.partner_id] = max(last_partner.get(d.partner_id, 0), d.ended_at or d.granted_at)
-    partners = sorted(last_partner, key=lambda p: (_first(rels.get(p, []), dels.get(p, [])), p))
+    reqs: dict[str, list[GdapRequestLine]] = {}
+    for g in t.gdap_requests:
+        if g.end != "approved":  # an approved request is its GDAP's bar
+            reqs.setdefault(g.partner_id, []).append(g)
+            last_partner[g.partner_id] = max(last_partner.get(g.partner_id, 0), g.ended_at or g.requested_at)
+    partners = sorted(
+        last_partner, key=lambda p: (_first(rels.get(p, []), dels.get(p, []), reqs.get(p, [])), p)
+    )
     shown, more = _recent(partners, last_partner, MAX_PARTNER_LANES)
     if not shown:
         lanes.append(_note(y, "No reseller relationship or delegation on record.", "no-partners"))
         y += NOTE_ROW
     for pid in shown:
-        lane, hidden = partner_lane(pid, rels.get(pid, []), dels.get(pid, []), y, scale, names)
+        lane, hidden = partner_lane(
+            pid, rels.get(pid, []), dels.get(pid, []), y, scale, names, requests=reqs.get(pid, [])
+        )
         lanes.append(lane)
         y += lane.height
         if hidden:
@@ -127,5 +136,11 @@ def _partners(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names: Tim
     return y
 
 
-def _first(relationships: list[RelationshipLine], delegations: list[DelegationLine]) -> int:
-    return min([r.requested_at for r in relationships] + [d.granted_at for d in delegations])
+def _first(
+    relationships: list[RelationshipLine], delegations: list[DelegationLine], requests: list[GdapRequestLine]
+) -> int:
+    return min(
+        [r.requested_at for r in relationships]
+        + [d.granted_at for d in delegations]
+        + [g.requested_at for g in requests]
+    )

@@ -1,5 +1,6 @@
 """A partner's lane: its reseller relationships (an open invitation as a thin outline, then
-the relationship as a thin bar) and delegated admin rights (DAP, GDAP as bars), packed into
+the relationship as a thin bar), delegated admin rights (DAP, GDAP as bars) and GDAP
+requests not approved (pending or lapsed, a thin outline like an invitation), packed into
 rows so that overlapping spans (and their labels) never touch, at most
 ``MAX_ROWS_PER_PARTNER`` rows; marks for what ended (removed, revoked, expired) or goes on."""
 
@@ -8,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from projections import DelegationLine, RelationshipLine, format_us
+from ledger import narration
+from projections import DelegationLine, GdapRequestLine, RelationshipLine, format_us
 
 from ._colours import partner_colour
 from ._geometry import (
@@ -41,6 +43,7 @@ class _Item:
     label: str
     relationship: RelationshipLine | None = None
     delegation: DelegationLine | None = None
+    request: GdapRequestLine | None = None
 
 
 def _relationship_label(r: RelationshipLine, names: TimelineNames) -> str:
@@ -50,8 +53,13 @@ def _relationship_label(r: RelationshipLine, names: TimelineNames) -> str:
     return f"{what} · {r.request_id}"
 
 
+def _request_label(g: GdapRequestLine) -> str:
+    state = f"lapsed {day(g.ended_at)}" if g.end == "lapsed" else f"pending, lapses {day(g.lapses_at)}"
+    return f"GDAP request ({state}): {narration.roles_text(g.roles)} · {g.delegation_id}"
+
+
 def _delegation_label(d: DelegationLine) -> str:
-    label = f"{d.kind.upper()}: {', '.join(d.roles)}"
+    label = f"{d.kind.upper()}: {narration.roles_text(d.roles)}"
     if d.kind == "gdap" and d.expires_at is not None:
         label += f" · {'expired' if d.end == 'expired' else 'expires'} {day(d.expires_at)}"
     elif d.end == "revoked":
@@ -98,6 +106,8 @@ def partner_lane(
     y: float,
     scale: Scale,
     names: TimelineNames,
+    *,
+    requests: Sequence[GdapRequestLine] = (),
 ) -> tuple[Lane, int]:
     """The partner's lane, and how many of its spans did not fit its rows."""
     colour = partner_colour(partner_id)
@@ -107,6 +117,7 @@ def partner_lane(
         for r in relationships
     ]
     del_items = [_Item(d.granted_at, d.ended_at, _delegation_label(d), delegation=d) for d in delegations]
+    del_items += [_Item(g.requested_at, g.ended_at, _request_label(g), request=g) for g in requests]
     rows: list[tuple[list[_Item], bool]] = []
     hidden = 0
     for items in (rel_items, del_items):
@@ -141,6 +152,8 @@ def _titles(partner_id: str, y: float, names: TimelineNames) -> list[Text]:
 def _draw_item(lane: Lane, item: _Item, row_y: float, scale: Scale, names: TimelineNames) -> None:
     if item.relationship is not None:
         _draw_relationship(lane, item, item.relationship, row_y, scale, names)
+    elif item.request is not None:
+        _draw_request(lane, item, item.request, row_y, scale, names)
     else:
         assert item.delegation is not None
         _draw_delegation(lane, item, item.delegation, row_y, scale, names)
@@ -201,6 +214,30 @@ def _draw_relationship(
         lane.marks.append(Mark("continues", X1, centre, f"still in force on {day(scale.end)}", ""))
 
 
+def _draw_request(
+    lane: Lane, item: _Item, g: GdapRequestLine, row_y: float, scale: Scale, names: TimelineNames
+) -> None:
+    """A GDAP request not approved: an outline, like an open invitation, until it lapsed."""
+    x_start = scale.x(item.start)
+    x_end = scale.x(item.end if item.end is not None else scale.end)
+    centre = row_y + BAR_Y + BAR_H / 2
+    partner = lane.key
+    what = f"lapsed {day(g.ended_at)}" if g.end == "lapsed" else f"pending until {day(g.lapses_at)}"
+    lane.bars.append(
+        Bar(
+            x_start,
+            centre - THIN_H / 2,
+            max(x_end - x_start, 2.0),
+            THIN_H,
+            lane.colour or "",
+            "invitation",
+            f"{names.partner(partner)} asked for GDAP on {day(g.requested_at)} "
+            f"({narration.roles_text(g.roles)}, {g.delegation_id}): {what}",
+            {"partner": partner, "request": g.delegation_id, "start": format_us(g.requested_at)},
+        )
+    )
+
+
 def _draw_delegation(
     lane: Lane, item: _Item, d: DelegationLine, row_y: float, scale: Scale, names: TimelineNames
 ) -> None:
@@ -217,7 +254,8 @@ def _draw_delegation(
             BAR_H,
             lane.colour or "",
             d.kind,
-            f"{d.kind.upper()} {d.delegation_id} to {names.partner(partner)} ({', '.join(d.roles)}): "
+            f"{d.kind.upper()} {d.delegation_id} to {names.partner(partner)} "
+            f"({narration.roles_text(d.roles)}): "
             f"granted {day(d.granted_at)}"
             + (f", expires {day(d.expires_at)}" if d.expires_at is not None else "")
             + (f", {d.end} {day(d.ended_at)}" if d.end else ""),
