@@ -149,6 +149,9 @@ def _example_value(f: Field) -> str:
     if f.kind == "choice":
         return f.choices[0]
     if f.kind == "text" or f.kind == "texts":
+        given = re.search(r"e\.g\. '?([^',)]+)", f.help)  # the field's own example, if it gives one
+        if given:
+            return given.group(1)
         return f.name.replace("_", "-") + "-1" if f.name != "name" else "Contoso"
     return f.name.removesuffix("_ids").removesuffix("_id").replace("_", "-") + "-1"
 
@@ -186,8 +189,8 @@ def _role_help(event_type: EventType, default: str) -> str:
         [*always, *(f"{role} (a {kind} only)" for kind, roles in only.items() for role in sorted(roles))]
     )
     return (
-        f"The recorder's role (required; {default}). May record {event_type.name}: {eligible}. "
-        "Any other role is refused by the rule eligible-role."
+        f"The recorder's role (required). May record {event_type.name}: {eligible}. "
+        f"Any other role is refused by the rule eligible-role. {default[0].upper()}{default[1:]}."
     )
 
 
