@@ -37,7 +37,6 @@ _APP_SETTINGS: dict[str, Any] = {
     "no_args_is_help": True,
     "add_completion": True,
     "pretty_exceptions_enable": False,
-    "context_settings": {"help_option_names": ["-h", "--help"]},
 }
 # The module that defines each command, in the order ``ledger --help`` lists them (after
 # ``record``'s group, the first).
@@ -223,8 +222,11 @@ def _app_for(args: Sequence[str]) -> typer.Typer:
 def main() -> None:
     """The console script: usage errors are bad input too, as JSON under ``--json``."""
     try:
-        command = _finished(typer.main.get_command(_app_for(sys.argv[1:])))
-        code = command(standalone_mode=False)
+        args = sys.argv[1:]
+        if args[-1:] == ["-h"]:  # -h, last: --help (not a help option: its column would cut help text)
+            args = [*args[:-1], "--help"]
+        command = _finished(typer.main.get_command(_app_for(args)))
+        code = command(args, standalone_mode=False)
     except TyperException as exc:  # a bad option or argument, an unknown command
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `ledger`: the help, as click shows it

@@ -8,6 +8,7 @@ stores where a store is involved."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -444,7 +445,7 @@ def test_record_examples_are_well_formed_events(url: str, work: Path) -> None:
         text = " ".join(_help(cli, ("record", name), 200).split())
         example = re.search(rf"Example: (ledger record {re.escape(name)} [^│╭]*?)(?: ╭|$)", text)
         assert example, (name, text)
-        words = example.group(1).split()[1:]
+        words = shlex.split(example.group(1))[1:]  # as a shell reads it
         role = next(r for r in ROLES if r in event_type.roles)
         actor = ["--actor-id", "ops@example.com", "--actor-role", role, "--actor-tenant-id", "t-1"]
         calls.append(Call((*words, *actor, "--json")))
