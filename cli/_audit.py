@@ -11,7 +11,7 @@ from ledger import GENESIS, IntegrityFailure, check_output, now, read, store_fil
 from projections import format_us, to_us
 
 from ._evidence import CheckpointOption, Origin, VerifierKeyOption, checkpoint_json, opened_checkpoint
-from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
+from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, out, progress_bar, reporting
 
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
@@ -99,6 +99,10 @@ def register(app: typer.Typer) -> None:
         the tree a signed checkpoint describes (without either, a log rewritten whole would pass).
 
         It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
+
+        Example:
+
+            ledger report contoso --out contoso.html --as-of 2024-06-15
         """
         from ledger import parse_digest
 
@@ -112,7 +116,8 @@ def register(app: typer.Typer) -> None:
             protected = store_files(db_url(ctx))
             check_output(out_file, "--out", protected)
             with open_ledger(ctx) as ledger:
-                timeline = read.timeline(ledger, customer_id, at, known)
+                with suggesting(ctx, "customer", customer_id):
+                    timeline = read.timeline(ledger, customer_id, at, known)
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
@@ -172,6 +177,12 @@ def register(app: typer.Typer) -> None:
         whole log up to there; keep it, and a later `verify --digest HASH` proves nothing
         recorded by then was lost or rewritten. Likewise `--checkpoint FILE --key PUB`: the log
         still holds the tree a signed checkpoint describes (a log rewritten whole since fails).
+
+        Examples:
+
+            ledger verify
+            ledger verify --digest HEAD_HASH
+            ledger verify --checkpoint cp1.txt --key ledger.pub
         """
         with reporting(as_json):
             signed = opened_checkpoint(checkpoint, key, origin)
@@ -205,7 +216,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Rebuild every projection from position 1, replacing the old state atomically."""
+        """Rebuild every projection from position 1, replacing the old state atomically.
+
+        Example:
+
+            ledger rebuild
+        """
         with reporting(as_json):
             with open_ledger(ctx) as ledger, progress_bar("rebuilding") as progress:
                 count = ledger.rebuild(progress)

@@ -31,7 +31,7 @@ import typer
 from ledger import BadInput, RuleViolation, parse_time, read, redact
 from projections import to_us
 
-from ._options import JsonOption, open_ledger
+from ._options import JsonOption, command_line, open_ledger
 from ._output import emit_json, out, reporting, styled
 from ._views import show_customer
 
@@ -132,25 +132,33 @@ def _tell(outcome: Outcome) -> None:
     )
 
 
-def _show(views: dict[str, Any], back_then: Any, count: int) -> None:
-    """What the history derives, for people: each customer, and Contoso back then."""
+def _show(views: dict[str, Any], back_then: Any, count: int, ledger_cmd: str) -> None:
+    """What the history derives, for people: each customer, and Contoso back then; the hint
+    to go on with is ``ledger_cmd`` (``ledger``, with the ``--db`` given: ``command_line``)."""
     for view in views.values():
         show_customer(view)
         out.print()
-    out.print("Time travel: Contoso as it was on 2019-06-30 (ledger customer contoso --as-of …)")
+    out.print(
+        f"Time travel: Contoso as it was on 2019-06-30 ({ledger_cmd} customer contoso --as-of 2019-06-30)"
+    )
     show_customer(back_then)
     out.print()
     out.print(f"Verified {count} events: the chain, the rulebook and every projection match.")
     out.print(
-        "Try: ledger por azure-csp-1 --as-of 2019-12-31T00:00:00Z, "
-        "ledger history --customer contoso, ledger delegations contoso --as-of 2020-01-01T00:00:00Z"
+        f"Try: {ledger_cmd} por azure-csp-1 --as-of 2019-12-31, "
+        f"{ledger_cmd} history --customer contoso, {ledger_cmd} delegations contoso --as-of 2020-01-01"
     )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo_(ctx: typer.Context, as_json: JsonOption = False) -> None:
-        """Load a realistic built-in history into a fresh ledger and show what it derives."""
+        """Load a realistic built-in history into a fresh ledger and show what it derives.
+
+        Example:
+
+            ledger --db sqlite:///demo.db demo
+        """
         with reporting(as_json), open_ledger(ctx) as ledger:
             _refuse_foreign(ledger)
             loaded_before = already_loaded(ledger)
@@ -175,4 +183,4 @@ def register(app: typer.Typer) -> None:
             for outcome in outcomes:
                 _tell(outcome)
             out.print()
-            _show(views, back_then, count)
+            _show(views, back_then, count, command_line(ctx))

@@ -7,14 +7,15 @@ which needs neither the store's write side nor eventsourcing.
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from typing import Annotated
 
 import orjson
 import typer
 
-from ledger import read
+from ledger import BadInput, read
 
-from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger
+from ._options import TIME_FORMS, AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, reporting
 from ._views import show_customer, show_delegations, show_history, show_por
 
@@ -28,10 +29,16 @@ def register(app: typer.Typer) -> None:
         known_at: KnownAt = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Partner of record of a subscription: who sold it, who bills it, since when."""
+        """Partner of record of a subscription: who sold it, who bills it, since when.
+
+        Example:
+
+            ledger por azure-csp-1 --as-of 2019-12-31
+        """
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
-            answer = read.por(db_url(ctx), subscription_id, at, known)
+            with suggesting(ctx, "subscription", subscription_id):
+                answer = read.por(db_url(ctx), subscription_id, at, known)
             emit_json(answer) if as_json else show_por(answer)
 
     @app.command()
@@ -42,10 +49,16 @@ def register(app: typer.Typer) -> None:
         known_at: KnownAt = None,
         as_json: JsonOption = False,
     ) -> None:
-        """The customer's active delegated admin privileges (DAP and GDAP)."""
+        """The customer's active delegated admin privileges (DAP and GDAP).
+
+        Example:
+
+            ledger delegations contoso --as-of 2020-01-01
+        """
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
-            answer = read.delegations(db_url(ctx), customer_id, at, known)
+            with suggesting(ctx, "customer", customer_id):
+                answer = read.delegations(db_url(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_delegations(answer)
 
     @app.command()
@@ -60,10 +73,15 @@ def register(app: typer.Typer) -> None:
 
         The subscriptions as `por` shows them, the reseller relationships (with the indirect
         provider's reseller) and the active delegations, all as of --as-of.
+
+        Example:
+
+            ledger customer contoso --as-of 2019-06-30
         """
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
-            answer = read.customer(db_url(ctx), customer_id, at, known)
+            with suggesting(ctx, "customer", customer_id):
+                answer = read.customer(db_url(ctx), customer_id, at, known)
             emit_json(answer) if as_json else show_customer(answer)
 
     @app.command()
@@ -75,24 +93,43 @@ def register(app: typer.Typer) -> None:
         ] = None,
         partner: Annotated[str | None, typer.Option(help="Only events naming this partner.")] = None,
         since: Annotated[
-            str | None, typer.Option(help="Only events effective at or after this time.")
+            str | None,
+            typer.Option(
+                help=f"Only events effective at or after this time: {TIME_FORMS}.", show_default=False
+            ),
         ] = None,
         until: Annotated[
-            str | None, typer.Option(help="Only events effective at or before this time.")
+            str | None,
+            typer.Option(
+                help=f"Only events effective at or before this time: {TIME_FORMS}.", show_default=False
+            ),
         ] = None,
-        as_of: AsOf = None,
+        as_of: Annotated[str | None, typer.Option("--as-of", hidden=True)] = None,
         known_at: KnownAt = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Stored events in position order, as export writes them, filtered."""
+        """Stored events in position order, as export writes them, filtered.
+
+        Example:
+
+            ledger history --customer contoso --since 2020-01-01 --until 2020-12-31
+        """
         with reporting(as_json):
+            if as_of is not None:
+                raise BadInput(
+                    "--as-of",
+                    "is not for history: a history is not a state as of a time; --until T keeps the "
+                    "events effective by T, --known-at T what the ledger had recorded by T",
+                )
             times = {
                 "since": as_us(since, "--since"),
                 "until": as_us(until, "--until"),
-                "as_of": as_us(as_of, "--as-of"),
                 "known_at": as_us(known_at, "--known-at"),
             }
-            with open_ledger(ctx) as ledger:
+            asked = [("customer", customer), ("subscription", subscription), ("partner", partner)]
+            with ExitStack() as checks, open_ledger(ctx) as ledger:
+                for thing, wanted in asked:  # each names the id it asked for, if that is unknown
+                    checks.enter_context(suggesting(ctx, thing, wanted))
                 events = list(
                     read.history(
                         ledger, customer=customer, subscription=subscription, partner=partner, **times

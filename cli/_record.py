@@ -9,21 +9,46 @@ errors read the same (and come as JSON with ``--json``) whichever way an event i
 from __future__ import annotations
 
 import inspect
+import re
+import shlex
 import sys
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ledger import EVENT_TYPES, ROLES, BadInput, EventType, Receipt, parse_event, parse_event_json, read_event
+from ledger import (
+    EVENT_TYPES,
+    ROLES,
+    BadInput,
+    EventType,
+    Receipt,
+    RuleViolation,
+    parse_event,
+    parse_event_json,
+    read,
+    read_event,
+)
 
-from ._options import JsonOption, open_ledger
+from . import _actor
+from ._options import JsonOption, db_url, open_ledger
 from ._output import emit_json, out, reporting, said_warnings
 
+if TYPE_CHECKING:
+    from ledger import Field
+
+EXAMPLE_TIME = "2024-06-15T09:00:00Z"
 record_app = typer.Typer(
     name="record",
     help=(
         "Record one event. Give it as JSON with --event (or --event - to read standard input), "
-        "or as `ledger record TYPE --field value ...` with one option per field."
+        "or as `ledger record TYPE --field value ...` with one option per field.\n\n"
+        f"{_actor.PRECEDENCE}\n\n"
+        "Examples:\n\n"
+        f"    ledger record customer.registered --effective-at {EXAMPLE_TIME} \\\n"
+        "        --customer-id contoso --name Contoso --cloud commercial\n"
+        "    ledger record --event - < event.json"
     ),
     invoke_without_command=True,
     no_args_is_help=False,
@@ -64,26 +89,108 @@ def record(
             raise BadInput("event", "is missing: give --event JSON, --event -, or a TYPE (see --help)")
         text = read_event(sys.stdin.buffer) if event == "-" else event
         parsed = parse_event_json(text)
-        with said_warnings() as warned, open_ledger(ctx) as ledger:
+        with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)
         _print_receipt(parsed.type, receipt, as_json, warned)
+
+
+# What the rule known-references says of an id no event names (``ledger._facts``).
+_UNKNOWN_ID = re.compile(r"(partner|customer|subscription) (\S+) is not (?:registered|live) at ")
+
+
+@contextmanager
+def _near_ids(ctx: typer.Context) -> Iterator[None]:
+    """Record in the body; where the rule known-references refuses an id the ledger has never
+    seen, its error says which known ids are spelled like it ("did you mean …")."""
+    try:
+        yield
+    except RuleViolation as violation:
+        unknown = _UNKNOWN_ID.match(violation.reason) if violation.rule == "known-references" else None
+        near = read.similar_ids(db_url(ctx), unknown[1], unknown[2]) if unknown else []
+        if not near:
+            raise
+        reason = f"{violation.reason}; did you mean {' or '.join(near)}?"
+        raise RuleViolation(str(violation.rule), reason, edition=violation.edition) from None
 
 
 def _option_name(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def _role_help(event_type: EventType) -> str:
-    """The roles that may record this type (rule eligible-role), and the vocabulary."""
+def _named_as_typed(error: BadInput, sources: dict[str, str]) -> BadInput:
+    """``error`` with each field at fault named as the user gave it: its option
+    (``data.customer_id``: ``--customer-id``; ``data.roles[1]``: ``--roles (item 2)``), or for
+    an actor field taken from elsewhere, that place (``sources``)."""
+
+    def name(path: str) -> str:
+        head, bracket, index = path.partition("[")
+        option = sources.get(head) or _option_name(head.removeprefix("data.").replace("actor.", "actor_"))
+        return f"{option} (item {int(index.rstrip(']')) + 1})" if bracket and index[:-1].isdigit() else option
+
+    def reason(path: str, text: str) -> str:
+        if path.startswith("actor.") and text == "is missing":
+            field = path.removeprefix("actor.")
+            return f"is missing (or set {_actor.env_name(field)}, or actor.{field} in ledger.toml)"
+        return text
+
+    return BadInput.combined(
+        [BadInput(name(p.field), reason(p.field, p.reason)) if p.field else p for p in error.problems]
+    )
+
+
+def eligible_roles(event_type: EventType) -> list[str]:
+    """The roles that may record events of this type, in ``ROLES``' order."""
+    return [role for role in ROLES if role in event_type.roles]
+
+
+def _example_value(f: Field) -> str:
+    if f.kind == "time":
+        return EXAMPLE_TIME
+    if f.kind == "choice":
+        return f.choices[0]
+    if f.kind == "text" or f.kind == "texts":
+        given = re.search(r"e\.g\. '?([^',)]+)", f.help)  # the field's own example, if it gives one
+        if given:
+            return given.group(1)
+        return f.name.replace("_", "-") + "-1" if f.name != "name" else "Contoso"
+    return f.name.removesuffix("_ids").removesuffix("_id").replace("_", "-") + "-1"
+
+
+def example(event_type: EventType) -> str:
+    """A command line recording one event of this type: its required fields, and those its
+    checks across fields ask for with the first choices; the actor is left to the defaults."""
+    fields = {f.name: f for f in event_type.fields}
+    given = {name: f for name, f in fields.items() if f.required}
+    for _ in fields:  # add what a check across fields asks for, until the event parses
+        data = {
+            n: [_example_value(f)] if f.kind in ("ids", "texts") else _example_value(f)
+            for n, f in given.items()
+        }
+        actor = {"id": "ops@example.com", "role": eligible_roles(event_type)[0], "tenant_id": "t-1"}
+        try:
+            parse_event({"type": event_type.name, "effective_at": EXAMPLE_TIME, "actor": actor, "data": data})
+            break
+        except BadInput as error:
+            wanted = [p.field.removeprefix("data.") for p in error.problems]
+            if not all(name in fields and name not in given for name in wanted):
+                break
+            given.update({name: fields[name] for name in wanted})
+    words = ["ledger", "record", event_type.name, "--effective-at", EXAMPLE_TIME]
+    for name, f in given.items():
+        words += [_option_name(name), _example_value(f)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _role_help(event_type: EventType, default: str) -> str:
+    """The roles that may record this type (rule eligible-role), only those (issue 16.9)."""
     only = event_type.roles_only_for
     always = sorted(event_type.roles - frozenset().union(*only.values()))
     eligible = ", ".join(
         [*always, *(f"{role} (a {kind} only)" for kind, roles in only.items() for role in sorted(roles))]
     )
     return (
-        f"The recorder's role (required). May record {event_type.name}: {eligible}. The other roles "
-        f"({', '.join(r for r in ROLES if r not in event_type.roles)}) are refused by the rule "
-        "eligible-role."
+        f"The recorder's role (required). May record {event_type.name}: {eligible}. "
+        f"Any other role is refused by the rule eligible-role. {default[0].upper()}{default[1:]}."
     )
 
 
@@ -96,21 +203,17 @@ def _typed_command(event_type: EventType) -> Any:
                 for f in event_type.fields
                 if options[f.name] not in (None, [], ())
             }
-            actor = {
-                k: v
-                for k, v in (
-                    ("id", options["actor_id"]),
-                    ("role", options["actor_role"]),
-                    ("tenant_id", options["actor_tenant_id"]),
-                )
-                if v is not None
-            }
+            given = _actor.actor(db_url(ctx), {f: options[f"actor_{f}"] for f in _actor.FIELDS})
+            actor = {field: g.value for field, g in given.items()}
             obj: dict[str, Any] = {"type": event_type.name, "actor": actor, "data": data}
             for key in ("effective_at", "event_id", "note"):
                 if options[key] is not None:
                     obj[key] = options[key]
-            parsed = parse_event(obj)
-            with said_warnings() as warned, open_ledger(ctx) as ledger:
+            try:
+                parsed = parse_event(obj)
+            except BadInput as error:
+                raise _named_as_typed(error, {f"actor.{f}": g.source for f, g in given.items()}) from None
+            with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
                 receipt = ledger.record(parsed)
             _print_receipt(parsed.type, receipt, as_json, warned)
 
@@ -123,12 +226,15 @@ def _typed_command(event_type: EventType) -> Any:
             annotation=Annotated[annotation, typer.Option(_option_name(name), help=help, show_default=False)],
         )
 
+    def default(field: str) -> str:
+        return f"default: {_actor.env_name(field)} or ledger.toml, see `ledger record --help`"
+
     params = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
         opt("effective_at", "When it happened in the world: RFC 3339 with an offset (required)."),
-        opt("actor_id", "Who records it, e.g. alice@fabrikam.example (required)."),
-        opt("actor_role", _role_help(event_type)),
-        opt("actor_tenant_id", "The tenant the recorder acts for (required)."),
+        opt("actor_id", f"Who records it, e.g. alice@fabrikam.example (required; {default('id')})."),
+        opt("actor_role", _role_help(event_type, default("role"))),
+        opt("actor_tenant_id", f"The tenant the recorder acts for (required; {default('tenant_id')})."),
     ]
     for f in event_type.fields:
         help = f.help
@@ -157,4 +263,5 @@ def _typed_command(event_type: EventType) -> Any:
 
 
 for _event_type in EVENT_TYPES.values():
-    record_app.command(name=_event_type.name, help=_event_type.help)(_typed_command(_event_type))
+    _help = f"{_event_type.help}\n\nExample:\n\n    {example(_event_type)}"
+    record_app.command(name=_event_type.name, help=_help)(_typed_command(_event_type))

@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
         cloud; a refusal names the rule and the edition. --json prints
         {"rules": [{"id", "summary", "editions": [{"name", "since", "until", "clouds", "says",
         "source"}]}]}, since and until as days (null: unbounded).
+
+        Example:
+
+            ledger rules --json
         """
         with reporting(as_json):
             answer: Mapping[str, Any] = rules_json()

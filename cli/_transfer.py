@@ -129,6 +129,11 @@ def import_(
 
     An error names the line. Events whose event_id is already stored with the same content
     are skipped, so importing the same file twice stores it once.
+
+    Examples:
+
+        ledger import events.jsonl
+        ledger import --restore backup.jsonl --digest HEAD_HASH
     """
     if restore:
         _restore(ctx, file, digest, (checkpoint, key, origin), as_json)
@@ -264,6 +269,10 @@ def export(
     """Write every stored event as JSON Lines in position order, with its chain fields.
 
     Each line is the event as recorded plus position, recorded_at, prev_hash and hash.
+
+    Example:
+
+        ledger export backup.jsonl
     """
     with reporting(as_json):
         protected = store_files(db_url(ctx))

@@ -14,6 +14,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click.core import Command, Context, Parameter, ParameterSource  # typer's own click
+from typer.core import TyperGroup, TyperOption
 from typer.exceptions import TyperException
 
 from ledger import DEFAULT_WAIT, MAX_WAIT, BadInput
@@ -27,14 +29,17 @@ _APP_SETTINGS: dict[str, Any] = {
     "name": "ledger",
     "help": (
         "The relationship ledger: an append-only, tamper-evident record of who may sell, "
-        "manage and support a customer's Microsoft cloud subscriptions."
+        "manage and support a customer's Microsoft cloud subscriptions.\n\n"
+        "Examples:\n\n"
+        "    ledger --db sqlite:///demo.db demo\n"
+        "    ledger --db sqlite:///demo.db customer contoso --as-of 2019-06-30"
     ),
     "no_args_is_help": True,
-    "add_completion": False,
+    "add_completion": True,
     "pretty_exceptions_enable": False,
 }
-# The module that defines each command, in the order ``ledger --help`` lists them (then
-# ``record``'s group).
+# The module that defines each command, in the order ``ledger --help`` lists them (after
+# ``record``'s group, the first).
 _COMMANDS = {
     "import": "_transfer",
     "export": "_transfer",
@@ -60,11 +65,11 @@ _app = typer.Typer(**_APP_SETTINGS)
 def _whole() -> typer.Typer:
     """``app``: ``_app`` with every command and ``record``'s group."""
     if not _app.registered_commands:
-        for module in dict.fromkeys(_COMMANDS.values()):
-            _register(_app, module)
         from ._record import record_app
 
         _app.add_typer(record_app)
+        for module in dict.fromkeys(_COMMANDS.values()):
+            _register(_app, module)
     return _app
 
 
@@ -81,38 +86,106 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+FIRST = "record"  # the command ``ledger --help`` lists first: what a day's work starts with
+DB_HELP = (
+    "The store: sqlite:///FILE.db, or postgresql://USER@HOST:PORT/DB (USER:PASSWORD@ with a "
+    "password; ?schema=NAME for a schema). Default: sqlite:///ledger.db in the working directory. "
+    "Given before or after the command."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"ledger {version('relationship-ledger')}")
+        raise typer.Exit()
+
+
+def _check_wait(value: int) -> int:
+    if not 1 <= value <= MAX_WAIT:
+        raise typer.BadParameter(f"{value} is not in the range 1<=x<={MAX_WAIT}.")
+    return value
+
+
 @_app.callback()
 def main_options(
     ctx: typer.Context,
     db: Annotated[
         str | None,
-        typer.Option(
-            "--db",
-            envvar="LEDGER_DB",
-            help=(
-                "The store: sqlite:///path/to/file.db or "
-                "postgresql://user:password@host:port/dbname[?schema=NAME]. "
-                "Default: sqlite:///ledger.db in the working directory."
-            ),
-            show_default=False,
-        ),
+        typer.Option("--db", envvar="LEDGER_DB", metavar="URL", help=DB_HELP, show_default=False),
     ] = None,
     wait: Annotated[
         int,
         typer.Option(
             "--wait",
             envvar="LEDGER_WAIT",
-            min=1,
-            max=MAX_WAIT,
+            callback=_check_wait,
             metavar="SECONDS",
             help=(
                 "How long a write waits for another writer (a long import) to finish before "
-                "it gives up, in seconds."
+                f"it gives up, in seconds (1 to {MAX_WAIT})."
             ),
         ),
     ] = DEFAULT_WAIT,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
 ) -> None:
-    ctx.obj = {"db": db, "wait": wait}
+    ctx.obj = {
+        "db": db,
+        "wait": wait,
+        "db_given": ctx.get_parameter_source("db") is ParameterSource.COMMANDLINE,
+    }
+
+
+def _db_given(ctx: Context, _param: Parameter, value: str | None) -> None:
+    """``--db`` after the command: the store, as if given before it."""
+    if value is not None:
+        ctx.ensure_object(dict).update(db=value, db_given=True)
+
+
+def _finished(command: Command) -> Command:
+    """``command`` (the whole ``ledger``, or what ``_app_for`` took) as people meet it: every
+    command and group under it also takes ``--db`` (after its name, as before it), and its
+    help reads as written (``_reflow``)."""
+    if isinstance(command, TyperGroup) and FIRST in command.commands:  # typer lists groups last
+        command.commands = {FIRST: command.commands[FIRST], **command.commands}
+    for sub in _walk(command):
+        sub.help = _reflow(sub.help)
+        if sub is not command and not any(p.name == "db" for p in sub.params):
+            option = TyperOption(
+                param_decls=["--db"],
+                type=str,
+                expose_value=False,
+                callback=_db_given,
+                metavar="URL",
+                help=DB_HELP,
+                show_default=False,
+            )
+            sub.params.insert(max(len(sub.params) - 1, 0), option)  # before --json / the last
+    return command
+
+
+def _walk(command: Command) -> list[Command]:
+    found = [command]
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            found += _walk(sub)
+    return found
+
+
+def _reflow(text: str | None) -> str | None:
+    """Help text with each paragraph one line, as rich then wraps it to the terminal (typer
+    keeps a docstring's line breaks after its first paragraph); a paragraph of indented
+    lines (an example) stays as written."""
+    if text is None:
+        return None
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    return "\n\n".join(
+        p if all(line.startswith(" ") for line in p.splitlines()) else " ".join(p.split()) for p in paragraphs
+    )
 
 
 def _app_for(args: Sequence[str]) -> typer.Typer:
@@ -153,7 +226,11 @@ def _app_for(args: Sequence[str]) -> typer.Typer:
 def main() -> None:
     """The console script: usage errors are bad input too, as JSON under ``--json``."""
     try:
-        code = _app_for(sys.argv[1:])(standalone_mode=False)
+        args = sys.argv[1:]
+        if args[-1:] == ["-h"]:  # -h, last: --help (not a help option: its column would cut help text)
+            args = [*args[:-1], "--help"]
+        command = _finished(typer.main.get_command(_app_for(args)))
+        code = command(args, standalone_mode=False)
     except TyperException as exc:  # a bad option or argument, an unknown command
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # plain `ledger`: the help, as click shows it

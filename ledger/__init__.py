@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._sql import CHAIN
     from ._sqlite import BULK_CACHE
     from ._store import Ledger
-    from ._time import now, parse_time
+    from ._time import now, parse_query_time, parse_time
     from ._url import DEFAULT_URL, redact
     from ._wait import DEFAULT_WAIT, MAX_WAIT
 
@@ -73,6 +73,7 @@ _MODULES = {
     "now": ("_time", "now"),
     "output_file": ("_files", "output_file"),
     "parse_digest": ("_chain", "parse_digest"),
+    "parse_query_time": ("_time", "parse_query_time"),
     "parse_time": ("_time", "parse_time"),
     "read_event": ("_lines", "read_event"),
     "redact": ("_url", "redact"),
@@ -135,6 +136,7 @@ __all__ = [
     "parse_digest",
     "parse_event",
     "parse_event_json",
+    "parse_query_time",
     "parse_time",
     "read",
     "read_event",

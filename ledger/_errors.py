@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LedgerError(Exception):
     """Base of every error the ledger reports to its users."""
@@ -43,6 +45,30 @@ class BadInput(LedgerError):
         joined = f"{field} {message}" if message.split(" ")[0] in _VERBS else f"{field}: {message}"
         super().__init__(joined if field else message, line=line)
         self.field = field
+        self.reason = message  # what is wrong, without the field's name
+        self.problems: tuple[BadInput, ...] = (self,)  # each field at fault (``combined``)
+
+    @classmethod
+    def combined(cls, problems: Sequence[BadInput], *, line: int | None = None) -> BadInput:
+        """One error for every field at fault: the only one as it is, or several listed in
+        one sentence (each as it would have read alone)."""
+        if len(problems) == 1:
+            return problems[0]
+        error = cls(
+            "", f"{len(problems)} fields are missing or bad: " + "; ".join(p.message for p in problems)
+        )
+        error.field, error.line, error.problems = problems[0].field, line, tuple(problems)
+        return error
+
+    def to_json(self) -> dict[str, object]:
+        """The contract's error; ``fields`` names every field at fault (as ``message`` does)."""
+        out = super().to_json()
+        fields = [p.field for p in self.problems if p.field]
+        if fields:
+            body = out["error"]
+            assert isinstance(body, dict)
+            body["fields"] = fields
+        return out
 
 
 class RuleViolation(LedgerError):

@@ -184,7 +184,8 @@ def _request_live(f: EventContext, rid: str) -> str | None:
 
 def _delegation_live(f: EventContext, did: str) -> str | None:
     if f.world.delegation(did, f.at) is None:
-        return f"delegation {did} is not active at {f.event.effective_at}"
+        state = "is not active" if f.world.owner_of_delegation(did) is not None else "is unknown"
+        return f"delegation {did} {state} at {f.event.effective_at}"
     return None
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from difflib import get_close_matches
+from typing import Any, TypeVar
 
 from projections import format_time
 
@@ -26,6 +27,8 @@ _MAX_NOTE = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
+T = TypeVar("T")
+
 _TOP_REQUIRED = ("type", "effective_at", "actor", "data")
 _TOP_OPTIONAL = ("event_id", "note")
 _ACTOR_FIELDS = ("id", "role", "tenant_id")
@@ -37,30 +40,64 @@ def parse_event_json(text: str | bytes) -> Event:
     return parse_event(load_json(text))
 
 
+class _Problems:
+    """What is wrong with an event, every field at fault collected (not only the first)."""
+
+    def __init__(self) -> None:
+        self.found: list[BadInput] = []
+
+    def check(self, parse: Callable[..., T], *args: Any) -> T | None:
+        """``parse(*args)``, or None with its error noted."""
+        try:
+            return parse(*args)
+        except BadInput as error:
+            self.found.extend(error.problems)
+            return None
+
+    def add(self, field: str, message: str) -> None:
+        self.found.append(BadInput(field, message))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise BadInput.combined(self.found)
+
+
 def parse_event(obj: object) -> Event:
-    """Validate and normalise one event given as a decoded JSON object."""
+    """Validate and normalise one event given as a decoded JSON object; bad input listing
+    every missing or bad field at once otherwise."""
     if not isinstance(obj, dict):
         raise BadInput("event", f"must be a JSON object, got {describe_kind(obj)}")
+    problems = _Problems()
     _no_unknown(
-        obj, _TOP_REQUIRED + _TOP_OPTIONAL, "", extra=("position", "recorded_at", "hash", "prev_hash")
+        problems,
+        obj,
+        _TOP_REQUIRED + _TOP_OPTIONAL,
+        "",
+        extra=("position", "recorded_at", "hash", "prev_hash"),
     )
     for name in _TOP_REQUIRED:
         if name not in obj:
-            raise BadInput(name, "is missing")
-    type_name = obj["type"]
-    if not isinstance(type_name, str):
-        raise BadInput("type", f"must be a string, got {describe_kind(type_name)}")
-    event_type = EVENT_TYPES.get(type_name)
-    if event_type is None:
-        raise BadInput("type", f"{type_name[:64]!r} is not an event type (one of {', '.join(EVENT_TYPES)})")
-    event_id = _event_id(obj.get("event_id"))
-    effective_at = format_time(parse_time(obj["effective_at"], "effective_at"))
-    actor = _actor(obj["actor"])
-    data = _data(event_type, obj["data"])
+            problems.add(name, "is missing")
+    type_name = obj.get("type")
+    event_type = None
+    if "type" in obj and not isinstance(type_name, str):
+        problems.add("type", f"must be a string, got {describe_kind(type_name)}")
+    elif isinstance(type_name, str):
+        event_type = EVENT_TYPES.get(type_name)
+        if event_type is None:
+            problems.add("type", f"{type_name[:64]!r} is not an event type (one of {', '.join(EVENT_TYPES)})")
+    event_id = problems.check(_event_id, obj.get("event_id"))
+    effective_at = None
+    if "effective_at" in obj:
+        effective_at = problems.check(lambda: format_time(parse_time(obj["effective_at"], "effective_at")))
+    actor = problems.check(_actor, obj["actor"]) if "actor" in obj else None
+    data = problems.check(_data, event_type, obj["data"]) if "data" in obj and event_type else None
     note = obj.get("note")
     if note is not None:
-        note = _text(note, "note", _MAX_NOTE, free=True)
-    return Event(event_id, type_name, effective_at, actor, data, note)
+        note = problems.check(lambda: _text(note, "note", _MAX_NOTE, free=True))
+    problems.raise_any()
+    assert event_id is not None and effective_at is not None and actor is not None and data is not None
+    return Event(event_id, str(type_name), effective_at, actor, data, note)
 
 
 def _event_id(value: object) -> str:
@@ -76,37 +113,48 @@ def _event_id(value: object) -> str:
 def _actor(value: object) -> Actor:
     if not isinstance(value, dict):
         raise BadInput("actor", f"must be an object, got {describe_kind(value)}")
-    _no_unknown(value, _ACTOR_FIELDS, "actor.")
-    for name in _ACTOR_FIELDS:
+    problems = _Problems()
+    _no_unknown(problems, value, _ACTOR_FIELDS, "actor.")
+    parsed: dict[str, str | None] = {}
+    for name, parse in (
+        ("id", lambda v, n: _text(v, n, 256)),
+        ("role", lambda v, n: _choice(v, n, ROLES)),
+        ("tenant_id", _ident),
+    ):
         if name not in value or value[name] is None:
-            raise BadInput(f"actor.{name}", "is missing")
-    return Actor(
-        id=_text(value["id"], "actor.id", 256),
-        role=_choice(value["role"], "actor.role", ROLES),
-        tenant_id=_ident(value["tenant_id"], "actor.tenant_id"),
-    )
+            problems.add(f"actor.{name}", "is missing")
+        else:
+            parsed[name] = problems.check(parse, value[name], f"actor.{name}")
+    problems.raise_any()
+    return Actor(id=str(parsed["id"]), role=str(parsed["role"]), tenant_id=str(parsed["tenant_id"]))
 
 
 def _data(event_type: EventType, value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadInput("data", f"must be an object, got {describe_kind(value)}")
+    problems = _Problems()
     known = tuple(f.name for f in event_type.fields)
-    _no_unknown(value, known, "data.", for_type=event_type.name)
+    _no_unknown(problems, value, known, "data.", for_type=event_type.name)
     data: dict[str, Any] = {}
     for f in event_type.fields:
         raw = value.get(f.name)
         name = f"data.{f.name}"
         if raw is None:
             if f.required:
-                raise BadInput(name, f"is missing (required for {event_type.name})")
+                problems.add(name, f"is missing (required for {event_type.name})")
             continue
-        data[f.name] = _VALIDATORS[f.kind](raw, name, f)
-    for check in event_type.cross_checks:
-        check(data)
+        parsed = problems.check(_VALIDATORS[f.kind], raw, name, f)
+        if parsed is not None:
+            data[f.name] = parsed
+    if not problems.found:  # a check across fields reads fields that parsed
+        for check in event_type.cross_checks:
+            problems.check(check, data)
+    problems.raise_any()
     return data
 
 
 def _no_unknown(
+    problems: _Problems,
     obj: dict[str, Any],
     known: tuple[str, ...],
     prefix: str,
@@ -120,8 +168,10 @@ def _no_unknown(
             # A key that would not show (empty, blank at an end, unprintable) is quoted.
             plain = isinstance(key, str) and key.isprintable() and key == key.strip() != ""
             shown = key if plain else repr(key)
-            raise BadInput(
-                f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)})"
+            near = get_close_matches(key, known, n=1) if plain else []
+            hint = f"; did you mean {near[0]}?" if near else ""
+            problems.add(
+                f"{prefix}{shown[:64]}", f"is not a known field{where} (known: {', '.join(known)}){hint}"
             )
 
 

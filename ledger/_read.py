@@ -195,3 +195,24 @@ def _show(us: int) -> str:
 
 def _known(known_at: int | None) -> str:
     return "" if known_at is None else f", as known at {_show(known_at)}"
+
+
+def similar_ids(ledger: Ledger | str | None, thing: str, wanted: str, count: int = 3) -> list[str]:
+    """The ids of ``thing`` (customer, subscription, partner) that events name and that are
+    spelled most like ``wanted``: for an unknown id's "did you mean" (none when events name
+    ``wanted`` itself: it is known, only not at the time asked; ``ledger``: a ``Ledger`` or a
+    URL, see ``_ask_store``)."""
+    from difflib import get_close_matches
+
+    prefix = f"{thing}:"
+
+    def ask(store: Ledger | ReadStore) -> list[str]:
+        with store.read() as db:
+            db.execute(
+                f"SELECT DISTINCT ref FROM {EVENT_REFS} WHERE ref >= ? AND ref < ?",
+                [prefix, prefix[:-1] + chr(ord(":") + 1)],
+            )
+            return [str(row["ref"])[len(prefix) :] for row in db.fetchall()]
+
+    known = _ask_store(ledger, ask)
+    return [] if wanted in known else get_close_matches(wanted, known, n=count)

@@ -47,6 +47,40 @@ def parse_time(value: object, field: str) -> datetime:
     return utc
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NO_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")
+MIDNIGHT_UTC = "midnight UTC"
+UTC_ASSUMED = "no offset given: UTC assumed"
+
+
+def parse_query_time(value: str, option: str) -> tuple[datetime, str | None]:
+    """A time a question is asked at (``--as-of``, ``--known-at``, ``--since``, ``--until``),
+    as people write it: RFC 3339 with an offset, a date (midnight UTC) or a date-time without
+    an offset (UTC assumed). With it, what was assumed (``MIDNIGHT_UTC``, ``UTC_ASSUMED``;
+    None: nothing). An event's own times stay strict (``parse_time``)."""
+    if _RFC3339.fullmatch(value):
+        return parse_time(value, option), None
+    if _DATE.fullmatch(value):
+        spelled, assumed = value + "T00:00:00Z", MIDNIGHT_UTC
+    elif _NO_OFFSET.fullmatch(value):
+        spelled = value[:10] + "T" + value[11:] + ("" if value.count(":") == 2 else ":00") + "Z"
+        assumed = UTC_ASSUMED
+    else:
+        raise BadInput(
+            option,
+            f"{value[:64]!r} is not a time: give a date (2019-03-01, midnight UTC), a date and time "
+            "without an offset (2019-03-01T09:00, UTC assumed) or RFC 3339 with an offset "
+            "(2019-03-01T10:00:00+01:00)",
+        )
+    try:
+        parsed = datetime.fromisoformat(spelled.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadInput(option, f"{value!r} is not a valid time: {exc}") from None
+    if not _MIN <= parsed < _MAX:
+        raise BadInput(option, f"{value!r} is outside the years 1900 to 8999")
+    return parsed, assumed
+
+
 def normalize_time(value: object, field: str) -> str:
     return format_time(parse_time(value, field))
 

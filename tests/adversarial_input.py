@@ -731,8 +731,8 @@ def test_12_22_an_offset_of_24_hours_is_named_plainly(url: str) -> None:
         done = cli("--db", url, "record", "--event", orjson.dumps(event).decode(), "--json")
         message = error(done, "bad-input", 2, "effective_at", offset, "between -23:59 and +23:59")
         assert "timedelta" not in message
-    done = cli("--db", url, "history", "--as-of", "2019-01-01T00:00:00+24:00")
-    plain_error(done, 2, "--as-of", "between -23:59 and +23:59")
+    done = cli("--db", url, "history", "--until", "2019-01-01T00:00:00+24:00")  # history has no --as-of
+    plain_error(done, 2, "--until", "between -23:59 and +23:59")
 
 
 # --- 12.22: restores racing, an empty import, the restored head --------------------------------

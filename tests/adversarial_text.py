@@ -50,6 +50,12 @@ ESCAPES = "\x1b[2J\x1b]8;;https://evil.example/\x1b\\X\x1b]8;;\x1b\\\x1b[31m\x9b
 HOSTILE = MARKUP + ESCAPES
 AS_OF = "2020-01-01T00:00:00Z"
 
+
+def _at(args: Sequence[str]) -> str:
+    """The option that asks a command about the world at AS_OF (history: events until then)."""
+    return "--until" if args[0] == "history" else "--as-of"
+
+
 # What must never reach a terminal raw: C0 controls but tab and newline, DEL, C1 (UTF-8),
 # and the bidirectional overrides and isolates.
 UNSAFE = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]")
@@ -118,7 +124,7 @@ def _assert_shown_safely(done: subprocess.CompletedProcess[bytes]) -> None:
 )
 def test_12_6_12_7_stored_markup_and_escapes_are_printed_literally(hostile: str, args: Sequence[str]) -> None:
     """12.6 and 12.7: markup prints as written (no traceback); escapes print visibly escaped."""
-    done = run_cli("--db", hostile, *args, "--as-of", AS_OF)
+    done = run_cli("--db", hostile, *args, _at(args), AS_OF)
     _assert_shown_safely(done)
     out = done.stdout
     expected = {
@@ -141,7 +147,7 @@ def test_12_6_12_7_stored_markup_and_escapes_are_printed_literally(hostile: str,
 @pytest.mark.parametrize("args", [("customer", "contoso"), ("history",)])
 def test_12_6_markup_makes_no_link_and_hides_nothing_on_a_terminal(hostile: str, args: Sequence[str]) -> None:
     """12.6 on a terminal (styles on): no OSC 8 link, no concealed text, no emoji."""
-    done = run_cli("--db", hostile, *args, "--as-of", AS_OF, FORCE_COLOR="1")
+    done = run_cli("--db", hostile, *args, _at(args), AS_OF, FORCE_COLOR="1")
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr
     out = done.stdout
     assert b"\x1b]8;" not in out and b"\x1b[8m" not in out and b"\x1b[5m" not in out
@@ -305,7 +311,8 @@ def test_12_7_a_typed_option_with_an_escape_is_refused(url: str) -> None:
         "--cloud",
         "commercial",
     )
-    assert done.returncode == 2 and done.stderr.startswith(b"error: data.name "), done.stderr
+    # Named as typed: the option (issue 16.6).
+    assert done.returncode == 2 and done.stderr.startswith(b"error: --name "), done.stderr
     assert not UNSAFE.search(done.stderr)
     assert run_json("--db", url, "history")["events"] == []
 
@@ -327,7 +334,8 @@ def test_12_7_restore_refuses_an_export_holding_control_characters(
     done = run_cli("--db", hostile, "export", str(exported))
     assert done.returncode == 0, done.stderr
     error = run_json("--db", fresh_url, "import", "--restore", str(exported), expect=2)["error"]
-    assert error["message"].startswith("actor.id must not contain control characters"), error
+    assert "actor.id must not contain control characters" in error["message"], error
+    assert error["fields"][0] == "actor.id", error  # and every other field at fault (issue 16.6)
     assert run_json("--db", fresh_url, "history")["events"] == []
 
 
@@ -425,7 +433,7 @@ READS = [
     ("delegations", "contoso", "--as-of", AS_OF, "--json"),
     ("customer", "contoso", "--as-of", AS_OF, "--json"),
     ("history", "--json"),
-    ("history", "--customer", "contoso", "--as-of", AS_OF),
+    ("history", "--customer", "contoso", "--until", AS_OF),
     ("customer", "contoso", "--as-of", AS_OF),
     ("export",),
     ("verify", "--json"),

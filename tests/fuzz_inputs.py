@@ -567,12 +567,16 @@ def bad_inputs() -> st.SearchStrategy[Case]:
 
 
 def check_bad_input(error: BadInput, field: str | None) -> None:
-    """Bad input that names the field, briefly (the message never echoes huge input)."""
-    assert error.field, error.message
-    assert error.message.startswith(error.field), error.message
+    """Bad input that names the field, briefly (the message never echoes huge input); where
+    several fields are at fault, each is named, in one message."""
+    assert error.field and error.problems, error.message
+    for problem in error.problems:
+        assert problem.field and problem.message.startswith(problem.field), problem.message
+        assert problem.message in error.message, error.message
     if field is not None:
-        assert error.field == field, f"named {error.field!r}, not {field!r}: {error.message}"
-    assert len(error.message) < 800, f"a message of {len(error.message)} characters"
+        named = [p.field for p in error.problems]
+        assert field in named, f"named {named!r}, not {field!r}: {error.message}"
+    assert len(error.message) < 800 * len(error.problems), f"a message of {len(error.message)} characters"
 
 
 def judge_library(case: Case) -> str:

@@ -141,6 +141,9 @@ class Result:
 def _env(env_db: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "LEDGER_DB"}
     env["COLUMNS"] = "200"  # help tables wide enough that no option name is cut
+    for name in ("LEDGER_ACTOR_ID", "LEDGER_ACTOR_ROLE", "LEDGER_ACTOR_TENANT_ID"):
+        env.pop(name, None)  # no default actor but what a test gives
+    env["XDG_CONFIG_HOME"] = "/nonexistent/ledger-tests-config"  # nor the user's ledger.toml
     if env_db is not None:
         env["LEDGER_DB"] = env_db
     return env
@@ -216,7 +219,10 @@ def assert_error(
     assert set(body) == {"error"}, result
     error = body["error"]
     expected_keys = {"code", "message"} | ({"rule"} if rule else set()) | ({"line"} if line else set())
-    assert set(error) - {"edition"} == expected_keys, result
+    assert set(error) - {"edition", "fields"} == expected_keys, result
+    if "fields" in error:  # bad input: every field at fault, each named in the message too
+        assert code == "bad-input" and error["fields"], result
+        assert all(isinstance(f, str) and f in error["message"] for f in error["fields"]), result
     if rule:  # the edition of the rule that refused it, named in the message too
         assert error["message"].startswith(f"{rule} (edition {error['edition']})"), result
     assert error["code"] == code, result
@@ -490,7 +496,7 @@ def test_bad_input_is_named_and_stores_nothing(cli: Cli) -> None:
                 "admin-agent",
             ),
             None,
-            "data.kind",
+            "--kind",  # as typed: the option's name
         ),
     ]
     results = cli.many(*(Call((*args, "--json"), stdin) for args, stdin, _ in cases))
@@ -553,7 +559,7 @@ def test_more_bad_input_at_the_command_line(tmp_path: Path) -> None:
             None,
             "data.seller_id",
         ),
-        (("record", "subscription.purchased", *purchase_options), None, "data.customer_id"),
+        (("record", "subscription.purchased", *purchase_options), None, "--customer-id"),
         (
             (
                 "record",
@@ -565,7 +571,7 @@ def test_more_bad_input_at_the_command_line(tmp_path: Path) -> None:
                 "42",
             ),
             None,
-            "event_id",
+            "--event-id",
         ),
         (
             (
@@ -576,7 +582,7 @@ def test_more_bad_input_at_the_command_line(tmp_path: Path) -> None:
                 "r-1",
             ),
             None,
-            "effective_at",
+            "--effective-at",
         ),
         (
             (
@@ -588,7 +594,7 @@ def test_more_bad_input_at_the_command_line(tmp_path: Path) -> None:
                 "r-1",
             ),
             None,
-            "actor.id",
+            "--actor-id",
         ),
         (
             (
@@ -607,7 +613,7 @@ def test_more_bad_input_at_the_command_line(tmp_path: Path) -> None:
                 "dap",
             ),
             None,
-            "data.roles",
+            "--roles",
         ),
         (("import", str(tmp_path / "no-such-file.jsonl")), None, "file"),
         (("export", str(tmp_path / "no-such-folder" / "out.jsonl")), None, "file"),
@@ -834,7 +840,7 @@ def test_help_for_every_command_and_every_event_type(tmp_path: Path) -> None:
         options = set(re.findall(r"--[a-z][a-z-]*", result.stdout))
         expected = {"--" + f.name.replace("_", "-") for f in EVENT_TYPES[name].fields}
         assert expected | set(common) <= options, (name, expected | set(common) - options)
-        assert options - expected - set(common) == {"--help"}, (name, options)
+        assert options - expected - set(common) == {"--help", "--db"}, (name, options)
         for choice in {c for f in EVENT_TYPES[name].fields for c in f.choices}:
             assert choice in result.stdout, (name, choice)
     assert not (tmp_path / "ledger.db").exists()

@@ -159,7 +159,7 @@ def test_a_helpdesk_agent_trying_to_buy_is_refused_by_eligible_role(cli: Cli) ->
 
 def test_an_unknown_role_is_bad_input(cli: Cli) -> None:  # noqa: F811
     _world(cli)
-    assert_error(cli(*_purchase_by("helpdesk"), "--json"), "bad-input", 2, "actor.role")
+    assert_error(cli(*_purchase_by("helpdesk"), "--json"), "bad-input", 2, "--actor-role")  # as typed
 
 
 @pytest.mark.parametrize("event_type", ["delegation.revoked", "delegation.granted"])

@@ -109,7 +109,13 @@ def test_bad_values_through_typed_options_exit_2_naming_the_field(case: Case) ->
     assert b"Traceback" not in err, err
     assert code == 2, (case, out, err)
     error = orjson.loads(out)["error"]
-    assert error["code"] == "bad-input" and error["message"].startswith(case.field.split("[")[0]), error
+    # Named as typed: the option (data.term_end: --term-end; actor.id: --actor-id), every field
+    # at fault listed in "fields".
+    option = "--" + case.field.split("[")[0].removeprefix("data.").replace("actor.", "actor_").replace(
+        "_", "-"
+    )
+    assert error["code"] == "bad-input" and option in [f.split(" ")[0] for f in error["fields"]], error
+    assert all(f in error["message"] for f in error["fields"]), error
 
 
 def test_the_command_runs_stored_nothing() -> None:
