@@ -128,6 +128,10 @@ def register(app: typer.Typer) -> None:
 
         The signer key goes to a new file, owner-only, never over an existing one; it is never
         printed. Hand the verifier key to auditors: it checks every checkpoint the key signs.
+
+        Example:
+
+            ledger keygen --key ledger.key --pub ledger.pub
         """
         from ledger import check_output
 
@@ -162,6 +166,10 @@ def register(app: typer.Typer) -> None:
         The C2SP tlog-checkpoint format in a signed note (origin, tree size, base64 root, a
         signature line). Hand it to auditors: later, `ledger prove` shows one event in it and
         the log's growth since, and `ledger check` verifies both with no database.
+
+        Example:
+
+            ledger checkpoint --key ledger.key --out cp1.txt
         """
         with reporting(as_json):
             signer = keys.load_signer(key)
@@ -199,7 +207,7 @@ def register(app: typer.Typer) -> None:
                 "--from",
                 min=1,
                 metavar="OLD",
-                help="Prove the log's growth: from the tree of OLD events (an older checkpoint's size)…",
+                help="Prove the log's growth from the tree of OLD events (an older checkpoint's size)",
                 show_default=False,
             ),
         ] = None,
@@ -209,7 +217,7 @@ def register(app: typer.Typer) -> None:
                 "--to",
                 min=1,
                 metavar="NEW",
-                help="…to the tree of NEW events (a newer checkpoint's size). Default: the whole log.",
+                help="With --from: the tree of NEW events (a newer checkpoint's size); default the whole log",
                 show_default=False,
             ),
         ] = None,
@@ -221,6 +229,11 @@ def register(app: typer.Typer) -> None:
         `prove EVENT [--size N]`: the event's audit path in the tree of N events.
         `prove --from OLD [--to NEW]`: that the tree of OLD events is a prefix of the tree of NEW.
         `ledger check` verifies either against signed checkpoints, offline.
+
+        Examples:
+
+            ledger prove 3 --size 61 --out event3.json
+            ledger prove --from 61 --to 62 --out growth.json
         """
         with reporting(as_json):  # the proof is JSON either way; --json: so are the errors
             if (event is None) == (old is None):
@@ -285,6 +298,11 @@ def register(app: typer.Typer) -> None:
         An inclusion proof (with --event): the exported event is in the log the checkpoint
         signed. A consistency proof (with --newer): the newer checkpoint's log holds the older
         one's, every event still in place. Exit 4 naming what failed.
+
+        Examples:
+
+            ledger check --key ledger.pub --checkpoint cp1.txt --event events.jsonl --proof event3.json
+            ledger check --key ledger.pub --checkpoint cp1.txt --newer cp2.txt --proof growth.json
         """
         from ledger import verifier
 

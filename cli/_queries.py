@@ -13,7 +13,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from ledger import BadInput, read
+from ledger import read
 
 from ._options import TIME_FORMS, AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, reporting
@@ -104,7 +104,15 @@ def register(app: typer.Typer) -> None:
                 help=f"Only events effective at or before this time: {TIME_FORMS}.", show_default=False
             ),
         ] = None,
-        as_of: Annotated[str | None, typer.Option("--as-of", hidden=True)] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(
+                "--as-of",
+                help=f"The contract's time travel: the history as the world stood at this time, i.e. the "
+                f"events effective by then (with --until, the earlier of the two): {TIME_FORMS}.",
+                show_default=False,
+            ),
+        ] = None,
         known_at: KnownAt = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -115,15 +123,10 @@ def register(app: typer.Typer) -> None:
             ledger history --customer contoso --since 2020-01-01 --until 2020-12-31
         """
         with reporting(as_json):
-            if as_of is not None:
-                raise BadInput(
-                    "--as-of",
-                    "is not for history: a history is not a state as of a time; --until T keeps the "
-                    "events effective by T, --known-at T what the ledger had recorded by T",
-                )
             times = {
                 "since": as_us(since, "--since"),
                 "until": as_us(until, "--until"),
+                "as_of": as_us(as_of, "--as-of"),
                 "known_at": as_us(known_at, "--known-at"),
             }
             asked = [("customer", customer), ("subscription", subscription), ("partner", partner)]

@@ -15,7 +15,19 @@ from test_rules import assert_rejected, record_all, record_ok, subscription, us,
 
 from ledger import Event, Ledger, parse_event, read
 
-from builders import accept, cancel, customer, grant, partner, purchase, remove, request, revoke, switch
+from builders import (
+    accept,
+    cancel,
+    customer,
+    gdap_request,
+    grant,
+    partner,
+    purchase,
+    remove,
+    request,
+    revoke,
+    switch,
+)
 
 NOT_CHINA = ("commercial", "us-gov", "germany")
 
@@ -215,15 +227,22 @@ def germany_world(ledger: Ledger, cloud: str = "germany") -> None:
         customer("contoso", cloud=cloud),
         request("r-f", "fabrikam", "contoso"),
         accept("r-f", "contoso"),
+        gdap_request("d-1", "contoso", "fabrikam", "2021-10-01T00:00:00Z", duration="P6M"),
     )
+
+
+def six_months_on(at: str) -> str:
+    """``at`` (in October) plus P6M, as the GDAP request of ``germany_world`` asks."""
+    return f"{int(at[:4]) + 1}-04{at[7:]}"
 
 
 CLOSED_EVENTS = {
     "customer.registered": lambda at, cloud: customer("adventure", cloud=cloud, at=at),
     "subscription.purchased": lambda at, cloud: purchase("sub-1", "contoso", at),
     "relationship.requested": lambda at, cloud: request("r-n", "northwind", "contoso", at),
+    "delegation.requested": lambda at, cloud: gdap_request("d-2", "contoso", "northwind", at, duration="P1Y"),
     "delegation.granted": lambda at, cloud: grant(
-        "d-1", "contoso", "fabrikam", at, kind="gdap", expires="2022-06-01T00:00:00Z"
+        "d-1", "contoso", "fabrikam", at, kind="gdap", expires=six_months_on(at)
     ),
 }
 
@@ -254,7 +273,7 @@ def test_what_existed_in_germany_stays_on_record_and_may_end(ledger: Ledger) -> 
     record_all(
         ledger,
         purchase("sub-1", "contoso", BEFORE_CLOSED),
-        grant("d-1", "contoso", "fabrikam", BEFORE_CLOSED, kind="gdap", expires="2022-06-01T00:00:00Z"),
+        grant("d-1", "contoso", "fabrikam", BEFORE_CLOSED, kind="gdap", expires=six_months_on(BEFORE_CLOSED)),
     )
     later = "2022-01-01T00:00:00Z"
     assert subscription(ledger, "sub-1", later) is not None
