@@ -115,13 +115,14 @@ def _named(
     return ids, earliest
 
 
-def prefetch(world: World, events: Iterable[Event]) -> None:
-    """Load what judging and folding ``events`` will look up: every thing they refer to;
-    then their customers (named, or owning what they name), each also as a partner (a
-    customer tenant may be one), with its relationships and its newest effective time."""
-    ids, since = _named(((e.type, e.data, e.effective_us) for e in events), _REFERS)
-    delegations = ids["delegation"] | ids["delegation-request"]
-    world.expect(subscriptions=ids["subscription"], requests=ids["request"], delegations=delegations)
+def _things_and_customers(world: World, ids: dict[Thing, set[str]]) -> set[str]:
+    """Load the subscriptions, requests and delegations (and GDAP requests) in ``ids``; the
+    customers they name or belong to."""
+    world.expect(
+        subscriptions=ids["subscription"],
+        requests=ids["request"],
+        delegations=ids["delegation"] | ids["delegation-request"],
+    )
     customers = ids["customer"] | ids["relationship"]
     for owner, keys in (
         (world.owner_of_subscription, ids["subscription"]),
@@ -130,6 +131,15 @@ def prefetch(world: World, events: Iterable[Event]) -> None:
         (world.owner_of_gdap_request, ids["delegation-request"]),
     ):
         customers.update(c for c in map(owner, keys) if c is not None)
+    return customers
+
+
+def prefetch(world: World, events: Iterable[Event]) -> None:
+    """Load what judging and folding ``events`` will look up: every thing they refer to;
+    then their customers (named, or owning what they name), each also as a partner (a
+    customer tenant may be one), with its relationships and its newest effective time."""
+    ids, since = _named(((e.type, e.data, e.effective_us) for e in events), _REFERS)
+    customers = _things_and_customers(world, ids)
     world.expect(
         partners=ids["partner"] | customers,
         customers=customers,
@@ -141,24 +151,11 @@ def prefetch(world: World, events: Iterable[Event]) -> None:
 
 def prefetch_fold(world: World, events: Iterable[Mapping[str, Any]]) -> None:
     """Load what folding ``events`` (stored, in their JSON form) alone reads: the things
-    they create, change or end, and their customers' newest effective times (a rebuild,
-    which checks no rule)."""
+    they create, change or end, and their customers' newest effective times (whether an
+    event is late, ``_late``; a rebuild checks no rule)."""
     batch = ((e["type"], e["data"], canonical_to_us(e["effective_at"])) for e in events)
     ids, since = _named(batch, _WRITES)
-    world.expect(
-        subscriptions=ids["subscription"],
-        requests=ids["request"],
-        delegations=ids["delegation"] | ids["delegation-request"],
-    )
-    # Their customers' newest effective times: whether an event is late (``_late``).
-    customers = ids["customer"] | ids["relationship"]
-    for owner, keys in (
-        (world.owner_of_subscription, ids["subscription"]),
-        (world.owner_of_request, ids["request"]),
-        (world.owner_of_delegation, ids["delegation"]),
-        (world.owner_of_gdap_request, ids["delegation-request"]),
-    ):
-        customers.update(c for c in map(owner, keys) if c is not None)
+    customers = _things_and_customers(world, ids)
     world.expect(
         partners=ids["partner"],
         customers=ids["customer"],
