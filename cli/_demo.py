@@ -143,7 +143,9 @@ def _show(views: dict[str, Any], back_then: Any, count: int, ledger_cmd: str) ->
     )
     show_customer(back_then)
     out.print()
-    out.print(f"Verified {count} events: the chain, the rulebook and every projection match.")
+    out.print(
+        f"Verified {count} events: the chain, the Merkle tree, the rulebook and every projection match."
+    )
     out.print(
         f"Try: {ledger_cmd} por azure-csp-1 --as-of 2019-12-31, "
         f"{ledger_cmd} history --customer contoso, {ledger_cmd} delegations contoso --as-of 2020-01-01"

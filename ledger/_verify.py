@@ -1,4 +1,4 @@
-"""Verification: the guards, the chain, the rulebook and every projection, checked again.
+"""Verification: the guards, the chain, the Merkle tree, the rulebook and every projection, checked again.
 
 ``check`` runs the whole verification in one pass over one snapshot of the store and
 returns what it found (``Verification``); a failed check is a result, not an exception.
