@@ -77,15 +77,25 @@ class PostgresDb(Db):
         return list(self._c.fetchall())
 
     def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
-        if rows:
+        if rows and self._pipelined:
+            self._pipelined_many(statement.replace("?", "%s"), rows)
+        elif rows:
             self._c.executemany(statement.replace("?", "%s"), rows)
+
+    def _pipelined_many(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+        """``executemany`` in pipeline mode, its results all taken before the next statement
+        (a nested pipeline syncs on exit): a query sent after it mid-transaction (a late
+        recording's rewind reads after it flushes) then fetches its own rows, never the
+        ``UPDATE``'s status."""
+        with self._c.connection.pipeline():
+            self._c.executemany(statement, rows)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         """Insert many rows into ``table`` with ``COPY`` (one round trip for them all), or
         in a pipeline with the statements around them."""
         if rows and self._pipelined:
             marks = ", ".join(["%s"] * len(columns))
-            self._c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            self._pipelined_many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
         elif rows:
             with self._c.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
