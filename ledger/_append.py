@@ -31,7 +31,7 @@ from ._late import judge_and_fold
 from ._merkle import Node, hash_leaf
 from ._rebuild import Progress, no_cycle_collection
 from ._sql import CHAIN, CHAIN_COLUMNS, NODE_COLUMNS, NODES, Db
-from ._stored import Store, decoded
+from ._stored import Store, decoded_at
 from ._stream import encode
 from ._time import now
 from ._tree import node_rows, open_tree
@@ -329,17 +329,10 @@ def stored_receipts(
         chain = {int(row["position"]): row for row in db.fetchall()}
         if not chain:
             continue
-        db.execute(
-            f"SELECT originator_version AS position, state FROM {db.ident(events_table)} "
-            f"WHERE originator_id = ? AND originator_version IN ({', '.join('?' * len(chain))})",
-            [db.stream_id, *chain],
-        )
-        for stored in db.fetchall():
-            row = chain[int(stored["position"])]
-            receipt = Receipt(
-                row["event_id"], int(row["position"]), row["recorded_at"], row["hash"], duplicate=True
-            )
-            found[row["event_id"]] = (receipt, decoded(stored))
+        for position, event in decoded_at(db, events_table, chain).items():
+            row = chain[position]
+            receipt = Receipt(row["event_id"], position, row["recorded_at"], row["hash"], duplicate=True)
+            found[row["event_id"]] = (receipt, event)
     return found
 
 

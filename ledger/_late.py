@@ -37,9 +37,7 @@ from ._events import Event
 from ._facts import customer_of
 from ._parse import parse_event
 from ._sql import Db
-from ._stored import decoded
-
-_CHUNK = 500  # positions per IN (...) list
+from ._stored import decoded_at
 
 
 def judge_and_fold(
@@ -102,15 +100,6 @@ def _judge_again(
 def _stored_events(db: Any, events_table: str, positions: list[int]) -> list[tuple[int, dict[str, Any]]]:
     """The stored events at ``positions``, in that order (the events the append is
     storing included: they are in the events table already)."""
-    ledger_db: Db = db
-    found: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(positions), _CHUNK):
-        chunk = positions[i : i + _CHUNK]
-        ledger_db.execute(
-            f"SELECT originator_version AS position, state FROM {ledger_db.ident(events_table)} "
-            f"WHERE originator_id = ? AND originator_version IN ({', '.join('?' * len(chunk))})",
-            [ledger_db.stream_id, *chunk],
-        )
-        for row in ledger_db.fetchall():
-            found[int(row["position"])] = decoded(row)
+    ledger_db: Db = db  # the session's cursor is the ledger's
+    found = decoded_at(ledger_db, events_table, positions)
     return [(p, found[p]) for p in positions]

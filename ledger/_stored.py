@@ -7,7 +7,7 @@ stored events as ``export`` writes them, checked as they are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -90,6 +90,9 @@ class Store:
             run.append(position)
 
 
+_IN_CHUNK = 500  # positions per IN (...) list
+
+
 def missing(position: int) -> IntegrityFailure:
     return IntegrityFailure(f"position {position} is missing from the log", position=position)
 
@@ -122,6 +125,22 @@ def stored_rows(
         [db.stream_id, after, *([] if stop is None else [stop]), limit],
     )
     return db.fetchall()
+
+
+def decoded_at(db: Db, events_table: str, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The stored events at ``positions`` (decoded), by position; a few ``IN (...)`` queries."""
+    wanted = sorted(set(positions))
+    found: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[i : i + _IN_CHUNK]
+        db.execute(
+            f"SELECT originator_version AS position, state FROM {db.ident(events_table)} "
+            f"WHERE originator_id = ? AND originator_version IN ({', '.join('?' * len(chunk))})",
+            [db.stream_id, *chunk],
+        )
+        for row in db.fetchall():
+            found[int(row["position"])] = decoded(row)
+    return found
 
 
 def decoded(row: Mapping[str, Any]) -> dict[str, Any]:
