@@ -1,0 +1,18 @@
+"""``ledger ingest``: what partners already hold (Partner Center and Graph JSON) as events.
+
+See ``_model.py`` for how the reader, the mappings and the engine fit together, and
+``docs/sources.md`` for what each source record becomes.
+"""
+
+from ._model import NAMESPACE, SOURCES, Context, Mapper, Proposal, Record, Skip, event_id
+
+__all__ = [
+    "NAMESPACE",
+    "SOURCES",
+    "Context",
+    "Mapper",
+    "Proposal",
+    "Record",
+    "Skip",
+    "event_id",
+]
