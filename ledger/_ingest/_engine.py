@@ -316,7 +316,7 @@ def ingest_sources(
             pending.append(_Pending(out, parsed, len(pending), file, where))
     expected = len(items) + len(pending)
 
-    own = _own_registration(context, pending, sources[0][0] if sources else SOURCES[0])
+    own = _own_registration(ledger, context, pending, sources[0][0] if sources else SOURCES[0])
     if own is not None:
         pending.insert(0, own)
         expected += 1
@@ -389,10 +389,16 @@ def _parsed(proposal: Proposal) -> Event | BadInput:
         return bad
 
 
-def _own_registration(context: Context, pending: list[_Pending], source: str) -> _Pending | None:
+def _own_registration(
+    ledger: Ledger, context: Context, pending: list[_Pending], source: str
+) -> _Pending | None:
     """The ingesting partner's registration, effective at the run's earliest time (or now),
-    unless a proposal registers it; ``_on_record`` drops it where it is on record."""
+    unless it is registered already or a proposal of the run registers it (no item then:
+    it is no record's, and a run after the first has nothing to say of it)."""
     partner = context.partner_id
+    with ledger.read() as db:
+        if _present(db, "prj_partners", "partner_id", [partner]):
+            return None
     if any(
         p.event.type == "partner.registered" and p.event.data.get("partner_id") == partner for p in pending
     ):
