@@ -32,9 +32,7 @@ DAP_CUSTOMER_ROLE = "customer-global-admin"  # DAP grant and end
 MICROSOFT = "microsoft"
 DAP_ROLES = ("admin-agent",)  # what a DAP gave: the partner's admin agents, as Global admins
 
-_TIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?"
-)
+_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?")
 _MS_DATE = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")  # Windows PowerShell 5.1's DateTime
 _PASCAL_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -178,7 +176,9 @@ def partner_actor(record: Record, context: Context) -> dict[str, str]:
     return actor(_actor_id(record, context), PARTNER_ROLE, context.partner_id)
 
 
-def customer_registered(record: Record, context: Context, tenant: str, name: str | None, why: str) -> Proposal:
+def customer_registered(
+    record: Record, context: Context, tenant: str, name: str | None, why: str
+) -> Proposal:
     """``customer.registered`` of a customer the record names (the engine drops it when the
     customer is on record already)."""
     inferred = [
@@ -221,7 +221,12 @@ def partner_registered(
     if name is None:
         name = tenant
         inferred.append("name = the tenant id (defaulted: the record names none)")
-    data: dict[str, Any] = {"partner_id": tenant, "name": name[:1024], "cloud": context.cloud, "program": program}
+    data: dict[str, Any] = {
+        "partner_id": tenant,
+        "name": name[:1024],
+        "cloud": context.cloud,
+        "program": program,
+    }
     if provider_ids:
         data["provider_ids"] = list(provider_ids)
     return proposal(
@@ -247,9 +252,7 @@ def reseller_of(context: Context, mpn_id: str | None, field: str, inferred: list
     if mpn_id in context.resellers.values():  # already a tenant id
         return mpn_id
     if context.program == "csp-indirect-provider":
-        raise Unreadable(
-            f"{field} mpnId {mpn_id} is not in the reseller map: ingest pc-resellers first"
-        )
+        raise Unreadable(f"{field} mpnId {mpn_id} is not in the reseller map: ingest pc-resellers first")
     inferred.append(
         f"{field} mpnId {mpn_id} not in the reseller map: taken as the ingesting partner's own "
         "(direct bill, defaulted)"
@@ -287,8 +290,8 @@ def each_record(map_one: RecordMapper) -> Callable[[Sequence[Record], Context], 
             produced, merged = 0, 0
             try:
                 outcomes = list(map_one(record, context))
-            except Unreadable as why:
-                outcomes = [Skip(record.source, record.source_id, str(why))]
+            except Unreadable as unreadable:
+                outcomes = [Skip(record.source, record.source_id, str(unreadable))]
             for outcome in outcomes:
                 if isinstance(outcome, Proposal) and outcome.event["type"].endswith(".registered"):
                     if outcome.event["event_id"] in registered:

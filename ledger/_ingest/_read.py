@@ -40,7 +40,10 @@ from ._model import SOURCES, Record
 
 # What each source's record must have (after folding), and how the error names it.
 _REQUIRED: Mapping[str, tuple[tuple[str, ...], str]] = {
-    "pc-audit": (("id", "operationType", "operationDate"), "an audit record with id, operationType, operationDate"),
+    "pc-audit": (
+        ("id", "operationType", "operationDate"),
+        "an audit record with id, operationType, operationDate",
+    ),
     "graph-gdap": (("id", "status"), "a delegatedAdminRelationship with id, status"),
     "pc-customers": (("id", "companyProfile|name"), "a customer with id, companyProfile"),
     "pc-subscriptions": (("id", "offerId"), "a subscription with id, offerId"),
@@ -174,7 +177,9 @@ def _lines(source: str, name: str, data: bytes) -> Iterator[tuple[str, Any]]:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            raise BadInput(source, f"{name}, line {n}: expected {_FORMS}; this line is not JSON ({exc})") from None
+            raise BadInput(
+                source, f"{name}, line {n}: expected {_FORMS}; this line is not JSON ({exc})"
+            ) from None
         if _is_page(obj):
             for i, item in enumerate(_page_items(obj, source, name, f"line {n}"), 1):
                 yield f"line {n}, item {i}", item
