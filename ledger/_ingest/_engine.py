@@ -16,8 +16,8 @@ the proposals into events:
    tenant already on record, or an event whose ``event_id`` is stored, is already recorded
    (also where its note or actor differ: another source saw it first);
 4. the rest is ordered by ``effective_at`` (late recordings are the rulebook's to judge:
-   ``ledger/_late.py``) and recorded in batches (``record_many``, one transaction each); a
-   batch the rulebook refuses is split in two until the refused events stand alone, each
+   ``ledger/_late.py``) and recorded in batches (``record_many``, each its own savepoint);
+   a batch the rulebook refuses is split in two until the refused events stand alone, each
    then skipped with its rule and edition while every other event is recorded: the same
    outcome as one event at a time, at the cost of a few batches.
 
@@ -277,20 +277,13 @@ def ingest_sources(
     _check_context(context)
     reader = reader or read_source
     mappers = mappers if mappers is not None else MAPPERS
-    read: list[tuple[str, list[Record]]] = []
-    for name, files in sources:
-        records: list[Record] = []
-        for file_name, raw in files:
-            records += reader(name, file_name, raw)
-        read.append((name, records))
+    read = [(name, [r for file, raw in files for r in reader(name, file, raw)]) for name, files in sources]
     read.sort(key=lambda pair: pair[0] != "pc-resellers")
     n_records = sum(len(records) for _, records in read)
     n_files = sum(len(files) for _, files in sources)
 
     resellers = dict(_stored_resellers(ledger))
-    for name, records in read:
-        if name == "pc-resellers":
-            resellers.update(reseller_map(list(records)))
+    resellers.update(reseller_map([r for name, records in read if name == "pc-resellers" for r in records]))
     context = replace(context, resellers={**resellers, **context.resellers})
 
     items: list[Item] = []
