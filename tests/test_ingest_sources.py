@@ -106,11 +106,14 @@ def test_every_file_form_reads_the_same_records(source: str) -> None:
 @pytest.mark.parametrize(
     "source", ["pc-audit", "pc-customers", "pc-subscriptions", "pc-resellers", "graph-gdap"]
 )
-def test_powershell_pascal_case_reads_as_rest_camel_case(source: str) -> None:
+def test_powershell_pascal_case_maps_as_rest_camel_case(source: str) -> None:
+    """PowerShell's objects: PascalCase, renamed ids, enum names; a subscription without its
+    links but with the CustomerId the export adds; Graph durations as TimeSpans."""
     rest = read(source)
     powershell = read(source, "powershell.json")
-    assert [(r.source_id, dict(r.data)) for r in powershell] == [(r.source_id, dict(r.data)) for r in rest]
-    # and maps to the same events
+    assert [r.source_id for r in powershell] == [r.source_id for r in rest]
+    if source in ("pc-audit", "pc-customers", "pc-resellers"):  # the same resource, renamed
+        assert [dict(r.data) for r in powershell] == [dict(r.data) for r in rest]
     ctx = context()
     assert [o.event for o in proposals(MAPPERS[source](powershell, ctx))] == [
         o.event for o in proposals(MAPPERS[source](rest, ctx))
