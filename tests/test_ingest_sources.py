@@ -120,6 +120,28 @@ def test_powershell_pascal_case_maps_as_rest_camel_case(source: str) -> None:
     ]
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(SOURCES), st.data())
+def test_any_split_into_pages_or_lines_reads_the_same_records(source: str, data: st.DataObject) -> None:
+    """However a script saved the pages (one, several, bare records, JSON Lines), the records
+    and their order are the same."""
+    key = "value" if source == "graph-gdap" else "items"
+    items = json.loads((FIXTURES / f"{source}.page.json").read_text())[key]
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=3)))
+    pages = [items[a:b] for a, b in zip([0, *cuts], [*cuts, len(items)], strict=True)]
+    form = data.draw(st.sampled_from(["pages", "bare", "lines", "page lines"]))
+    if form == "pages":
+        raw = orjson.dumps([{key: page, "extraMicrosoftField": 1} for page in pages])
+    elif form == "bare":
+        raw = orjson.dumps(items)
+    elif form == "lines":
+        raw = b"\n".join(orjson.dumps(i) for i in items) + b"\n"
+    else:
+        raw = b"\r\n".join(orjson.dumps({key: page}) for page in pages)
+    got = read_source(source, "any.json", raw)
+    assert [(r.source_id, dict(r.data)) for r in got] == [(r.source_id, dict(r.data)) for r in read(source)]
+
+
 def test_where_names_the_page_item_or_line() -> None:
     assert [r.where for r in read("pc-audit")][:2] == ["page 1, item 1", "page 1, item 2"]
     pages = read("pc-audit", "pages.json")
