@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ from ._output import emit_json, out, progress_bar, reporting
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
     from ledger import Ledger
     from ledger._checkpoint import Checkpoint
+    from projections import Timeline
 
     from . import _report
 
@@ -55,6 +56,20 @@ def _head_at(ledger: Ledger, position: int) -> _report.Head:
         return _report.Head(position, next(ledger.stored(position, position))["hash"])
     except IntegrityFailure:
         return _report.Head(position, "unreadable (see Verification)")
+
+
+def _program_events(ledger: Ledger, t: Timeline, known_at: int | None) -> list[dict[str, Any]]:
+    """The partner events the findings may cite: each program change of a partner under one of
+    the customer's live subscriptions (partner events belong to no customer: the customer's
+    history has none)."""
+    from . import _report
+
+    return [
+        e
+        for pid, at in _report.program_changes_to_load(t)
+        for e in read.history(ledger, partner=pid, since=at, until=at, known_at=known_at)
+        if e["type"] == "partner.program-changed"
+    ]
 
 
 Digest = Annotated[
@@ -121,11 +136,15 @@ def register(app: typer.Typer) -> None:
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
+                cited = _program_events(ledger, timeline, known)
                 verification = _verification(ledger, wanted, signed)
                 # What verify checked; after a failure, the stored head (nothing vouches for it).
                 head = verification.head or _report.Head(ledger.head(), ledger.head_hash())
                 known_head = None if known is None else _head_at(ledger, timeline.known)
-            page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
+            found = _report.findings(timeline, events, cited)
+            page = _report.render(
+                timeline, events, verification, head, known_head, known, to_us(now()), found, cited
+            )
             write_output(out_file, "--out", protected, page.encode("utf-8"))
             if not verification.ok:
                 raise IntegrityFailure(
@@ -141,6 +160,7 @@ def register(app: typer.Typer) -> None:
                         "as_of": format_us(timeline.as_of),
                         "verified": verification.count,
                         "head": head.hash,
+                        "findings": [f.json() for f in found],
                         **({"extends": wanted} if wanted else {}),
                         **({"checkpoint": checkpoint_json(signed)} if signed else {}),
                     }

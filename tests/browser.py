@@ -47,6 +47,10 @@ FLAGS = (
 )
 
 
+A4 = (8.27, 11.69)  # paper sizes, in inches
+LETTER = (8.5, 11.0)
+
+
 class BrowserError(RuntimeError):
     pass
 
@@ -253,6 +257,24 @@ class Page:
         data = base64.b64decode(self.browser.call("Page.captureScreenshot", params, self.session)["data"])
         path.write_bytes(data)
         return data
+
+    def pdf(self, paper: tuple[float, float]) -> bytes:
+        """The page printed to PDF as a person would print it on ``paper`` (width, height in
+        inches: ``A4``, ``LETTER``), with its backgrounds, the page's own print style sheet
+        deciding the orientation and margins (``@page``)."""
+        params = {
+            "paperWidth": paper[0],
+            "paperHeight": paper[1],
+            "preferCSSPageSize": True,
+            "printBackground": True,
+        }
+        return base64.b64decode(self.browser.call("Page.printToPDF", params, self.session)["data"])
+
+    def emulate_print(self, width: int) -> None:
+        """Lay the page out as for print (``@media print``), ``width`` CSS pixels wide."""
+        self.browser.call("Emulation.setEmulatedMedia", {"media": "print"}, self.session)
+        metrics = {"width": width, "height": self.browser.height, "deviceScaleFactor": 1, "mobile": False}
+        self.browser.call("Emulation.setDeviceMetricsOverride", metrics, self.session)
 
     def close(self) -> None:
         self.browser.call("Target.closeTarget", {"targetId": self.target})

@@ -5,6 +5,8 @@
 image is fetched, and its Content-Security-Policy forbids any fetch. The parts, each to be
 read alone:
 
+- ``_findings``: the findings at the top, each with the events that prove it (computed
+  there only);
 - ``_page``: ``render``, ``Verification`` and ``Head``; the Jinja2 template
   ``cli/templates/report.html.j2`` turns the layout into markup, autoescaping everything;
 - ``_event_list``: the events table, one plain-language sentence an event
@@ -22,6 +24,16 @@ separate rows, and past a limit the oldest subscriptions and partners are summed
 "+K more" note instead of drawn (the events table lists every event).
 """
 
+from ._findings import CHECKS, Finding, findings, program_changes_to_load
 from ._page import Head, Signed, Verification, render
 
-__all__ = ["Head", "Signed", "Verification", "render"]
+__all__ = [
+    "CHECKS",
+    "Finding",
+    "Head",
+    "Signed",
+    "Verification",
+    "findings",
+    "program_changes_to_load",
+    "render",
+]

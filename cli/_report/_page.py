@@ -18,6 +18,7 @@ from .._output import visible
 from ._chart import chart
 from ._colours import NO_PARTNER, partner_colour
 from ._event_list import event_rows
+from ._findings import CHECKS, Finding
 from ._names import TimelineNames
 
 
@@ -78,8 +79,11 @@ def render(
     known_head: Head | None,
     known_at: int | None,
     generated_at: int,
+    found: Sequence[Finding] = (),
+    cited: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The report as one HTML document."""
+    """The report as one HTML document; ``found``: its findings (``_findings.findings``),
+    ``cited``: the events they cite besides the customer's (a partner's program change)."""
     names = TimelineNames(t)
     channels = sorted({s.channel for s in t.subscriptions if s.channel != "csp"})
     page: str = _ENV.get_template("report.html.j2").render(
@@ -88,6 +92,13 @@ def render(
         legend=_legend(t, names),
         channels=[narration.channel_name(c) for c in channels],
         rows=event_rows(events, names, verification.position),
+        checks=[(c, [f for f in found if f.kind == c.kind]) for c in CHECKS],
+        found=found,
+        cited=event_rows(cited, names, verification.position),
+        running=_css_string(
+            f"{t.customer_id} · chain head: position {head.position}, hash {head.hash}"
+            + ("" if verification.ok else " (not verified)")
+        ),
         verification=verification,
         head=head,
         known_head=known_head,
@@ -97,6 +108,14 @@ def render(
         no_partner=NO_PARTNER,
     )
     return page
+
+
+def _css_string(text: str) -> str:
+    """``text`` as the body of a CSS string (the page's running footer): every character but
+    a letter, digit, space and a few plain signs as a CSS escape, so nothing in it can end the
+    string or the style sheet, and autoescaping leaves it as it is."""
+    plain = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:-_()")
+    return "".join(c if c in plain else f"\\{ord(c):x} " for c in text)
 
 
 def _legend(t: Timeline, names: TimelineNames) -> list[dict[str, str]]:
