@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -265,7 +266,7 @@ def _partners(db: Db, ids: Iterable[str], as_of: int, known: int) -> dict[str, P
             v = versions[-1]
             changes = tuple(
                 ProgramChange(new["valid_from"], old["program"], new["program"])
-                for old, new in zip(versions, versions[1:], strict=False)
+                for old, new in pairwise(versions)
                 if old["program"] != new["program"]
             )
             providers = tuple(orjson.loads(v["provider_ids"] or "[]"))
