@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,7 +17,6 @@ from ._output import emit_json, out, progress_bar, reporting
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
     from ledger import Ledger
     from ledger._checkpoint import Checkpoint
-    from projections import Timeline
 
     from . import _report
 
@@ -56,20 +55,6 @@ def _head_at(ledger: Ledger, position: int) -> _report.Head:
         return _report.Head(position, next(ledger.stored(position, position))["hash"])
     except IntegrityFailure:
         return _report.Head(position, "unreadable (see Verification)")
-
-
-def _program_events(ledger: Ledger, t: Timeline, known_at: int | None) -> list[dict[str, Any]]:
-    """The partner events the findings may cite: each program change of a partner under one of
-    the customer's live subscriptions (partner events belong to no customer: the customer's
-    history has none)."""
-    from . import _report
-
-    return [
-        e
-        for pid, at in _report.program_changes_to_load(t)
-        for e in read.history(ledger, partner=pid, since=at, until=at, known_at=known_at)
-        if e["type"] == "partner.program-changed"
-    ]
 
 
 Digest = Annotated[
@@ -136,7 +121,7 @@ def register(app: typer.Typer) -> None:
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
-                cited = _program_events(ledger, timeline, known)
+                cited = _report.cited_events(ledger, timeline, known)
                 verification = _verification(ledger, wanted, signed)
                 # What verify checked; after a failure, the stored head (nothing vouches for it).
                 head = verification.head or _report.Head(ledger.head(), ledger.head_hash())

@@ -24,7 +24,7 @@ separate rows, and past a limit the oldest subscriptions and partners are summed
 "+K more" note instead of drawn (the events table lists every event).
 """
 
-from ._findings import CHECKS, Finding, findings, program_changes_to_load
+from ._findings import CHECKS, Finding, cited_events, findings
 from ._page import Head, Signed, Verification, render
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
     "Head",
     "Signed",
     "Verification",
+    "cited_events",
     "findings",
-    "program_changes_to_load",
     "render",
 ]

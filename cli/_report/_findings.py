@@ -3,7 +3,7 @@
 Computed here and nowhere else (the template only lists them), by pure functions of what the
 report loads: the customer's timeline as of ``--as-of`` (as known at ``--known-at``), its
 events, and the partner events that changed a partner's program (partner events belong to no
-customer, so the report loads the few a finding cites: ``program_events``). Each check is of
+customer, so the report loads the few a finding cites: ``cited_events``). Each check is of
 the state as of the report's date; one that finds nothing is listed too, as "none", so the
 page shows what was checked, not only what was found:
 
@@ -26,13 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger import DAP_RETIRED_ON, is_global_admin, narration
+from ledger import DAP_RETIRED_ON, is_global_admin, narration, read
 from projections import DAY_US, DelegationLine, Timeline, canonical_to_us, to_us
 
 from ._geometry import day
 from ._names import TimelineNames
+
+if TYPE_CHECKING:
+    from ledger import Ledger
 
 WINDOWS = (30, 60, 90)  # days before a GDAP's expiry
 DAP_RETIRED_US = to_us(datetime.combine(DAP_RETIRED_ON, time(), UTC))
@@ -117,7 +120,7 @@ class Finding:
         return out
 
 
-def findings(t: Timeline, events: Sequence[Event], program_events: Sequence[Event] = ()) -> list[Finding]:
+def findings(t: Timeline, events: Sequence[Event], cited: Sequence[Event] = ()) -> list[Finding]:
     """Every finding of the customer as of ``t.as_of``, by kind (in ``CHECKS``' order), then
     by subject."""
     names = TimelineNames(t)
@@ -129,15 +132,21 @@ def findings(t: Timeline, events: Sequence[Event], program_events: Sequence[Even
         *_without_relationship(t, active, index, names),
         *_dap_after_retirement(t, active, index, names),
         *_licences_past_term(t, index, names),
-        *_program_changes(t, index, _Index(program_events), names),
+        *_program_changes(t, index, _Index(cited), names),
     ]
     return sorted(found, key=lambda f: (KINDS.index(f.kind), f.window or 0, f.subject))
 
 
-def program_changes_to_load(t: Timeline) -> list[tuple[str, int]]:
-    """The (partner, effective time) of each program change the findings may cite: those
-    under one of the customer's live subscriptions. The report loads their events."""
-    return [(pid, at) for pid, at, _ in _changes_under_subscriptions(t)]
+def cited_events(ledger: Ledger, t: Timeline, known_at: int | None) -> list[dict[str, Any]]:
+    """The events besides the customer's that the findings may cite (the one question here
+    that reads the store): each program change of a partner under one of the customer's live
+    subscriptions (partner events belong to no customer: the customer's history has none)."""
+    return [
+        e
+        for pid, at, _ in _changes_under_subscriptions(t)
+        for e in read.history(ledger, partner=pid, since=at, until=at, known_at=known_at)
+        if e["type"] == "partner.program-changed"
+    ]
 
 
 # --- the checks ---------------------------------------------------------------------------
@@ -171,11 +180,13 @@ def _global_administrator(
     for d in active:
         if d.kind == "gdap" and is_global_admin(d.roles):
             until = f", until {day(d.expires_at)}" if d.expires_at is not None else ""
+            others = tuple(r for r in d.roles if not is_global_admin([r]))
+            also = f" (and {narration.roles_text(others)})" if others else ""
             yield Finding(
                 "gdap-global-administrator",
                 d.delegation_id,
-                f"GDAP {d.delegation_id} gives {names.partner(d.partner_id)} Global Administrator "
-                f"({narration.roles_text(d.roles)}), granted {day(d.granted_at)}{until}.",
+                f"GDAP {d.delegation_id} gives {names.partner(d.partner_id)} Global Administrator"
+                f"{also}, granted {day(d.granted_at)}{until}.",
                 _delegation_proofs(d, index, requested=True),
             )
 
@@ -350,4 +361,4 @@ def _delegation_proofs(d: DelegationLine, index: _Index, *, requested: bool = Fa
     return tuple(sorted(out, key=lambda p: p.position))
 
 
-__all__ = ["CHECKS", "Check", "Finding", "Proof", "findings", "program_changes_to_load"]
+__all__ = ["CHECKS", "Check", "Finding", "Proof", "cited_events", "findings"]
