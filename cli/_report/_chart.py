@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from projections import DelegationLine, GdapRequestLine, RelationshipLine, Timeline, format_us
 
 from ._axis import axis_ticks
-from ._geometry import AXIS_H, NOTE_ROW, ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
+from ._geometry import AXIS_H, NOTE_ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
 from ._model import Chart, Lane, Text
 from ._names import TimelineNames
 from ._partner_lane import MAX_ROWS_PER_PARTNER, partner_lane
@@ -76,7 +76,7 @@ def _subscriptions(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names
         y += NOTE_ROW
     for sid in shown:
         lanes.append(subscription_lane(subs[sid], y, scale, names))
-        y += ROW
+        y += lanes[-1].height
     if more:
         lanes.append(
             _note(

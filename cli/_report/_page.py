@@ -16,7 +16,7 @@ from projections import Timeline, format_us
 
 from .._output import visible
 from ._chart import chart
-from ._colours import NO_PARTNER, partner_colour
+from ._colours import NO_PARTNER
 from ._event_list import event_rows
 from ._findings import CHECKS, Finding
 from ._names import TimelineNames
@@ -125,7 +125,7 @@ def _legend(t: Timeline, names: TimelineNames) -> list[dict[str, str]]:
             "id": pid,
             "name": names.partner(pid),
             "program": t.partners[pid].program if pid in t.partners else "unknown",
-            "colour": partner_colour(pid),
+            "colour": names.colour(pid),
         }
         for pid in sorted(t.partner_ids(), key=lambda i: names.partner(i).lower())
     ]
