@@ -304,15 +304,14 @@ def test_twelve_partners_in_the_page(browser: Chromium, reports: dict[str, tuple
     lane titles wrapped to the gutter rather than cut."""
     page = browser.open(reports["manyco"][0])
     shown = page.evaluate(
-        """(() => ({
+        """(() => { const GUTTER = 'svg.timeline .lane-title, svg.timeline .lane-detail'; return {
       legend: [...document.querySelectorAll('#legend li.partner')].map(li => li.dataset.colour),
-      lanes: Object.fromEntries([...document.querySelectorAll('#timeline .lane.partner')]
+      lanes: Object.fromEntries([...document.querySelectorAll('svg.timeline .lane.partner')]
         .map(g => [g.dataset.key, g.dataset.colour])),
-      gutter: [...document.querySelectorAll('#timeline .lane-title, #timeline .lane-detail')]
-        .map(t => t.textContent),
-      gutterRight: Math.max(...[...document.querySelectorAll('#timeline .lane-title, #timeline .lane-detail')]
+      gutter: [...document.querySelectorAll(GUTTER)].map(t => t.textContent),
+      gutterRight: Math.max(...[...document.querySelectorAll(GUTTER)]
         .map(t => t.getBBox().x + t.getBBox().width)),
-    }))()"""
+    }; })()"""
     )
     page.close()
     assert len(shown["legend"]) == 12 and len(set(shown["legend"])) == 12
@@ -327,7 +326,7 @@ def test_the_demo_report_keeps_enterprise_agreement_whole(
 ) -> None:
     page = browser.open(reports["contoso"][0])
     details = page.evaluate(
-        "[...document.querySelectorAll('#timeline .lane-content.subscription[data-key=\"azure-ea-1\"]"
+        '[...document.querySelectorAll(\'svg.timeline .lane-content.subscription[data-key="azure-ea-1"]'
         " .lane-detail')].map(t => t.textContent).join(' ')"
     )
     page.close()
