@@ -29,7 +29,7 @@ from builders import (
     revoke,
     switch,
 )
-from clitools import run_json
+from clitools import run, run_json
 
 
 def _us(text: str) -> int:
@@ -361,3 +361,10 @@ def test_the_report_lists_its_findings(url: str, tmp_path: Path) -> None:
     for e in answer["findings"][2]["events"]:
         assert f'<a href="#event-{e["position"]}"' in page and f'<tr id="event-{e["position"]}"' in page
     assert 'data-kind="licence-past-term" data-count="0"' in page  # checked, none found
+    told = run("--db", url, "report", "tailspin", "--out", str(target), "--as-of", "2024-01-15")
+    assert (
+        b"Findings: GDAP expiring within 90 days: 2; GDAP holding Global Administrator: 1 (each with its "
+        b"events, at the report's top)." in told.stdout
+    )
+    later = run("--db", url, "report", "tailspin", "--out", str(target), "--as-of", "2025-01-15")
+    assert b"Findings: none." in later.stdout and later.returncode == 0
