@@ -4,8 +4,10 @@ Debian's ``chromium`` (``./test.sh`` installs it where it is missing) runs with
 ``--remote-debugging-pipe``: commands go in on its file descriptor 3 and answers and events
 come out on 4, each a JSON text ended by a NUL byte. So the standard library is enough to load
 a page, ask the rendered DOM questions (``evaluate``), see every request the page makes (the
-``Network`` domain reports even the ones the page's Content-Security-Policy blocks) and take a
-screenshot. The browser also gets a proxy on a closed local port and a resolver that resolves
+``Network`` domain reports even the ones the page's Content-Security-Policy blocks), take a
+screenshot, print it to PDF as a person would on A4 or Letter (``Page.pdf``: the page's own
+print style sheet decides orientation and margins) or lay it out for print at a given width
+(``Page.emulate_print``). The browser also gets a proxy on a closed local port and a resolver that resolves
 nothing, so a page that tried to reach the network could not reach anything.
 
 Also a command: ``python tests/browser.py PAGE.html SHOT.png`` screenshots a page (the README's

@@ -257,7 +257,7 @@ def test_the_report_prints(
         assert heading in text
 
 
-def test_every_heading_check_is_not_vacuous(browser: Chromium, tmp_path: Path) -> None:
+def test_the_print_checks_are_not_vacuous(browser: Chromium, tmp_path: Path) -> None:
     """The checks above catch what they look for: a heading forced to a page's bottom, a word
     broken mid-word and text past the margin are seen in the PDF of a page made to have them."""
     filler = "<p>words to fill the page</p>" * 38
@@ -294,9 +294,17 @@ def test_no_horizontal_overflow_at_the_print_width(
             "({client: document.documentElement.clientWidth, scroll: document.documentElement.scrollWidth,"
             " media: matchMedia('print').matches})"
         )
+        # No word hyphenated by the browser; only ids (codes, hashes) broken anywhere.
+        breaking = page.evaluate(
+            """(() => { const all = [...document.querySelectorAll('body *')];
+            return {hyphenated: all.filter(e => getComputedStyle(e).hyphens !== 'manual').length,
+                    anywhere: [...new Set(all.filter(e => getComputedStyle(e).overflowWrap === 'anywhere'
+                        && !e.closest('code, .hash, .id, .mono')).map(e => e.tagName))]}; })()"""
+        )
         page.close()
         assert sizes["media"] and sizes["client"] == width
         assert sizes["scroll"] <= sizes["client"], (path.name, sizes)
+        assert breaking == {"hyphenated": 0, "anywhere": []}, (path.name, breaking)
 
 
 def test_twelve_partners_in_the_page(browser: Chromium, reports: dict[str, tuple[Path, str]]) -> None:
