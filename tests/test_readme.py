@@ -243,7 +243,18 @@ def run_block(block: Block, folder: Path) -> list[Ran]:
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 def test_the_console_example_runs_as_written(block: Block, tmp_path: Path) -> None:
     assert block.steps, f"{block.name}: a console block runs something"
-    run_block(block, tmp_path / "clone")
+    folder = tmp_path / "clone"
+    run_block(block, folder)
+    if block.line == WALKTHROUGH_LINE and block.page == README:
+        # The walk-through's restore is the very log it exported: same positions, same hashes.
+        restored = subprocess.run(
+            ["ledger", "--db", "sqlite:///copy.db", "export"],
+            cwd=folder,
+            env=_environment(folder, block),
+            capture_output=True,
+            check=True,
+        )
+        assert restored.stdout == (folder / "audit.jsonl").read_bytes()
 
 
 def _section(page: Path, heading: str) -> list[Block]:
@@ -255,6 +266,9 @@ def _section(page: Path, heading: str) -> list[Block]:
     ends = [n for n, text in enumerate(lines, 1) if n > start and re.match(rf"#{{1,{len(level)}}} ", text)]
     end = ends[0] if ends else len(lines) + 1
     return [b for b in BLOCKS if b.page == page and start < b.line < end]
+
+
+WALKTHROUGH_LINE = _section(README, "## The auditor's walk-through")[0].line
 
 
 def test_the_pages_hold_the_examples_the_runner_finds() -> None:
@@ -274,21 +288,6 @@ def test_the_pages_hold_the_examples_the_runner_finds() -> None:
     security = [s for b in BLOCKS if b.page.name == "security.md" for s in b.steps]
     assert len(security) >= 4 and {s.expected_exit for s in security} >= {1, 2}
     assert any(s.expected_exit == 3 for b in BLOCKS if b.page.name == "rulebook.md" for s in b.steps)
-
-
-def test_the_walkthrough_restores_the_very_log_it_exported(tmp_path: Path) -> None:
-    """The walk-through's restore is the same log: same positions, same hashes, same bytes."""
-    folder = tmp_path / "clone"
-    run_block(_section(README, "## The auditor's walk-through")[0], folder)
-    env = _environment(folder, BLOCKS[0])
-    restored = subprocess.run(
-        ["ledger", "--db", "sqlite:///copy.db", "export"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
-    assert restored.stdout == (folder / "audit.jsonl").read_bytes()
 
 
 def test_the_matcher_takes_wildcards_and_refuses_a_difference() -> None:
@@ -400,3 +399,25 @@ def test_the_readme_counts_the_demo_as_it_is() -> None:
     assert [int(n) for n in said.groups()] == [len(steps), len(steps) - refused, refused]
     walk = "\n".join(s.command for b in _section(README, "## The auditor's walk-through") for s in b.steps)
     assert f"--size {len(steps) - refused} " in walk and f"--from {len(steps) - refused} " in walk
+
+
+def test_the_contracts_json_examples_are_what_the_ledger_reads_and_answers(tmp_path: Path) -> None:
+    """docs/contract.md's event example is a valid event, and its ``por`` and ``delegations``
+    answers name keys the commands answer with (after the demo)."""
+    from ledger import parse_event_json
+
+    examples = re.findall(r"```json\n(.*?)```", (ROOT / "docs" / "contract.md").read_text(), re.S)
+    shapes = [orjson.loads(text) for text in examples]
+    event = next(s for s in shapes if "type" in s)
+    assert parse_event_json(orjson.dumps(event)).type == event["type"]
+    run = [*ledger_command(), "--db", f"sqlite:///{tmp_path / 'demo.db'}"]
+    subprocess.run([*run, "demo"], check=True, capture_output=True)
+    por = orjson.loads(subprocess.check_output([*run, "por", "azure-csp-1", "--json"]))
+    delegations = orjson.loads(
+        subprocess.check_output([*run, "delegations", "contoso", "--as-of", "2019-06-30", "--json"])
+    )
+    example_por = next(s for s in shapes if "partner_of_record" in s)
+    example_delegations = next(s for s in shapes if "delegations" in s)
+    assert set(example_por) <= set(por)
+    assert set(example_delegations) <= set(delegations)
+    assert set(example_delegations["delegations"][0]) <= set(delegations["delegations"][0])
