@@ -421,3 +421,45 @@ def test_the_contracts_json_examples_are_what_the_ledger_reads_and_answers(tmp_p
     assert set(example_por) <= set(por)
     assert set(example_delegations) <= set(delegations)
     assert set(example_delegations["delegations"][0]) <= set(delegations["delegations"][0])
+
+
+def _options(command: object) -> set[str]:
+    params = getattr(command, "params", [])
+    return {name for p in params for name in (*p.opts, *p.secondary_opts) if name.startswith("-")} | {
+        "--help",
+        "-h",
+    }
+
+
+def test_the_commands_and_options_the_pages_name_in_passing_exist() -> None:
+    """Every ``ledger …`` the pages name in running text (not only in the console examples,
+    which run) names a command ``ledger`` has, or one the contract marks as not built yet, and
+    only options that command takes (``TYPE --field`` is the contract's placeholder)."""
+    whole = typer.main.get_command(app)
+    assert isinstance(whole, TyperGroup)
+    contract = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
+    not_built = set(re.findall(r"^\| `ledger (\S+?)[ `].*not built yet", contract, re.M))
+    record = whole.commands["record"]
+    assert isinstance(record, TyperGroup)
+    spans = [
+        span for page in PAGES for span in re.findall(r"`(ledger [^`]*)`", page.read_text(encoding="utf-8"))
+    ]
+    assert len(spans) > 30
+    for span in spans:
+        words = re.sub(r"--(db|wait) \S+", "", span).split()[1:]
+        named = [w for w in words if re.fullmatch(r"[a-z][a-z.-]*", w)]
+        options = set(re.findall(r"(?<![\w-])--?[a-z][a-z-]*", span))
+        allowed = _options(whole)
+        if named and not named[0].startswith("-"):
+            if named[0] in not_built:
+                continue
+            assert named[0] in whole.commands, f"{span}: ledger has no command {named[0]}"
+            command = whole.commands[named[0]]
+            allowed |= _options(command)
+            if named[0] == "record":
+                types = [w for w in words[1:2] if w in record.commands]
+                for type_name in types or list(record.commands):
+                    allowed |= _options(record.commands[type_name])
+                if "TYPE" in words:
+                    allowed.add("--field")
+        assert options <= allowed, f"{span}: {sorted(options - allowed)} not among its options"
