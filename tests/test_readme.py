@@ -176,14 +176,16 @@ def matches(shown: list[str], output: str) -> bool:
 
 def _environment(folder: Path, block: Block) -> dict[str, str]:
     """A newcomer's shell: ``ledger`` on the PATH, no ``LEDGER_*`` variable of ours, no user
-    ``ledger.toml`` (a home of its own), a terminal's width."""
+    ``ledger.toml`` (a home of its own), and a terminal wide enough that no sentence the pages
+    show is wrapped (the pages show sentences and JSON, not tables, whose layout is the
+    terminal's)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     bin_dir = str(Path(ledger_command()[0]).parent)
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         HOME=str(folder / ".home"),
         XDG_CONFIG_HOME=str(folder / ".home" / ".config"),
-        COLUMNS="100",
+        COLUMNS="500",
     )
     env.update(block.env)
     return env
