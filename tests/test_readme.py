@@ -13,8 +13,9 @@ command's comment ``# exit N`` is the exit code it must end with (0 where none i
 HTML comments right before a block set it up: ``<!-- setup: demo -->`` starts from the demo's
 ledger (``ledger demo`` into ``./ledger.db``), ``<!-- env: NAME=value NAME=value -->`` sets
 variables for the whole block. Blocks of other languages (```sh for other systems, ```json)
-are not run. The examples name their store as a user types it (SQLite by default), so they
-run on SQLite; the commands themselves are tested on both stores elsewhere.
+are not run. The examples run on the store they name, as a user types them (SQLite by
+default); a block that leaves the store to its environment (no ``LEDGER_DB``, no ``ledger.db``)
+runs on PostgreSQL too, with ``LEDGER_DB`` naming a fresh schema.
 """
 
 from __future__ import annotations
@@ -257,6 +258,27 @@ def test_the_console_example_runs_as_written(block: Block, tmp_path: Path) -> No
             check=True,
         )
         assert restored.stdout == (folder / "audit.jsonl").read_bytes()
+
+
+def _names_no_store(block: Block) -> bool:
+    """Whether ``block`` leaves the store to its environment (no ``LEDGER_DB`` of its own, no
+    ``ledger.db`` named), so that it runs on any store as written."""
+    text = "\n".join(step.command for step in block.steps)
+    return "LEDGER_DB" not in text and "ledger.db" not in text and "LEDGER_DB" not in block.env
+
+
+ANY_STORE = [block for block in BLOCKS if _names_no_store(block)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("block", ANY_STORE, ids=[b.name for b in ANY_STORE])
+def test_the_console_example_runs_on_postgresql_too(block: Block, pg_url: str, tmp_path: Path) -> None:
+    """A block that leaves the store to its environment runs as written with ``LEDGER_DB``
+    naming a PostgreSQL store (the demo too, where it starts from it)."""
+    run_block(
+        Block(block.page, block.line, block.steps, block.setup, {**block.env, "LEDGER_DB": pg_url}), tmp_path
+    )
+    assert not (tmp_path / "ledger.db").exists()
 
 
 def _section(page: Path, heading: str) -> list[Block]:
