@@ -138,14 +138,16 @@ def console_blocks(page: Path) -> list[Block]:
                     if kind.strip() == "setup":
                         block.setup += value.split()
                     elif kind.strip() == "env":
-                        block.env.update(word.split("=", 1) for word in shlex.split(value))  # type: ignore[misc]
+                        for word in shlex.split(value):
+                            name, _, setting = word.partition("=")
+                            block.env[name] = setting
                     else:
-                        raise AssertionError(f"{page.name}:{index}: unknown declaration {comment!r}")
+                        raise AssertionError(f"{page.name}:{index + 1}: unknown declaration {comment!r}")
                 blocks.append(block)
             comments = []
             index = end + 1
             continue
-        declared = re.fullmatch(r"<!--\s*(setup|env):(.*?)-->", text)
+        declared = re.fullmatch(r"<!--\s*([a-z]+):(.*?)-->", text)  # a misspelt one is an error
         if declared:
             comments.append(f"{declared.group(1)}:{declared.group(2)}")
         elif text:
@@ -337,6 +339,9 @@ def test_a_block_is_parsed_as_a_shell_reads_it(tmp_path: Path) -> None:
     first, second = block.steps
     assert first.argv == ["ledger", "record", "--event", '{"a":\n  1}'] and first.expected_exit == 2
     assert first.shown == ["shown"] and second.expected_exit == 0 and second.argv[-1] == "--json"
+    page.write_text("<!-- setpu: demo -->\n```console\n$ ledger rules\n```\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="unknown declaration"):
+        console_blocks(page)
 
 
 # --- the pages name what exists ----------------------------------------------------------------
