@@ -250,8 +250,13 @@ def test_the_console_example_runs_as_written(block: Block, tmp_path: Path) -> No
     assert block.steps, f"{block.name}: a console block runs something"
     folder = tmp_path / "clone"
     run_block(block, folder)
-    if block.line == WALKTHROUGH_LINE and block.page == README:
-        # The walk-through's restore is the very log it exported: same positions, same hashes.
+    _restored_the_same(block, folder)
+
+
+def _restored_the_same(block: Block, folder: Path) -> None:
+    """After the walk-through: its restore is the very log it exported (same positions, same
+    hashes, same bytes)."""
+    if block.page == README and block.line == WALKTHROUGH_LINE:
         restored = subprocess.run(
             ["ledger", "--db", "sqlite:///copy.db", "export"],
             cwd=folder,
@@ -277,10 +282,12 @@ ANY_STORE = [block for block in BLOCKS if _names_no_store(block)]
 def test_the_console_example_runs_on_postgresql_too(block: Block, pg_url: str, tmp_path: Path) -> None:
     """A block that leaves the store to its environment runs as written with ``LEDGER_DB``
     naming a PostgreSQL store (the demo too, where it starts from it)."""
-    run_block(
-        Block(block.page, block.line, block.steps, block.setup, {**block.env, "LEDGER_DB": pg_url}), tmp_path
+    on_postgresql = Block(
+        block.page, block.line, block.steps, block.setup, {**block.env, "LEDGER_DB": pg_url}
     )
+    run_block(on_postgresql, tmp_path)
     assert not (tmp_path / "ledger.db").exists()
+    _restored_the_same(on_postgresql, tmp_path)
 
 
 def _section(page: Path, heading: str) -> list[Block]:
