@@ -278,6 +278,7 @@ def event(ledger: Ledger, ref: str, as_of: int | None = None, known_at: int | No
     from ._stored import head
 
     asked = ref.strip()
+    named = f"the event at position {asked}" if asked.isdigit() and asked.isascii() else f"event {asked}"
     with ledger.read() as db:
         if asked.isdigit() and asked.isascii():
             position, last = int(asked), head(db)
@@ -298,7 +299,7 @@ def event(ledger: Ledger, ref: str, as_of: int | None = None, known_at: int | No
     if position > known or (as_of is not None and projections.canonical_to_us(found["effective_at"]) > as_of):
         when = "" if as_of is None else f" as of {_show(as_of)}"
         raise NotFound(
-            f"event {asked} is not on record{when}{_known(known_at)}: it is effective at "
+            f"{named} is not on record{when}{_known(known_at)}: it is effective at "
             f"{found['effective_at']}, recorded at {found['recorded_at']}"
         )
     return found
