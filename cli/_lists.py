@@ -84,10 +84,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(
         ctx: typer.Context,
-        event: Annotated[
+        event_id_or_position: Annotated[
             str,
             typer.Argument(
-                metavar="EVENT_ID_OR_POSITION",
                 help="The event: its position (all digits, 1 for the first) or its event id (a UUID).",
                 show_default=False,
             ),
@@ -117,7 +116,7 @@ def register(app: typer.Typer) -> None:
         with reporting(as_json):
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             with open_ledger(ctx) as ledger:
-                stored = read.event(ledger, event, at, known)
+                stored = read.event(ledger, event_id_or_position, at, known)
                 if as_json:
                     emit_json(stored)
                 else:

@@ -15,6 +15,9 @@ from typing import Any
 import orjson
 import pytest
 from test_cli import Cli, assert_error, assert_plain_error
+from test_cli_start import WRITE_SIDE
+from test_cli_start import _ledger as start_ledger
+from test_cli_start import _loaded as loaded
 
 from ledger import Event, Ledger
 
@@ -173,6 +176,17 @@ def test_a_partners_program_as_of_a_time(url: str, tmp_path: Path) -> None:
         ["adatum"],
     )
     assert list(now) == ["adatum", "litware"]
+
+
+def test_a_list_loads_no_write_side(url: str, tmp_path: Path) -> None:
+    """Like ``por``, the lists ask the store by its URL: neither the store's write side nor
+    eventsourcing is loaded, nor rich for ``--json``."""
+    _record(url, partner("fabrikam"), customer("contoso"), purchase("sub-1", "contoso"))
+    for args in (("customers",), ("partners", "--json"), ("subscriptions", "--customer", "contoso")):
+        done, modules = start_ledger("--db", url, *args, cwd=tmp_path)
+        assert (done.returncode == 0 and b"contoso" in done.stdout) or args[0] == "partners", done
+        assert loaded(modules, *WRITE_SIDE) == [], args
+        assert bool(loaded(modules, "rich")) == ("--json" not in args), args
 
 
 def test_an_empty_ledger_lists_nothing(url: str, tmp_path: Path) -> None:
