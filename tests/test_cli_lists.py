@@ -182,9 +182,13 @@ def test_a_list_loads_no_write_side(url: str, tmp_path: Path) -> None:
     """Like ``por``, the lists ask the store by its URL: neither the store's write side nor
     eventsourcing is loaded, nor rich for ``--json``."""
     _record(url, partner("fabrikam"), customer("contoso"), purchase("sub-1", "contoso"))
-    for args in (("customers",), ("partners", "--json"), ("subscriptions", "--customer", "contoso")):
+    for args, shown in (
+        (("customers",), b"contoso"),
+        (("partners", "--json"), b'"fabrikam"'),
+        (("subscriptions", "--customer", "contoso"), b"sub-1"),
+    ):
         done, modules = start_ledger("--db", url, *args, cwd=tmp_path)
-        assert (done.returncode == 0 and b"contoso" in done.stdout) or args[0] == "partners", done
+        assert done.returncode == 0 and shown in done.stdout, done
         assert loaded(modules, *WRITE_SIDE) == [], args
         assert bool(loaded(modules, "rich")) == ("--json" not in args), args
 
