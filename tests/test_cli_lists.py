@@ -204,6 +204,8 @@ def test_an_empty_ledger_lists_nothing(url: str, tmp_path: Path) -> None:
         people = cli(command).no_traceback()
         assert people.code == 0 and "none on record" in people.stdout, people
     assert_plain_error(cli("show", "1"), 1, "position 1", "empty")
+    for args in (("customers", "--as-of", "yesterday"), ("show", "1", "--known-at", "2019-13-01")):
+        assert_error(cli(*args, "--json"), "bad-input", 2, args[-2])  # names the option
 
 
 @pytest.fixture
