@@ -5,6 +5,7 @@ the command's answer and page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -358,8 +359,18 @@ def test_the_report_lists_its_findings(url: str, tmp_path: Path) -> None:
         assert f["events"] and all(stored[e["event_id"]] == e["position"] for e in f["events"])
     page = target.read_text(encoding="utf-8")
     assert "<h2>Findings (3)</h2>" in page
-    for e in answer["findings"][2]["events"]:
-        assert f'<a href="#event-{e["position"]}"' in page and f'<tr id="event-{e["position"]}"' in page
+
+    def row(position: int) -> str:
+        start = page.index(f'<tr id="event-{position}"')
+        return page[start : page.index("</tr>", start)]
+
+    for e in answer["findings"][2]["events"]:  # linked both ways: finding to event, event to finding
+        assert f'<a href="#event-{e["position"]}"' in page
+        assert 'href="#found-gdap-global-administrator"' in row(e["position"])
+    assert 'id="found-gdap-global-administrator"' in page
+    cited = {e["position"] for f in answer["findings"] for e in f["events"]}
+    registered = min(int(p) for p in re.findall(r'<tr id="event-(\d+)"', page))
+    assert registered not in cited and "proves:" not in row(registered)
     assert 'data-kind="licence-past-term" data-count="0"' in page  # checked, none found
     told = run("--db", url, "report", "tailspin", "--out", str(target), "--as-of", "2024-01-15")
     assert (

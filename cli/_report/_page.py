@@ -91,10 +91,10 @@ def render(
         chart=chart(t),
         legend=_legend(t, names),
         channels=[narration.channel_name(c) for c in channels],
-        rows=event_rows(events, names, verification.position),
+        rows=_citing(event_rows(events, names, verification.position), found),
         checks=[(c, [f for f in found if f.kind == c.kind]) for c in CHECKS],
         found=found,
-        cited=event_rows(cited, names, verification.position),
+        cited=_citing(event_rows(cited, names, verification.position), found),
         running=_css_string(
             f"{t.customer_id} · chain head: position {head.position}, hash {head.hash}"
             + ("" if verification.ok else " (not verified)")
@@ -108,6 +108,21 @@ def render(
         no_partner=NO_PARTNER,
     )
     return page
+
+
+def _citing(rows: list[dict[str, Any]], found: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Each row with the kinds of finding that cite its event (``cites``: (kind, title)), so
+    the events list leads back to the findings it proves."""
+    titles = {c.kind: c.title for c in CHECKS}
+    by_position: dict[int, list[str]] = {}
+    for f in found:
+        for p in f.proofs:
+            kinds = by_position.setdefault(p.position, [])
+            if f.kind not in kinds:
+                kinds.append(f.kind)
+    for row in rows:
+        row["cites"] = [(kind, titles[kind]) for kind in by_position.get(row["position"], [])]
+    return rows
 
 
 def _css_string(text: str) -> str:
