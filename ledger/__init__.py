@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._json import load_json
     from ._lines import event_lines, read_event, spooled
     from ._parse import parse_event, parse_event_json
-    from ._rules import RULE_IDS, RULEBOOK, Rule, rules_json
+    from ._rules import DAP_RETIRED_ON, RULE_IDS, RULEBOOK, Rule, is_global_admin, rules_json
     from ._sql import CHAIN
     from ._sqlite import BULK_CACHE
     from ._store import Ledger
@@ -57,10 +57,12 @@ _MODULES = {
     "Field": ("_events", "Field"),
     "parse_event": ("_parse", "parse_event"),
     "parse_event_json": ("_parse", "parse_event_json"),
+    "DAP_RETIRED_ON": ("_rules", "DAP_RETIRED_ON"),
     "RULE_IDS": ("_rules", "RULE_IDS"),
     "RULEBOOK": ("_rules", "RULEBOOK"),
     "Rule": ("_rules", "Rule"),
     "rules_json": ("_rules", "rules_json"),
+    "is_global_admin": ("_rules", "is_global_admin"),
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
     "Receipt": ("_append", "Receipt"),
@@ -111,6 +113,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "BULK_CACHE",
     "CHAIN",
+    "DAP_RETIRED_ON",
     "DEFAULT_URL",
     "DEFAULT_WAIT",
     "EVENT_TYPES",
@@ -140,6 +143,7 @@ __all__ = [
     "check_output",
     "event_lines",
     "ingest",
+    "is_global_admin",
     "keys",
     "load_json",
     "narration",
