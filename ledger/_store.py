@@ -324,8 +324,9 @@ class Ledger:
         one transaction of the store, each append a savepoint of it: an append that fails
         (a rule refuses an event) is undone alone and the block goes on; at the end the
         whole is committed, or, with ``commit`` False, rolled back: a dry run that did
-        exactly what the real run does and stored nothing. The write lock is held from the
-        first append to the end. Reads through ``read`` inside the block do not see it."""
+        exactly what the real run does and stored nothing. The write lock, once an append
+        inside has kept it, is held to the end (other writers wait, as for a long import).
+        Reads through ``read`` inside the block do not see what it did."""
         self._writable()
         with self._store.translated(), self._recorder.held_transaction(commit=commit):
             yield
