@@ -43,6 +43,7 @@ _APP_SETTINGS: dict[str, Any] = {
 _COMMANDS = {
     "import": "_transfer",
     "export": "_transfer",
+    "sync": "_sync",
     "por": "_queries",
     "delegations": "_queries",
     "customer": "_queries",

@@ -136,8 +136,7 @@ class Tokens:
                     # The authority is the operator's (the public cloud's or a sovereign one's,
                     # each well known to msal, or --authority): no discovery call elsewhere.
                     instance_discovery=False,
-                    verify=self._verify,
-                    timeout=self._timeout,
+                    http_client=_Session(self._verify, self._timeout),
                 )
             except requests.RequestException as exc:
                 raise Unreachable(
@@ -178,6 +177,29 @@ class Tokens:
             variable,
             self._credentials.scrub(f"was refused by the authority for {scope}: {error} ({said[:300]})"),
         )
+
+
+class _Session:
+    """msal's HTTP client: a ``requests`` session whose every request is verified against the
+    ``--ca-bundle`` when one is given. (msal's own ``verify`` sets the session's, which
+    ``requests`` lets ``REQUESTS_CA_BUNDLE`` in the environment override; a request's own
+    ``verify`` it does not.)"""
+
+    def __init__(self, verify: str | bool, timeout: float) -> None:
+        import requests
+
+        self._session = requests.Session()
+        self._verify = verify
+        self._timeout = timeout
+
+    def get(self, url: str, **options: Any) -> Any:
+        return self._session.get(url, verify=self._verify, timeout=self._timeout, **options)
+
+    def post(self, url: str, **options: Any) -> Any:
+        return self._session.post(url, verify=self._verify, timeout=self._timeout, **options)
+
+    def close(self) -> None:
+        self._session.close()
 
 
 @dataclass(frozen=True)
@@ -241,10 +263,11 @@ class Source:
         next_url: str | None = url
         while next_url is not None:
             number += 1
-            self._told(f"{source}: page {number}")
+            name = f"{source} page {number}"
+            self._told(name)
             raw = self.fetcher.get(next_url, "Microsoft Graph")
             page = _json_object(raw, "Microsoft Graph", next_url)
-            yield f"{source} page {number}", raw
+            yield name, raw
             link = page.get("@odata.nextLink")
             next_url = self._same_origin(link, self.endpoints.graph, "Microsoft Graph") if link else None
 
@@ -409,13 +432,12 @@ def fetcher(
     Graph endpoint's origin, Partner Center's for Partner Center's (and nothing for any
     other: a token is never sent where it was not meant to go)."""
     tokens = Tokens(credentials, endpoints, ca_bundle or True, patience.timeout)
-    scopes = {origin(endpoints.graph): GRAPH_SCOPE, origin(endpoints.partner_center): PARTNER_CENTER_SCOPE}
 
     def token(url: str) -> str:
-        scope = scopes.get(origin(url))
-        if scope is None:  # unreachable by construction: next links are checked first
-            raise Unreachable(f"no token is sent to {url[:200]}")
-        return tokens.for_scope(scope)
+        for base, scope in ((endpoints.graph, GRAPH_SCOPE), (endpoints.partner_center, PARTNER_CENTER_SCOPE)):
+            if origin(url) == origin(base) and url.startswith(base + "/"):
+                return tokens.for_scope(scope)
+        raise Unreachable(f"no token is sent to {url[:200]}")  # next links are checked first
 
     return Fetcher(client, token, patience)
 

@@ -1,0 +1,322 @@
+"""``ledger sync``: download what ``ledger ingest`` reads from Graph and Partner Center, and
+ingest it (``ledger/_ingest/_sync.py`` says how a run is all or nothing and where it resumes)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ledger import BadInput, LedgerError
+
+from ._options import TIME_FORMS, JsonOption, open_ledger
+from ._output import emit_json, err, out, reporting, said_warnings
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ledger._ingest._sync import SyncResult
+
+SOURCES_HELP = "graph-gdap, pc-audit, pc-customers, pc-subscriptions, pc-transfers, pc-resellers"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(sync)
+
+
+def sync(
+    ctx: typer.Context,
+    partner: Annotated[
+        str,
+        typer.Option(
+            "--partner",
+            metavar="TENANT",
+            help=(
+                "Whose data it is: the partner tenant the app signs in to (registered as a partner "
+                "if it is not yet)."
+            ),
+            show_default=False,
+        ),
+    ],
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            metavar="SOURCE",
+            help=f"A source to sync, repeatable: {SOURCES_HELP}. Default: all of them.",
+            show_default=False,
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help=(
+                f"Ask for audit records from this time: {TIME_FORMS}. Default: where the ledger's "
+                "audit history stops (the newest event ingested from an audit record, less a day), "
+                "or 90 days back for a ledger without one. Partner Center keeps 90 days."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Download and report what would be recorded and refused; store nothing."
+        ),
+    ] = False,
+    program: Annotated[
+        str,
+        typer.Option(
+            "--program",
+            help="The program --partner is registered in if it is not yet (e.g. csp-indirect-provider).",
+        ),
+    ] = "csp-direct",
+    cloud: Annotated[
+        str,
+        typer.Option(
+            "--cloud", help="The cloud of --partner and of customers first seen, if not yet registered."
+        ),
+    ] = "commercial",
+    graph_url: Annotated[
+        str,
+        typer.Option(
+            "--graph-url",
+            envvar="LEDGER_SYNC_GRAPH_URL",
+            metavar="URL",
+            help="Microsoft Graph's root (another cloud's, e.g. https://graph.microsoft.us).",
+        ),
+    ] = "https://graph.microsoft.com",
+    partner_center_url: Annotated[
+        str,
+        typer.Option(
+            "--partner-center-url",
+            envvar="LEDGER_SYNC_PARTNER_CENTER_URL",
+            metavar="URL",
+            help="Partner Center REST's root (another cloud's, e.g. https://api.partnercenter.microsoftonline.de).",
+        ),
+    ] = "https://api.partnercenter.microsoft.com",
+    authority: Annotated[
+        str,
+        typer.Option(
+            "--authority",
+            envvar="LEDGER_SYNC_AUTHORITY",
+            metavar="URL",
+            help="The Entra ID authority tokens come from (another cloud's, e.g. https://login.microsoftonline.us).",
+        ),
+    ] = "https://login.microsoftonline.com",
+    ca_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-bundle",
+            envvar="LEDGER_SYNC_CA_BUNDLE",
+            metavar="FILE",
+            help=(
+                "A PEM file of the certificate authorities to trust instead of the system's "
+                "(a TLS-inspecting proxy's)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=20,
+            help=(
+                "How many more times a page that failed (HTTP 5xx, no answer) is asked for, with "
+                "growing pauses."
+            ),
+        ),
+    ] = 4,
+    max_wait: Annotated[
+        int,
+        typer.Option(
+            "--max-wait",
+            min=0,
+            max=3600,
+            metavar="SECONDS",
+            help=(
+                "The most seconds a run waits in all, for throttling (429 Retry-After) and "
+                "retries, before it gives up."
+            ),
+        ),
+    ] = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Download the pages `ledger ingest` reads from Microsoft Graph and Partner Center, then
+    ingest them: the same report, the same exit codes.
+
+    The app's client credentials are read from the environment, never stored or printed:
+    LEDGER_SYNC_TENANT_ID, LEDGER_SYNC_CLIENT_ID, LEDGER_SYNC_CLIENT_SECRET (tokens for
+    https://graph.microsoft.com/.default and https://api.partnercenter.microsoft.com/.default).
+
+    Every page of a run is downloaded before anything is ingested: a page that still fails
+    after the retries ends the run with nothing recorded (exit 1), and the next sync starts
+    again from where the last complete one stopped. That point is read from the ledger itself
+    (no state file): the newest event ingested from a Partner Center audit record, less a day
+    of overlap. Audit records are asked for in windows of at most 30 days inside the last 90.
+
+    Examples:
+
+        ledger sync --partner fabrikam
+        ledger sync --partner fabrikam --source pc-audit --since 2026-09-15 --dry-run --json
+    """
+    with reporting(as_json):
+        chosen = _sources(source)
+        start = _since(since)
+        from ledger._ingest._fetch import Credentials, Endpoints
+        from ledger._ingest._http import Patience
+
+        endpoints = Endpoints(graph_url, partner_center_url, authority).checked()
+        credentials = Credentials.from_env()
+        patience = Patience(retries=retries, max_wait=float(max_wait))
+        connection = (credentials, endpoints, patience, ca_bundle)
+        try:
+            result = _run(ctx, chosen, start, partner, program, cloud, dry_run, connection)
+        except LedgerError as error:  # the secret never in a message, whichever library wrote it
+            error.message = credentials.scrub(error.message)
+            raise
+        _show(result, dry_run, as_json)
+        if _refused(result):
+            raise typer.Exit(3)
+
+
+def _sources(given: list[str] | None) -> list[str]:
+    from ledger._ingest import SOURCES
+
+    if not given:
+        return list(SOURCES)
+    unknown = [name for name in given if name not in SOURCES]
+    if unknown:
+        raise BadInput("--source", f"{', '.join(map(repr, unknown))} is not a source: one of {SOURCES_HELP}")
+    return list(dict.fromkeys(given))
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    from ledger import parse_query_time
+
+    moment, _assumed = parse_query_time(value, "--since")
+    if moment > datetime.now(UTC):
+        raise BadInput("--since", f"{value} is in the future")
+    return moment
+
+
+def _run(
+    ctx: typer.Context,
+    sources: list[str],
+    since: datetime | None,
+    partner: str,
+    program: str,
+    cloud: str,
+    dry_run: bool,
+    connection: tuple[Any, Any, Any, str | None],
+) -> SyncResult:
+    from ledger._ingest import Context
+    from ledger._ingest._fetch import download, fetcher, http_client
+    from ledger._ingest._sync import sync
+
+    credentials, endpoints, patience, ca_bundle = connection
+    context = Context(partner_id=partner, cloud=cloud, program=program)
+    with (
+        said_warnings(),
+        open_ledger(ctx) as ledger,
+        http_client(ca_bundle, patience) as client,
+        _progress() as progress,
+    ):
+        fetch = fetcher(credentials, endpoints, patience, ca_bundle, client)
+        return sync(
+            ledger,
+            sources,
+            context,
+            lambda windows: download(sources, windows, fetch, endpoints, progress),
+            since=since,
+            dry_run=dry_run,
+        )
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None] | None]:
+    """On a terminal, a status line naming the page being downloaded; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with err.console.status("signing in") as status:
+        yield lambda page: status.update(f"downloading {page}")
+
+
+def _refused(result: SyncResult) -> bool:
+    return any(skip.get("rule") for r in result.results.values() for skip in _skipped(r))
+
+
+def _skipped(result: Any) -> list[dict[str, Any]]:
+    answer = result.to_json() if hasattr(result, "to_json") else {}
+    skipped: list[dict[str, Any]] = answer.get("skipped", [])
+    return skipped
+
+
+def _answer(result: SyncResult, dry_run: bool) -> dict[str, Any]:
+    per_source: dict[str, Any] = {}
+    recorded = already = 0
+    skipped: list[dict[str, Any]] = []
+    for name, done in result.results.items():
+        answer = done.to_json()
+        recorded += answer["recorded"]
+        already += answer["already_recorded"]
+        skipped += [{"source": name, **skip} for skip in answer["skipped"]]
+        per_source[name] = {
+            "pages": len(result.downloaded.pages.get(name, [])),
+            "recorded": answer["recorded"],
+            "already_recorded": answer["already_recorded"],
+            "skipped": len(answer["skipped"]),
+        }
+    return {
+        "recorded": recorded,
+        "already_recorded": already,
+        "skipped": skipped,
+        "dry_run": dry_run,
+        "sources": per_source,
+        "audit": None if result.audit is None else result.audit.to_json(),
+        "requests": result.downloaded.requests,
+        "waited_seconds": round(result.downloaded.waited, 3),
+    }
+
+
+def _show(result: SyncResult, dry_run: bool, as_json: bool) -> None:
+    answer = _answer(result, dry_run)
+    if as_json:
+        emit_json(answer)
+        return
+    audit = answer["audit"]
+    if audit is not None:
+        out.print(
+            f"Audit records from {audit['start']} to {audit['end']} ({audit['windows']} windows; "
+            f"start: {audit['from']})."
+        )
+        if audit["lost_before"]:
+            err.print(
+                f"warning: Partner Center keeps 90 days: audit records before {audit['lost_before']} "
+                "that the ledger does not hold are gone."
+            )
+    for name, counts in answer["sources"].items():
+        out.print(
+            f"{name}: {counts['pages']} pages, {counts['recorded']} recorded, "
+            f"{counts['already_recorded']} already recorded, {counts['skipped']} skipped."
+        )
+    verb = "Would record" if dry_run else "Recorded"
+    out.print(
+        f"{verb} {answer['recorded']} events; {answer['already_recorded']} already recorded; "
+        f"{len(answer['skipped'])} skipped ({answer['requests']} requests, "
+        f"{answer['waited_seconds']:g} s waited)."
+    )
+    for skip in answer["skipped"]:
+        rule = f" [{skip['rule']}]" if skip.get("rule") else ""
+        out.print(f"  skipped {skip['source']} {skip['source_id']}{rule}: {skip['reason']}")

@@ -1,0 +1,284 @@
+"""``ledger sync`` against a local HTTPS server that plays Entra ID, Graph and Partner
+Center (``replay.py``): real msal tokens, real paging by ``@odata.nextLink`` and
+continuation tokens, throttling with ``Retry-After``, pages failing midway, credentials
+missing or refused, and the secret never in any output. Where the store is involved, on
+SQLite and PostgreSQL (the ``url`` and ``ledger`` fixtures)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ledger import Ledger, parse_event
+from ledger._ingest._fetch import (
+    Credentials,
+    Downloaded,
+    Endpoints,
+    Window,
+    audit_windows,
+    download,
+    earliest_audit_start,
+    fetcher,
+    http_client,
+)
+from ledger._ingest._http import Patience, Unreachable, retry_after
+from ledger._ingest._sync import OVERLAP, plan_audit
+
+from replay import (
+    CLIENT_ID,
+    GRAPH_TOKEN,
+    PC_TOKEN,
+    SECRET,
+    TENANT,
+    Answer,
+    Replay,
+    failing,
+    graph_paged,
+    pc_paged,
+    serving,
+)
+
+GDAP_PATH = "/v1.0/tenantRelationships/delegatedAdminRelationships"
+QUICK = Patience(retries=2, backoff=0.01, max_wait=30, timeout=10)
+
+
+@pytest.fixture
+def replay(tmp_path: Path) -> Iterator[Replay]:
+    with serving(tmp_path) as server:
+        yield server
+
+
+def endpoints(replay: Replay) -> Endpoints:
+    """Graph at localhost, Partner Center and the authority at 127.0.0.1: two origins, as in
+    the cloud, so each token is seen to go only where it belongs."""
+    return Endpoints(replay.base.replace("127.0.0.1", "localhost"), replay.base, replay.base).checked()
+
+
+def fetch(
+    replay: Replay,
+    sources: list[str],
+    windows: list[Window] | None = None,
+    patience: Patience = QUICK,
+    secret: str = SECRET,
+) -> Downloaded:
+    where = endpoints(replay)
+    credentials = Credentials(TENANT, CLIENT_ID, secret)
+    with http_client(str(replay.ca), patience) as client:
+        return download(
+            sources, windows or [], fetcher(credentials, where, patience, str(replay.ca), client), where
+        )
+
+
+def items(raw: bytes, key: str = "items") -> list[Any]:
+    found: list[Any] = orjson.loads(raw)[key]
+    return found
+
+
+# --- paging -------------------------------------------------------------------------------
+
+
+def test_graph_pages_are_followed_by_their_next_link_with_the_graph_token(replay: Replay) -> None:
+    pages = [[{"id": f"rel-{p}-{i}"} for i in range(2)] for p in range(3)]
+    graph_paged(replay, GDAP_PATH, pages)
+    done = fetch(replay, ["graph-gdap"])
+    assert [name for name, _ in done.pages["graph-gdap"]] == [f"graph-gdap page {n}" for n in (1, 2, 3)]
+    assert [items(raw, "value") for _, raw in done.pages["graph-gdap"]] == pages
+    asked = replay.api()
+    assert [s.query.get("$skiptoken") for s in asked] == [None, ["1"], ["2"]]
+    assert {s.headers["authorization"] for s in asked} == {f"Bearer {GRAPH_TOKEN}"}
+    assert all(s.headers["host"].startswith("localhost:") for s in asked)  # Graph's origin only
+    # msal asked the authority once per scope: discovery, then one client-credentials token
+    tokens = [s for s in replay.seen if s.method == "POST"]
+    assert [t.form["grant_type"] for t in tokens] == [["client_credentials"]]
+    assert tokens[0].form["scope"][0].split()[0] == "https://graph.microsoft.com/.default"
+
+
+def test_partner_center_pages_are_followed_by_links_next_and_the_continuation_token(replay: Replay) -> None:
+    customers = [[{"id": "c-1"}, {"id": "c-2"}], [{"id": "c-3"}]]
+    pc_paged(replay, "/v1/customers", customers)
+    for customer in ("c-1", "c-2", "c-3"):
+        pages = [[{"id": f"{customer}-sub-1"}], [{"id": f"{customer}-sub-2"}]] if customer == "c-2" else [[]]
+        pc_paged(replay, f"/v1/customers/{customer}/subscriptions", pages)
+    done = fetch(replay, ["pc-subscriptions"])
+    assert "pc-customers" not in done.pages  # fetched for their ids, ingested only when asked
+    subscriptions = [item["id"] for _, raw in done.pages["pc-subscriptions"] for item in items(raw)]
+    assert subscriptions == ["c-2-sub-1", "c-2-sub-2"]
+    assert [name for name, _ in done.pages["pc-subscriptions"]] == [
+        "pc-subscriptions customer c-1 page 1",
+        "pc-subscriptions customer c-2 page 1",
+        "pc-subscriptions customer c-2 page 2",
+        "pc-subscriptions customer c-3 page 1",
+    ]
+    asked = replay.api()
+    assert [(s.path, s.headers.get("ms-continuationtoken")) for s in asked[:2]] == [
+        ("/v1/customers", None),
+        ("/v1/customers?seekOperation=Next", "token-1"),
+    ]
+    assert {s.headers["authorization"] for s in asked} == {f"Bearer {PC_TOKEN}"}
+    assert {s.headers["ms-contract-version"] for s in asked} == {"v1"}
+    assert len({s.headers["ms-correlationid"] for s in asked}) == 1  # one run, one correlation id
+
+
+def test_audit_records_are_asked_for_window_by_window_each_to_its_last_page(replay: Replay) -> None:
+    pc_paged(replay, "/v1/auditrecords", [[{"id": "a-1"}], [{"id": "a-2"}]])
+    end = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    windows = audit_windows(end - timedelta(days=45), end)
+    assert [(w.end - w.start).days for w in windows] == [30, 15]
+    done = fetch(replay, ["pc-audit"], windows)
+    assert [item["id"] for _, raw in done.pages["pc-audit"] for item in items(raw)] == ["a-1", "a-2"] * 2
+    firsts = [s.query for s in replay.api() if "seekOperation" not in s.path]
+    assert [(q["startDate"], q["endDate"]) for q in firsts] == [
+        (["2026-10-16T12:00:00Z"], ["2026-11-15T12:00:00Z"]),
+        (["2026-11-15T12:00:00Z"], ["2026-11-30T12:00:00Z"]),
+    ]
+
+
+def test_a_next_link_to_another_host_is_not_followed(replay: Replay) -> None:
+    def route(_seen: Any) -> Answer:
+        return Answer(
+            body={"value": [], "@odata.nextLink": "https://elsewhere.example/v1.0/steal?$skiptoken=1"}
+        )
+
+    replay.routes[GDAP_PATH] = route
+    with pytest.raises(Unreachable, match=r"another host .*elsewhere\.example.* not followed"):
+        fetch(replay, ["graph-gdap"])
+    assert len(replay.api()) == 1
+
+
+# --- throttling and failures -------------------------------------------------------------
+
+
+def test_429_waits_as_long_as_retry_after_says_then_gets_the_page(replay: Replay) -> None:
+    pc_paged(replay, "/v1/relationships", [[{"id": "r-1", "mpnId": "1"}]])
+    route = replay.routes["/v1/relationships"]
+    replay.routes["/v1/relationships"] = failing(
+        route, [Answer(429, {"error": "slow down"}, {"Retry-After": "1"})]
+    )
+    done = fetch(replay, ["pc-resellers"])
+    assert [item["id"] for _, raw in done.pages["pc-resellers"] for item in items(raw)] == ["r-1"]
+    first, second = replay.api()
+    assert second.at - first.at >= 1.0  # the wait happened
+    assert first.headers["ms-requestid"] == second.headers["ms-requestid"]  # the same request, retried
+    assert done.waited == 1.0
+
+
+def test_a_retry_after_beyond_the_patience_gives_up_at_once(replay: Replay) -> None:
+    replay.routes["/v1/relationships"] = lambda _s: Answer(429, {}, {"Retry-After": "3600"})
+    started = time.monotonic()
+    with pytest.raises(Unreachable, match=r"HTTP 429 and asked to wait 3600 s, beyond .*--max-wait 30 s"):
+        fetch(replay, ["pc-resellers"])
+    assert time.monotonic() - started < 10
+
+
+def test_5xx_is_retried_a_bounded_number_of_times(replay: Replay) -> None:
+    pc_paged(replay, "/v1/relationships", [[{"id": "r-1"}]])
+    route = replay.routes["/v1/relationships"]
+    replay.routes["/v1/relationships"] = failing(route, [Answer(500), Answer(503)])
+    assert fetch(replay, ["pc-resellers"]).pages["pc-resellers"]  # two failures, two retries
+    assert len(replay.api()) == 3
+
+    replay.seen.clear()
+    replay.routes["/v1/relationships"] = lambda _s: Answer(500, {"description": "the back end is down"})
+    with pytest.raises(Unreachable) as raised:
+        fetch(replay, ["pc-resellers"])
+    assert len(replay.api()) == 3  # the first try and --retries 2
+    message = raised.value.message
+    assert "Partner Center answered GET https://127.0.0.1:" in message
+    assert "/v1/relationships?relationship_type=IsIndirectCloudSolutionProviderOf with HTTP 500" in message
+    assert "the back end is down, 3 times (--retries 2); nothing was stored" in message
+    assert raised.value.exit_code == 1
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    now = datetime(2026, 12, 1, 20, 0, 0, tzinfo=UTC)
+    assert retry_after("7", now) == 7.0
+    assert retry_after("Tue, 01 Dec 2026 20:00:05 GMT", now) == 5.0
+    assert retry_after("Tue, 01 Dec 2026 19:00:00 GMT", now) == 0.0  # past: no wait
+    assert retry_after("soon", now) is None
+    assert retry_after(None, now) is None
+
+
+# --- the credentials -----------------------------------------------------------------------
+
+
+def test_a_refused_secret_names_its_variable_and_never_shows_the_secret(replay: Replay) -> None:
+    from ledger import BadInput
+
+    wrong = "wr0ng-" + SECRET
+    with pytest.raises(BadInput) as raised:
+        fetch(replay, ["pc-resellers"], secret=wrong)
+    assert raised.value.field == "LEDGER_SYNC_CLIENT_SECRET"
+    assert "invalid_client" in raised.value.message
+    assert wrong not in raised.value.message
+    assert replay.api() == []  # nothing asked without a token
+
+
+def test_missing_credentials_name_every_missing_variable() -> None:
+    from ledger import BadInput
+
+    with pytest.raises(BadInput) as raised:
+        Credentials.from_env({"LEDGER_SYNC_CLIENT_ID": "x", "LEDGER_SYNC_CLIENT_SECRET": " "})
+    assert [p.field for p in raised.value.problems] == ["LEDGER_SYNC_TENANT_ID", "LEDGER_SYNC_CLIENT_SECRET"]
+    assert "secret" not in repr(Credentials("t", "c", "hidden-value")).replace("secret=", "")
+
+
+# --- where a sync starts ------------------------------------------------------------------
+
+
+def _audit_event(ledger: Ledger, at: datetime, note: str) -> None:
+    """An event as ingesting a record would note it (any type does: the note tells)."""
+    partner = f"p-{ledger.head() + 1}"
+    ledger.record(
+        parse_event(
+            {
+                "type": "partner.registered",
+                "effective_at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "actor": {"id": "ingest", "role": "global-admin", "tenant_id": partner},
+                "data": {
+                    "partner_id": partner,
+                    "name": partner,
+                    "cloud": "commercial",
+                    "program": "csp-direct",
+                },
+                "note": note,
+            }
+        )
+    )
+
+
+def test_the_audit_window_starts_where_the_ledger_stops_inside_the_90_days(ledger: Ledger) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    earliest = earliest_audit_start(now)
+    first = plan_audit(ledger, None, now)
+    assert (first.start, first.end, first.since, first.lost_before) == (earliest, now, "90 days back", None)
+    assert len(first.windows) == 3  # 90 days in windows of at most 30
+
+    since = now - timedelta(days=5)
+    assert plan_audit(ledger, since, now).start == since
+    too_early = plan_audit(ledger, now - timedelta(days=200), now)
+    assert (too_early.start, too_early.lost_before) == (earliest, earliest)
+
+    _audit_event(ledger, now - timedelta(days=10), "graph-gdap rel-1")  # not from an audit record
+    assert plan_audit(ledger, None, now).since == "90 days back"
+    last = now - timedelta(days=3, hours=2)
+    _audit_event(ledger, last, "pc-audit 6a0f: actor role admin-agent (defaulted)")
+    resumed = plan_audit(ledger, None, now)
+    assert (resumed.start, resumed.since, resumed.last, resumed.lost_before) == (
+        last - OVERLAP,
+        "the ledger",
+        last,
+        None,
+    )
+
+
+def test_a_ledger_whose_audit_history_stops_beyond_the_90_days_is_told_what_is_gone(ledger: Ledger) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    _audit_event(ledger, now - timedelta(days=120), "pc-audit old-record")
+    plan = plan_audit(ledger, None, now)
+    assert (plan.start, plan.lost_before) == (earliest_audit_start(now), earliest_audit_start(now))
