@@ -254,44 +254,22 @@ def _progress() -> Iterator[Callable[[str], None] | None]:
 
 
 def _refused(result: SyncResult) -> bool:
-    return any(skip.get("rule") for r in result.results.values() for skip in _skipped(r))
+    return bool(result.ingested.refused)
 
 
-def _skipped(result: Any) -> list[dict[str, Any]]:
-    answer = result.to_json() if hasattr(result, "to_json") else {}
-    skipped: list[dict[str, Any]] = answer.get("skipped", [])
-    return skipped
-
-
-def _answer(result: SyncResult, dry_run: bool) -> dict[str, Any]:
-    per_source: dict[str, Any] = {}
-    recorded = already = 0
-    skipped: list[dict[str, Any]] = []
-    for name, done in result.results.items():
-        answer = done.to_json()
-        recorded += answer["recorded"]
-        already += answer["already_recorded"]
-        skipped += [{"source": name, **skip} for skip in answer["skipped"]]
-        per_source[name] = {
-            "pages": len(result.downloaded.pages.get(name, [])),
-            "recorded": answer["recorded"],
-            "already_recorded": answer["already_recorded"],
-            "skipped": len(answer["skipped"]),
-        }
-    return {
-        "recorded": recorded,
-        "already_recorded": already,
-        "skipped": skipped,
-        "dry_run": dry_run,
-        "sources": per_source,
-        "audit": None if result.audit is None else result.audit.to_json(),
-        "requests": result.downloaded.requests,
-        "waited_seconds": round(result.downloaded.waited, 3),
-    }
+def _answer(result: SyncResult) -> dict[str, Any]:
+    """``ledger ingest``'s answer, with what the sync adds: pages and outcomes per source,
+    the audit records' range, requests made and seconds waited."""
+    answer = result.ingested.to_json()
+    answer["sources"] = result.by_source()
+    answer["audit"] = None if result.audit is None else result.audit.to_json()
+    answer["requests"] = result.downloaded.requests
+    answer["waited_seconds"] = round(result.downloaded.waited, 3)
+    return answer
 
 
 def _show(result: SyncResult, dry_run: bool, as_json: bool) -> None:
-    answer = _answer(result, dry_run)
+    answer = _answer(result)
     if as_json:
         emit_json(answer)
         return

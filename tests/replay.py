@@ -258,3 +258,42 @@ def failing(route: Route, plan: list[Answer | None]) -> Route:
         return route(seen)
 
     return planned
+
+
+def pc_audit(replay: Replay, records: list[dict[str, Any]], page_size: int = 2) -> None:
+    """``/v1/auditrecords``: the ``records`` whose ``operationDate`` is within the query's
+    ``startDate`` and ``endDate``, ``page_size`` a page, continued by ``MS-ContinuationToken``
+    (which carries the window, as a real one does on the server's side)."""
+
+    def route(seen: Seen) -> Answer:
+        token = seen.headers.get("ms-continuationtoken")
+        if token:
+            start, end, index_text = token.split("|")
+            index = int(index_text)
+        else:
+            start, end, index = seen.query["startDate"][0], seen.query["endDate"][0], 0
+        low, high = _moment(start), _moment(end)
+        inside = [r for r in records if low <= _moment(r["operationDate"]) < high]
+        page = inside[index : index + page_size]
+        body: dict[str, Any] = {
+            "totalCount": len(page),
+            "items": page,
+            "attributes": {"objectType": "Collection"},
+        }
+        if index + page_size < len(inside):
+            body["links"] = {
+                "next": {
+                    "uri": "/v1/auditrecords?seekOperation=Next",
+                    "method": "GET",
+                    "headers": [
+                        {"key": "MS-ContinuationToken", "value": f"{start}|{end}|{index + page_size}"}
+                    ],
+                }
+            }
+        return Answer(body=body)
+
+    replay.routes["/v1/auditrecords"] = route
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

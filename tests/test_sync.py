@@ -7,7 +7,7 @@ SQLite and PostgreSQL (the ``url`` and ``ledger`` fixtures)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from ledger import Ledger, parse_event
+from ledger._ingest import SOURCES, Context, Proposal, Record, Skip, event_id
 from ledger._ingest._fetch import (
     Credentials,
     Downloaded,
@@ -28,8 +29,9 @@ from ledger._ingest._fetch import (
     http_client,
 )
 from ledger._ingest._http import Patience, Unreachable, retry_after
-from ledger._ingest._sync import OVERLAP, plan_audit
+from ledger._ingest._sync import OVERLAP, SyncResult, plan_audit, sync
 
+from builders import raw
 from replay import (
     CLIENT_ID,
     GRAPH_TOKEN,
@@ -40,6 +42,7 @@ from replay import (
     Replay,
     failing,
     graph_paged,
+    pc_audit,
     pc_paged,
     serving,
 )
@@ -282,3 +285,123 @@ def test_a_ledger_whose_audit_history_stops_beyond_the_90_days_is_told_what_is_g
     _audit_event(ledger, now - timedelta(days=120), "pc-audit old-record")
     plan = plan_audit(ledger, None, now)
     assert (plan.start, plan.lost_before) == (earliest_audit_start(now), earliest_audit_start(now))
+
+
+# --- a whole sync: download everything, then ingest it together ------------------------------
+#
+# The engine is the real one (``ingest_sources``); the reader and mapping are small ones of
+# these tests (each audit record registers one customer, effective at its operationDate, its
+# note beginning with its source as the real mappings' do), so what is checked is the sync's
+# own promise: all pages or nothing, and where the next run starts.
+
+
+def _read(source: str, name: str, data: bytes) -> list[Record]:
+    page = orjson.loads(data)
+    listed = page.get("items", page.get("value"))
+    return [Record(source, str(item["id"]), item, name, f"item {i + 1}") for i, item in enumerate(listed)]
+
+
+def _mapped(records: Sequence[Record], context: Context) -> list[Proposal | Skip]:
+    out: list[Proposal | Skip] = []
+    for record in records:
+        customer = f"c-{record.source_id}"
+        body = raw(
+            "customer.registered",
+            record.data["operationDate"],
+            "global-admin",
+            context.partner_id,
+            note=f"{record.source} {record.source_id}",
+            customer_id=customer,
+            name=customer,
+            cloud="commercial",
+        )
+        out.append(Proposal(record.source, record.source_id, {"event_id": event_id("t", customer), **body}))
+    return out
+
+
+def _audit_record(n: int, at: datetime) -> dict[str, Any]:
+    return {
+        "id": f"a-{n}",
+        "operationDate": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "operationType": "add_customer",
+    }
+
+
+def _sync(replay: Replay, ledger: Ledger, sources: list[str], **options: Any) -> SyncResult:
+    where = endpoints(replay)
+    credentials = Credentials(TENANT, CLIENT_ID, SECRET)
+    with http_client(str(replay.ca), QUICK) as client:
+        fetch = fetcher(credentials, where, QUICK, str(replay.ca), client)
+        return sync(
+            ledger,
+            sources,
+            Context("fabrikam"),
+            lambda windows: download(sources, windows, fetch, where),
+            reader=_read,
+            mappers=dict.fromkeys(SOURCES, _mapped),
+            **options,
+        )
+
+
+def test_a_page_failing_midway_records_nothing_and_the_next_sync_resumes_and_completes(
+    replay: Replay, ledger: Ledger
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    pc_audit(
+        replay, [_audit_record(1, now - timedelta(days=5)), _audit_record(2, now - timedelta(days=2))], 1
+    )
+    graph_paged(replay, GDAP_PATH, [[{"id": "g-1", "operationDate": "2026-01-01T00:00:00Z"}]])
+    healthy = replay.routes["/v1/auditrecords"]
+
+    def second_page_fails(seen: Any) -> Answer:
+        if seen.headers.get("ms-continuationtoken"):
+            return Answer(500, {"description": "internal error"})
+        return healthy(seen)
+
+    replay.routes["/v1/auditrecords"] = second_page_fails
+    with pytest.raises(Unreachable, match="HTTP 500: internal error, 3 times"):
+        _sync(replay, ledger, ["graph-gdap", "pc-audit"])
+    assert ledger.head() == 0  # not the Graph pages either, nor the partner's registration
+    failed_start = next(s.query["startDate"] for s in replay.api() if "auditrecords" in s.path)
+
+    replay.routes["/v1/auditrecords"] = healthy
+    replay.seen.clear()
+    done = _sync(replay, ledger, ["graph-gdap", "pc-audit"])
+    assert (
+        done.audit is not None and done.audit.since == "90 days back"
+    )  # nothing stored: from the start again
+    resumed_start = next(s.query["startDate"] for s in replay.api() if "auditrecords" in s.path)
+    assert abs(_parsed(resumed_start[0]) - _parsed(failed_start[0])) < timedelta(minutes=1)
+    assert done.ingested.recorded == 4  # the partner, g-1, a-1, a-2
+    # three windows: two empty pages, and the last window's two pages of one record each
+    assert done.by_source()["pc-audit"] == {"pages": 4, "recorded": 2, "already_recorded": 0, "skipped": 0}
+    notes = [event.get("note", "") for event in ledger.stored()]
+    assert [n for n in notes if n.startswith(("pc-audit", "graph-gdap"))] == [
+        "graph-gdap g-1",
+        "pc-audit a-1",
+        "pc-audit a-2",
+    ]
+
+    replay.seen.clear()
+    again = _sync(replay, ledger, ["pc-audit"])
+    assert again.audit is not None and again.audit.since == "the ledger"
+    assert again.audit.start == now - timedelta(days=2) - OVERLAP  # where the last one stopped
+    assert [s.query["startDate"] for s in replay.api() if "seekOperation" not in s.path] == [
+        [(now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    ]
+    assert (again.ingested.recorded, again.ingested.already_recorded) == (0, 1)  # a-2 only: a-1 is before
+
+
+def test_a_dry_run_downloads_and_answers_the_same_and_stores_nothing(replay: Replay, ledger: Ledger) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    pc_audit(replay, [_audit_record(1, now - timedelta(days=1))])
+    dry = _sync(replay, ledger, ["pc-audit"], dry_run=True)
+    assert ledger.head() == 0
+    real = _sync(replay, ledger, ["pc-audit"])
+    assert dry.ingested.to_json() == {**real.ingested.to_json(), "dry_run": True}
+    assert real.ingested.recorded == 2  # the partner and c-a-1
+    assert ledger.head() == 2
+
+
+def _parsed(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -22,14 +22,16 @@ Two decisions, and why:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._fetch import ORDER, Downloaded, Window, audit_windows, earliest_audit_start
 
 if TYPE_CHECKING:
-    from .. import Ledger
+    from .._rebuild import Progress
+    from .._store import Ledger
+    from ._engine import IngestResult
     from ._model import Context
 
 OVERLAP = timedelta(days=1)
@@ -101,11 +103,22 @@ def plan_audit(ledger: Ledger, since: datetime | None, now: datetime) -> AuditPl
 
 @dataclass
 class SyncResult:
-    """What a sync downloaded and what ingesting it did, by source."""
+    """What a sync downloaded, and the account of ingesting it (one for the whole run)."""
 
     downloaded: Downloaded
-    results: dict[str, Any] = field(default_factory=dict)  # source -> the engine's IngestResult
+    ingested: IngestResult
     audit: AuditPlan | None = None
+
+    def by_source(self) -> dict[str, dict[str, int]]:
+        """Pages and outcomes per source (the engine's own registration of ``--partner``
+        is counted with the first source)."""
+        counts: dict[str, dict[str, int]] = {}
+        for name, pages in self.downloaded.pages.items():
+            counts[name] = {"pages": len(pages), "recorded": 0, "already_recorded": 0, "skipped": 0}
+        for item in self.ingested.items:
+            counts.setdefault(item.source, {"pages": 0, "recorded": 0, "already_recorded": 0, "skipped": 0})
+            counts[item.source][item.outcome] += 1
+        return {name: counts[name] for name in ORDER if name in counts}
 
 
 Fetch = Callable[[Sequence[Window]], Downloaded]
@@ -120,19 +133,18 @@ def sync(
     since: datetime | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
-    progress: Any = None,
+    progress: Progress | None = None,
+    **engine: Any,
 ) -> SyncResult:
     """Download ``sources`` with ``fetch`` (all pages, or its error: then nothing is
-    ingested), then ingest each source's pages, in ``ORDER``."""
+    ingested), then ingest every page of the run together, as one ``ledger ingest`` of all
+    the sources (one store transaction: ``ingest_sources``). ``engine``: the engine's
+    ``reader`` and ``mappers``, for tests."""
+    from ._engine import ingest_sources
+
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     plan = plan_audit(ledger, since, moment) if "pc-audit" in sources else None
     downloaded = fetch(plan.windows if plan is not None else [])
-    result = SyncResult(downloaded, audit=plan)
-    from ._engine import ingest  # after the download: a failed one ingests nothing
-
-    for source in ORDER:
-        if source in sources:
-            files = downloaded.pages.get(source, [])
-            done = ingest(ledger, source, files, context, dry_run=dry_run, progress=progress)
-            result.results[source] = done
-    return result
+    files = [(name, downloaded.pages.get(name, [])) for name in ORDER if name in sources]
+    ingested = ingest_sources(ledger, files, context, dry_run=dry_run, progress=progress, **engine)
+    return SyncResult(downloaded, ingested, plan)
