@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 SOURCES_HELP = "graph-gdap, pc-audit, pc-customers, pc-subscriptions, pc-transfers, pc-resellers"
 
 
+def _within(low: int, high: int) -> Callable[[int], int]:
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise typer.BadParameter(f"{value} is not in the range {low} to {high}.")
+        return value
+
+    return check
+
+
 def register(app: typer.Typer) -> None:
     app.command()(sync)
 
@@ -72,7 +81,7 @@ def sync(
         str,
         typer.Option(
             "--program",
-            help="The program --partner is registered in if it is not yet (e.g. csp-indirect-provider).",
+            help="The program --partner is registered in if it is not yet.",
         ),
     ] = "csp-direct",
     cloud: Annotated[
@@ -87,16 +96,21 @@ def sync(
             "--graph-url",
             envvar="LEDGER_SYNC_GRAPH_URL",
             metavar="URL",
-            help="Microsoft Graph's root (another cloud's, e.g. https://graph.microsoft.us).",
+            help="Microsoft Graph's root, for another cloud (or a test server). Default: the public cloud's.",
+            show_default=False,
         ),
     ] = "https://graph.microsoft.com",
     partner_center_url: Annotated[
         str,
         typer.Option(
             "--partner-center-url",
-            envvar="LEDGER_SYNC_PARTNER_CENTER_URL",
+            envvar="LEDGER_SYNC_PC_URL",
             metavar="URL",
-            help="Partner Center REST's root (another cloud's, e.g. https://api.partnercenter.microsoftonline.de).",
+            help=(
+                "Partner Center REST's root, for another cloud (or a test server). Default: the "
+                "public cloud's."
+            ),
+            show_default=False,
         ),
     ] = "https://api.partnercenter.microsoft.com",
     authority: Annotated[
@@ -105,7 +119,11 @@ def sync(
             "--authority",
             envvar="LEDGER_SYNC_AUTHORITY",
             metavar="URL",
-            help="The Entra ID authority tokens come from (another cloud's, e.g. https://login.microsoftonline.us).",
+            help=(
+                "The Entra ID authority that gives the tokens, for another cloud (or a test server). "
+                "Default: the public cloud's."
+            ),
+            show_default=False,
         ),
     ] = "https://login.microsoftonline.com",
     ca_bundle: Annotated[
@@ -125,11 +143,11 @@ def sync(
         int,
         typer.Option(
             "--retries",
-            min=0,
-            max=20,
+            metavar="N",
+            callback=_within(0, 20),
             help=(
                 "How many more times a page that failed (HTTP 5xx, no answer) is asked for, with "
-                "growing pauses."
+                "growing pauses (0 to 20)."
             ),
         ),
     ] = 4,
@@ -137,12 +155,11 @@ def sync(
         int,
         typer.Option(
             "--max-wait",
-            min=0,
-            max=3600,
+            callback=_within(0, 3600),
             metavar="SECONDS",
             help=(
                 "The most seconds a run waits in all, for throttling (429 Retry-After) and "
-                "retries, before it gives up."
+                "retries, before it gives up (0 to 3600)."
             ),
         ),
     ] = 300,
@@ -164,7 +181,8 @@ def sync(
     Examples:
 
         ledger sync --partner fabrikam
-        ledger sync --partner fabrikam --source pc-audit --since 2026-09-15 --dry-run --json
+        ledger sync --partner fabrikam --source pc-audit --since 2026-09-15
+        ledger sync --partner fabrikam --dry-run --json
     """
     with reporting(as_json):
         chosen = _sources(source)
@@ -230,27 +248,34 @@ def _run(
         said_warnings(),
         open_ledger(ctx) as ledger,
         http_client(ca_bundle, patience) as client,
-        _progress() as progress,
+        _progress() as (paged, ingested),
     ):
         fetch = fetcher(credentials, endpoints, patience, ca_bundle, client)
         return sync(
             ledger,
             sources,
             context,
-            lambda windows: download(sources, windows, fetch, endpoints, progress),
+            lambda windows: download(sources, windows, fetch, endpoints, paged),
             since=since,
             dry_run=dry_run,
+            progress=ingested,
         )
 
 
 @contextmanager
-def _progress() -> Iterator[Callable[[str], None] | None]:
-    """On a terminal, a status line naming the page being downloaded; nothing otherwise."""
+def _progress() -> Iterator[tuple[Callable[[str], None] | None, Callable[[int, int], None] | None]]:
+    """On a terminal, a status line naming the page being downloaded, then the events being
+    recorded; nothing otherwise."""
     if not sys.stderr.isatty():
-        yield None
+        yield None, None
         return
     with err.console.status("signing in") as status:
-        yield lambda page: status.update(f"downloading {page}")
+
+        def ingesting(done: int, total: int) -> None:
+            if done % 500 == 0 or done == total:
+                status.update(f"recording {done} of {total} events")
+
+        yield (lambda page: status.update(f"downloading {page}")), ingesting
 
 
 def _refused(result: SyncResult) -> bool:

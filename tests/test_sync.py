@@ -6,6 +6,8 @@ SQLite and PostgreSQL (the ``url`` and ``ledger`` fixtures)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,7 @@ from ledger._ingest._http import Patience, Unreachable, retry_after
 from ledger._ingest._sync import OVERLAP, SyncResult, plan_audit, sync
 
 from builders import raw
+from clitools import ledger_command
 from replay import (
     CLIENT_ID,
     GRAPH_TOKEN,
@@ -405,3 +408,95 @@ def test_a_dry_run_downloads_and_answers_the_same_and_stores_nothing(replay: Rep
 
 def _parsed(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# --- the command ------------------------------------------------------------------------------
+
+CREDENTIALS = {
+    "LEDGER_SYNC_TENANT_ID": TENANT,
+    "LEDGER_SYNC_CLIENT_ID": CLIENT_ID,
+    "LEDGER_SYNC_CLIENT_SECRET": SECRET,
+}
+
+
+def ledger_sync(
+    replay: Replay | None, db: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ledger --db DB sync --partner fabrikam ARGS`` as a user runs it, against ``replay``
+    (its endpoints and certificate given as the environment variables of the options)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    if replay is not None:
+        where = endpoints(replay)
+        environment |= {
+            "LEDGER_SYNC_GRAPH_URL": where.graph,
+            "LEDGER_SYNC_PC_URL": where.partner_center,
+            "LEDGER_SYNC_AUTHORITY": where.authority,
+            "LEDGER_SYNC_CA_BUNDLE": str(replay.ca),
+        }
+    environment |= CREDENTIALS if env is None else env
+    command = [*ledger_command(), "--db", db, "sync", "--partner", "fabrikam", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+
+
+def test_missing_credentials_are_bad_input_naming_the_variable(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    partial = {"LEDGER_SYNC_TENANT_ID": TENANT, "LEDGER_SYNC_CLIENT_ID": CLIENT_ID}
+    plain = ledger_sync(None, db, env=partial)
+    assert plain.returncode == 2
+    assert plain.stderr.strip() == (
+        "error: LEDGER_SYNC_CLIENT_SECRET is not set: the sync needs the app's client credentials in "
+        "the environment"
+    )
+    answer = orjson.loads(ledger_sync(None, db, "--json", env={}).stdout)["error"]
+    assert answer["code"] == "bad-input"
+    assert answer["fields"] == ["LEDGER_SYNC_TENANT_ID", "LEDGER_SYNC_CLIENT_ID", "LEDGER_SYNC_CLIENT_SECRET"]
+    bad_source = ledger_sync(None, db, "--source", "pc-invoices", "--json")
+    assert bad_source.returncode == 2
+    assert orjson.loads(bad_source.stdout)["error"]["fields"] == ["--source"]
+    assert not (tmp_path / "ledger.db").exists()  # nothing opened, nothing asked
+
+
+def test_a_page_failing_midway_is_exit_1_with_a_sentence_and_the_store_holds_nothing(
+    replay: Replay, url: str
+) -> None:
+    now = datetime.now(UTC)
+    pc_audit(replay, [_audit_record(n, now - timedelta(hours=n)) for n in range(1, 4)], page_size=2)
+    healthy = replay.routes["/v1/auditrecords"]
+    replay.routes["/v1/auditrecords"] = lambda seen: (
+        Answer(502, b"Bad Gateway") if seen.headers.get("ms-continuationtoken") else healthy(seen)
+    )
+    graph_paged(replay, GDAP_PATH, [[]])
+    plain = ledger_sync(replay, url, "--retries", "1", "--source", "graph-gdap", "--source", "pc-audit")
+    assert plain.returncode == 1, plain
+    assert plain.stdout == ""
+    assert plain.stderr.startswith("error: Partner Center answered GET https://127.0.0.1:")
+    assert plain.stderr.rstrip().endswith(
+        "/v1/auditrecords?seekOperation=Next with HTTP 502, 2 times (--retries 1); nothing was stored"
+    )
+    answer = ledger_sync(replay, url, "--retries", "1", "--source", "pc-audit", "--json")
+    assert answer.returncode == 1
+    assert orjson.loads(answer.stdout)["error"]["code"] == "store"
+    with Ledger(url) as ledger:
+        assert ledger.head() == 0
+
+
+def test_the_secret_is_never_printed(replay: Replay, url: str) -> None:
+    graph_paged(replay, GDAP_PATH, [[]])
+    wrong = {**CREDENTIALS, "LEDGER_SYNC_CLIENT_SECRET": "wr0ng-" + SECRET}
+    refused = ledger_sync(replay, url, "--source", "graph-gdap", env=wrong)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: LEDGER_SYNC_CLIENT_SECRET is not accepted by the authority")
+    assert "invalid_client" in refused.stderr
+    refused_json = ledger_sync(replay, url, "--source", "graph-gdap", "--json", env=wrong)
+    assert orjson.loads(refused_json.stdout)["error"]["fields"] == ["LEDGER_SYNC_CLIENT_SECRET"]
+    unreachable = ledger_sync(replay, url, "--authority", "https://127.0.0.1:1", "--json")
+    assert unreachable.returncode == 1
+    assert orjson.loads(unreachable.stdout)["error"]["message"].startswith(
+        "the authority https://127.0.0.1:1/"
+    )
+    not_https = ledger_sync(replay, url, "--graph-url", "http://graph.example")
+    assert not_https.returncode == 2 and "--graph-url" in not_https.stderr
+    outputs = [refused, refused_json, unreachable, not_https]
+    for done in outputs:
+        for secret in (SECRET, wrong["LEDGER_SYNC_CLIENT_SECRET"]):
+            assert secret not in done.stdout + done.stderr

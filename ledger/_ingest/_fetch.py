@@ -175,7 +175,7 @@ class Tokens:
         }.get(error, ENV_CLIENT)
         raise BadInput(
             variable,
-            self._credentials.scrub(f"was refused by the authority for {scope}: {error} ({said[:300]})"),
+            self._credentials.scrub(f"is not accepted by the authority for {scope}: {error} ({said[:300]})"),
         )
 
 
