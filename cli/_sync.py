@@ -168,9 +168,10 @@ def sync(
     """Download the pages `ledger ingest` reads from Microsoft Graph and Partner Center, then
     ingest them: the same report, the same exit codes.
 
-    The app's client credentials are read from the environment, never stored or printed:
-    LEDGER_SYNC_TENANT_ID, LEDGER_SYNC_CLIENT_ID, LEDGER_SYNC_CLIENT_SECRET (tokens for
-    https://graph.microsoft.com/.default and https://api.partnercenter.microsoft.com/.default).
+    The app's client credentials come from the environment, and are never stored or
+    printed: the variables LEDGER_SYNC_TENANT_ID, LEDGER_SYNC_CLIENT_ID and
+    LEDGER_SYNC_CLIENT_SECRET. Its tokens are for Graph and for Partner Center (each
+    API's .default scope), kept in memory for the run only.
 
     Every page of a run is downloaded before anything is ingested: a page that still fails
     after the retries ends the run with nothing recorded (exit 1), and the next sync starts
