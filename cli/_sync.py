@@ -196,13 +196,14 @@ def sync(
         patience = Patience(retries=retries, max_wait=float(max_wait))
         connection = (credentials, endpoints, patience, ca_bundle)
         try:
-            result = _run(ctx, chosen, start, partner, program, cloud, dry_run, connection)
+            with said_warnings() as warned:
+                result = _run(ctx, chosen, start, partner, program, cloud, dry_run, connection)
         except LedgerError as error:  # the secret never in a message, whichever library wrote it
             error.message = credentials.scrub(error.message)
             raise
-        _show(result, dry_run, as_json)
-        if _refused(result):
-            raise typer.Exit(3)
+        _show(result, chosen, as_json, warned)
+    if result.ingested.exit_code:
+        raise typer.Exit(result.ingested.exit_code)
 
 
 def _sources(given: list[str] | None) -> list[str]:
@@ -246,7 +247,6 @@ def _run(
     credentials, endpoints, patience, ca_bundle = connection
     context = Context(partner_id=partner, cloud=cloud, program=program)
     with (
-        said_warnings(),
         open_ledger(ctx) as ledger,
         http_client(ca_bundle, patience) as client,
         _progress() as (paged, ingested),
@@ -279,10 +279,6 @@ def _progress() -> Iterator[tuple[Callable[[str], None] | None, Callable[[int, i
         yield (lambda page: status.update(f"downloading {page}")), ingesting
 
 
-def _refused(result: SyncResult) -> bool:
-    return bool(result.ingested.refused)
-
-
 def _answer(result: SyncResult) -> dict[str, Any]:
     """``ledger ingest``'s answer, with what the sync adds: pages and outcomes per source,
     the audit records' range, requests made and seconds waited."""
@@ -294,33 +290,30 @@ def _answer(result: SyncResult) -> dict[str, Any]:
     return answer
 
 
-def _show(result: SyncResult, dry_run: bool, as_json: bool) -> None:
+def _show(result: SyncResult, sources: list[str], as_json: bool, warned: list[str]) -> None:
     answer = _answer(result)
+    if warned:
+        answer["warnings"] = warned
     if as_json:
         emit_json(answer)
         return
-    audit = answer["audit"]
+    from ._ingest import _report
+
+    audit = result.audit
     if audit is not None:
+        shown = audit.to_json()
         out.print(
-            f"Audit records from {audit['start']} to {audit['end']} ({audit['windows']} windows; "
-            f"start: {audit['from']})."
+            f"Audit records asked for from {shown['start']} to {shown['end']} in {shown['windows']} "
+            f"windows (from {audit.since})."
         )
-        if audit["lost_before"]:
+        if shown["lost_before"]:
             err.print(
-                f"warning: Partner Center keeps 90 days: audit records before {audit['lost_before']} "
+                f"warning: Partner Center keeps 90 days: audit records before {shown['lost_before']} "
                 "that the ledger does not hold are gone."
             )
-    for name, counts in answer["sources"].items():
-        out.print(
-            f"{name}: {counts['pages']} pages, {counts['recorded']} recorded, "
-            f"{counts['already_recorded']} already recorded, {counts['skipped']} skipped."
-        )
-    verb = "Would record" if dry_run else "Recorded"
+    pages = ", ".join(f"{name} {counts['pages']}" for name, counts in answer["sources"].items())
     out.print(
-        f"{verb} {answer['recorded']} events; {answer['already_recorded']} already recorded; "
-        f"{len(answer['skipped'])} skipped ({answer['requests']} requests, "
-        f"{answer['waited_seconds']:g} s waited)."
+        f"Downloaded {pages} pages in {answer['requests']} requests "
+        f"({answer['waited_seconds']:g} s waited for throttling and retries)."
     )
-    for skip in answer["skipped"]:
-        rule = f" [{skip['rule']}]" if skip.get("rule") else ""
-        out.print(f"  skipped {skip['source']} {skip['source_id']}{rule}: {skip['reason']}")
+    _report(", ".join(sources), result.ingested)

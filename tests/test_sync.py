@@ -20,6 +20,7 @@ import pytest
 from ledger import Ledger, parse_event
 from ledger._ingest import SOURCES, Context, Proposal, Record, Skip, event_id
 from ledger._ingest._fetch import (
+    ORDER,
     Credentials,
     Downloaded,
     Endpoints,
@@ -500,3 +501,100 @@ def test_the_secret_is_never_printed(replay: Replay, url: str) -> None:
     for done in outputs:
         for secret in (SECRET, wrong["LEDGER_SYNC_CLIENT_SECRET"]):
             assert secret not in done.stdout + done.stderr
+
+
+# --- the fixtures' world, synced and ingested --------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+PROVIDER = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the fixtures' ingesting indirect provider
+
+
+def _fixture_pages(source: str) -> list[dict[str, Any]]:
+    pages: list[dict[str, Any]] = orjson.loads((FIXTURES / f"{source}.pages.json").read_bytes())
+    return pages
+
+
+def serve_fixtures(replay: Replay) -> None:
+    """tests/fixtures/sources as Graph and Partner Center would answer them: each source's two
+    pages linked as the service links them, each customer's subscriptions and transfers at its
+    own address, the audit pages verbatim (a ``links.next`` uri under the API's root without
+    its version, as the sample has it) for the first window (the one 90 days back) and none for the others."""
+    graph_paged(replay, GDAP_PATH, [page["value"] for page in _fixture_pages("graph-gdap")])
+    customers = [page["items"] for page in _fixture_pages("pc-customers")]
+    pc_paged(replay, "/v1/customers", customers)
+    pc_paged(replay, "/v1/relationships", [page["items"] for page in _fixture_pages("pc-resellers")])
+    for source, what in (("pc-subscriptions", "subscriptions"), ("pc-transfers", "transfers")):
+        records = [item for page in _fixture_pages(source) for item in page["items"]]
+        for customer in (item["id"] for page in customers for item in page):
+            own = [r for r in records if customer in (r.get("customerTenantId"), _customer_in_link(r))]
+            pc_paged(
+                replay, f"/v1/customers/{customer}/{what}", [own[:1], own[1:]] if len(own) > 1 else [own]
+            )
+    audit = _fixture_pages("pc-audit")
+    token = audit[0]["links"]["next"]["headers"][0]["value"]
+
+    def audit_route(seen: Any) -> Answer:
+        if seen.headers.get("ms-continuationtoken") == token:
+            assert seen.path == "/v1/auditrecords?size=500", seen.path
+            return Answer(body=audit[1])
+        first_window = _parsed(seen.query["startDate"][0]) < datetime.now(UTC) - timedelta(days=89)
+        empty = {"totalCount": 0, "items": [], "attributes": {"objectType": "Collection"}}
+        return Answer(body=audit[0] if first_window else empty)
+
+    replay.routes["/v1/auditrecords"] = audit_route
+
+
+def _customer_in_link(record: dict[str, Any]) -> str | None:
+    uri = record.get("links", {}).get("self", {}).get("uri", "")
+    parts = uri.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "customers" else None
+
+
+def _content(events: Iterator[dict[str, Any]]) -> set[bytes]:
+    keep = ("event_id", "type", "effective_at", "actor", "data", "note")
+    return {orjson.dumps({k: e.get(k) for k in keep}, option=orjson.OPT_SORT_KEYS) for e in events}
+
+
+def test_a_sync_of_the_fixtures_records_what_ingesting_their_files_records(
+    replay: Replay, url: str, fresh_url: str
+) -> None:
+    from ledger._ingest._engine import ingest_sources
+
+    serve_fixtures(replay)
+    options = ("--partner", PROVIDER, "--program", "csp-indirect-provider", "--json")
+    first = ledger_sync(replay, url, *options)
+    assert first.returncode == 3, first  # the fixtures' transfer the rulebook refuses; the rest recorded
+    answer = orjson.loads(first.stdout)
+    assert [(s["type"], s["rule"]) for s in answer["skipped"] if s["rule"]] == [
+        ("subscription.switched", "azure-switch-between-csp-partners")
+    ]
+    assert answer["sources"]["pc-audit"]["pages"] == 4  # two for the first window, one each for the others
+    assert answer["sources"]["graph-gdap"]["pages"] == 2
+    assert answer["sources"]["pc-subscriptions"]["pages"] == 5  # one per customer, two for Wingtip's two
+    assert answer["audit"]["windows"] == 3 and answer["audit"]["from"] == "90 days back"
+
+    files = [
+        (source, [(f"{source}.pages.json", (FIXTURES / f"{source}.pages.json").read_bytes())])
+        for source in ORDER
+    ]
+    with Ledger(fresh_url) as fresh:
+        ingested = ingest_sources(fresh, files, Context(PROVIDER, program="csp-indirect-provider"))
+        expected = _content(fresh.stored())
+    with Ledger(url) as synced:
+        assert _content(synced.stored()) == expected
+        assert answer["recorded"] == ingested.recorded == synced.head()
+    assert len(answer["skipped"]) == len(ingested.skipped)
+
+    again = ledger_sync(replay, url, *options)
+    assert again.returncode == 3
+    repeated = orjson.loads(again.stdout)
+    assert repeated["recorded"] == 0 and repeated["already_recorded"] >= answer["recorded"]
+    assert len(repeated["skipped"]) == len(answer["skipped"])
+    with Ledger(url) as synced:
+        assert synced.head() == answer["recorded"]  # nothing twice
+    # From where the ledger's audit history stops: in 2024, so long gone from Partner Center.
+    assert repeated["audit"]["from"] == "the ledger"
+    assert repeated["audit"]["last_ingested"].startswith("2024-")
+    assert repeated["audit"]["lost_before"] == repeated["audit"]["start"]
+    for done in (first, again):
+        assert SECRET not in done.stdout + done.stderr
