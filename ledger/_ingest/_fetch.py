@@ -263,7 +263,7 @@ class Source:
         next_url: str | None = url
         while next_url is not None:
             number += 1
-            name = f"{source} page {number}"
+            name = f"{source} response {number}"
             self._told(name)
             raw = self.fetcher.get(next_url, "Microsoft Graph")
             page = _json_object(raw, "Microsoft Graph", next_url)
@@ -282,7 +282,7 @@ class Source:
         number = 0
         while url is not None:
             number += 1
-            name = f"{source}{' ' + label if label else ''} page {number}"
+            name = f"{source}{' ' + label if label else ''} response {number}"
             self._told(name)
             sent = {"MS-Contract-Version": "v1", "MS-CorrelationId": self.correlation, **headers}
             raw = self.fetcher.get(url, "Partner Center", sent)
