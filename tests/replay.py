@@ -70,7 +70,9 @@ class Replay:
     def api(self, method: str = "GET") -> list[Seen]:
         """The requests to Graph and Partner Center (not to the authority)."""
         return [
-            s for s in self.seen if s.method == method and "/oauth2/" not in s.path and TENANT not in s.path
+            s
+            for s in self.seen
+            if s.method == method and "/oauth2/" not in s.path and "/.well-known/" not in s.path
         ]
 
     def answer(self, seen: Seen) -> Answer:

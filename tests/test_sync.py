@@ -226,6 +226,20 @@ def test_a_refused_secret_names_its_variable_and_never_shows_the_secret(replay: 
     assert replay.api() == []  # nothing asked without a token
 
 
+def test_a_tenant_the_authority_does_not_know_names_its_variable(replay: Replay) -> None:
+    from ledger import BadInput
+
+    where = endpoints(replay)
+    with http_client(str(replay.ca), QUICK) as client, pytest.raises(BadInput) as raised:
+        credentials = Credentials("no-such-tenant", CLIENT_ID, SECRET)
+        download(["pc-resellers"], [], fetcher(credentials, where, QUICK, str(replay.ca), client), where)
+    assert raised.value.field == "LEDGER_SYNC_TENANT_ID"
+    assert raised.value.message.startswith(
+        f"LEDGER_SYNC_TENANT_ID: 'no-such-tenant' is unknown to {replay.base}/"
+    )
+    assert replay.api() == []
+
+
 def test_missing_credentials_name_every_missing_variable() -> None:
     from ledger import BadInput
 
