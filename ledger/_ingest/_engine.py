@@ -295,32 +295,31 @@ def ingest_sources(
 
     items: list[Item] = []
     pending: list[_Pending] = []
-    for name, records in read:
-        places: dict[str, tuple[str | None, str | None]] = {r.source_id: (r.file, r.where) for r in records}
-        for out in _mapped(mappers[name], name, records, context):
-            file, where = places.get(out.source_id, (None, None))
-            if isinstance(out, Skip):
-                items.append(
-                    Item(out.source, out.source_id, "skipped", reason=out.reason, file=file, where=where)
+    mapped = _map_all(read, mappers, context)
+    read.clear()  # the records are mapped: what follows needs only where each was read
+    for out, (file, where) in mapped:
+        if isinstance(out, Skip):
+            items.append(
+                Item(out.source, out.source_id, "skipped", reason=out.reason, file=file, where=where)
+            )
+            continue
+        parsed = _parsed(out)
+        if isinstance(parsed, BadInput):
+            items.append(
+                Item(
+                    out.source,
+                    out.source_id,
+                    "skipped",
+                    event_id=_text(out.event.get("event_id")),
+                    type=_text(out.event.get("type")),
+                    reason=f"the mapping made a bad event: {parsed.message}",
+                    inferred=out.inferred,
+                    file=file,
+                    where=where,
                 )
-                continue
-            parsed = _parsed(out)
-            if isinstance(parsed, BadInput):
-                items.append(
-                    Item(
-                        out.source,
-                        out.source_id,
-                        "skipped",
-                        event_id=_text(out.event.get("event_id")),
-                        type=_text(out.event.get("type")),
-                        reason=f"the mapping made a bad event: {parsed.message}",
-                        inferred=out.inferred,
-                        file=file,
-                        where=where,
-                    )
-                )
-                continue
-            pending.append(_Pending(out, parsed, len(pending), file, where))
+            )
+            continue
+        pending.append(_Pending(out, parsed, len(pending), file, where))
     expected = len(items) + len(pending)
 
     own = _own_registration(ledger, context, pending, sources[0][0] if sources else SOURCES[0])
@@ -382,6 +381,21 @@ def _registration(context: Context, at: str, note: str) -> Event:
 
 def parse_event_time(value: str) -> int:
     return to_us(parse_time(value, "effective_at"))
+
+
+Place = tuple[str | None, str | None]  # the file and the place in it a record was read from
+
+
+def _map_all(
+    read: list[tuple[str, list[Record]]], mappers: Mapping[str, Mapper], context: Context
+) -> list[tuple[Proposal | Skip, Place]]:
+    """Every source's proposals and skips, each with where its record was read."""
+    mapped: list[tuple[Proposal | Skip, Place]] = []
+    for name, records in read:
+        places: dict[str, Place] = {r.source_id: (r.file, r.where) for r in records}
+        outs = _mapped(mappers[name], name, records, context)
+        mapped += [(out, places.get(out.source_id, (None, None))) for out in outs]
+    return mapped
 
 
 def _text(value: object) -> str | None:
