@@ -533,7 +533,8 @@ def serve_fixtures(replay: Replay) -> None:
     """tests/fixtures/sources as Graph and Partner Center would answer them: each source's two
     pages linked as the service links them, each customer's subscriptions and transfers at its
     own address, the audit pages verbatim (a ``links.next`` uri under the API's root without
-    its version, as the sample has it) for the first window (the one 90 days back) and none for the others."""
+    its version, as the sample has it) for the first window (90 days back), none for the
+    others."""
     graph_paged(replay, GDAP_PATH, [page["value"] for page in _fixture_pages("graph-gdap")])
     customers = [page["items"] for page in _fixture_pages("pc-customers")]
     pc_paged(replay, "/v1/customers", customers)
@@ -577,6 +578,23 @@ def test_a_sync_of_the_fixtures_records_what_ingesting_their_files_records(
 
     serve_fixtures(replay)
     options = ("--partner", PROVIDER, "--program", "csp-indirect-provider", "--json")
+    # Graph's second page fails beyond the retries: every other page arrived, none is recorded.
+    healthy = replay.routes[GDAP_PATH]
+    down = Answer(
+        503, {"error": {"code": "ServiceUnavailable", "message": "try later"}}, {"Retry-After": "0"}
+    )
+    replay.routes[GDAP_PATH] = lambda seen: down if "$skiptoken" in seen.path else healthy(seen)
+    failed = ledger_sync(replay, url, *options, "--retries", "1")
+    assert failed.returncode == 1
+    assert orjson.loads(failed.stdout)["error"]["message"].startswith(
+        "Microsoft Graph answered GET https://localhost:"
+    )
+    assert any(s.path == "/v1/customers" for s in replay.api())  # downloaded before, yet not recorded
+    with Ledger(url) as nothing:
+        assert nothing.head() == 0
+
+    # The next sync, the service healthy again, completes: the fixtures' whole world.
+    replay.routes[GDAP_PATH] = healthy
     first = ledger_sync(replay, url, *options)
     assert first.returncode == 3, first  # the fixtures' transfer the rulebook refuses; the rest recorded
     answer = orjson.loads(first.stdout)
