@@ -188,6 +188,8 @@ def sync(
     with reporting(as_json):
         chosen = _sources(source)
         start = _since(since)
+        if start is not None and "pc-audit" not in chosen:
+            raise BadInput("--since", "is for the audit records: add --source pc-audit")
         from ledger._ingest._fetch import Credentials, Endpoints
         from ledger._ingest._http import Patience
 

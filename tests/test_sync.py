@@ -468,6 +468,9 @@ def test_missing_credentials_are_bad_input_naming_the_variable(tmp_path: Path) -
     bad_source = ledger_sync(None, db, "--source", "pc-invoices", "--json")
     assert bad_source.returncode == 2
     assert orjson.loads(bad_source.stdout)["error"]["fields"] == ["--source"]
+    for since, why in (("2999-01-01", ": 2999-01-01 is in the future"), ("2026-10-01", " is for the audit")):
+        bad_since = ledger_sync(None, db, "--source", "graph-gdap", "--since", since)
+        assert bad_since.returncode == 2 and bad_since.stderr.startswith(f"error: --since{why}"), bad_since
     assert not (tmp_path / "ledger.db").exists()  # nothing opened, nothing asked
 
 
