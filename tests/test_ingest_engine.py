@@ -16,12 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import BadInput, Ledger, parse_time
+from ledger import BadInput, Ledger, RuleViolation, parse_time
 from ledger import read as queries
 from ledger._ingest import SOURCES, Context, Mapper, Proposal, Record, Skip, event_id, mpn_note
 from ledger._ingest._engine import IngestResult, ingest, ingest_sources
 from projections import to_us
 
+import builders
 from builders import SALES_ROLE, raw
 
 PARTNER = "fabrikam"
@@ -484,3 +485,21 @@ def test_the_fixtures_world_in_any_order_answers_the_same(url: str, fresh_url: s
         }
         assert answers(at_once) == expected
         assert {e["event_id"] for e in at_once.stored()} == ids
+
+
+def test_held_undoes_a_refused_append_alone_and_a_dry_run_whole(ledger: Ledger) -> None:
+    """``Ledger.held``, which the engine runs in: each append a savepoint of one transaction."""
+    with ledger.held(commit=False):
+        ledger.record_many([(0, builders.partner("fabrikam")), (0, builders.customer("contoso"))])
+        with pytest.raises(RuleViolation):
+            ledger.record(builders.cancel("sub-404", "2019-05-01T00:00:00Z"))
+        # The refused append is undone alone: the next takes the position after the others.
+        assert ledger.record(builders.purchase("sub-1", "contoso", at="2019-03-01T09:00:00Z")).position == 3
+    assert ledger.head() == 0  # a dry run: all of it rolled back
+    with ledger.held():
+        ledger.record_many([(0, builders.partner("fabrikam")), (0, builders.customer("contoso"))])
+        with pytest.raises(RuleViolation):
+            ledger.record(builders.cancel("sub-404", "2019-05-01T00:00:00Z"))
+        ledger.record(builders.purchase("sub-1", "contoso", at="2019-03-01T09:00:00Z"))
+    assert ledger.head() == 3
+    assert ledger.verify() == 3
