@@ -114,7 +114,7 @@ class Replay:
         return Answer(body={"token_type": "Bearer", "expires_in": 3599, "access_token": token})
 
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
+def certificate(folder: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1 and localhost: (cert, key) files."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -154,7 +154,7 @@ def _certificate(folder: Path) -> tuple[Path, Path]:
 @contextmanager
 def serving(folder: Path) -> Iterator[Replay]:
     """A ``Replay`` listening on https://127.0.0.1:PORT until the block ends."""
-    cert, key = _certificate(folder)
+    cert, key = certificate(folder)
     holder: dict[str, Replay] = {}
 
     class Handler(BaseHTTPRequestHandler):

@@ -202,6 +202,21 @@ def test_5xx_is_retried_a_bounded_number_of_times(replay: Replay) -> None:
     assert raised.value.exit_code == 1
 
 
+def test_a_certificate_not_trusted_is_said_at_once_not_retried(replay: Replay, tmp_path: Path) -> None:
+    from replay import certificate
+
+    (tmp_path / "other").mkdir()
+    other, _key = certificate(tmp_path / "other")  # trust another authority than the server's
+    where = endpoints(replay)
+    credentials = Credentials(TENANT, CLIENT_ID, SECRET)
+    with http_client(str(other), QUICK) as client:
+        pages = fetcher(credentials, where, QUICK, str(replay.ca), client)  # msal trusts the server
+        with pytest.raises(Unreachable, match=r"CERTIFICATE_VERIFY_FAILED.*--ca-bundle") as raised:
+            download(["pc-resellers"], [], pages, where)
+    assert raised.value.message.startswith("Partner Center did not answer GET https://127.0.0.1:")
+    assert pages.requests == 1
+
+
 def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
     now = datetime(2026, 12, 1, 20, 0, 0, tzinfo=UTC)
     assert retry_after("7", now) == 7.0

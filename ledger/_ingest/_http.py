@@ -104,8 +104,10 @@ class Fetcher:
             try:
                 response = self.client.get(url, headers=sent)
             except httpx.TransportError as exc:
-                failures += 1
                 what = f"{service} did not answer GET {_shown(url)} ({type(exc).__name__}: {exc})"
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # asking again changes nothing
+                    raise Unreachable(f"{what}; a TLS-inspecting proxy's authority: --ca-bundle") from None
+                failures += 1
                 self._pause(failures, None, what)
                 continue
             status = response.status_code
