@@ -43,8 +43,9 @@ _APP_SETTINGS: dict[str, Any] = {
 # ``record``'s group, the first).
 _COMMANDS = {
     "import": "_transfer",
-    "ingest": "_ingest",
     "export": "_transfer",
+    "ingest": "_ingest",
+    "sync": "_sync",
     "por": "_queries",
     "delegations": "_queries",
     "customer": "_queries",
