@@ -827,7 +827,7 @@ def _graph_pages(items: list[Json], size: int, rng: random.Random) -> list[Json]
 def _save(source: str, name: str, pages: list[Json], records: list[Json], style: Style) -> Rendered:
     """Bytes of one file in the style's form; JSON Lines hold the records, the others pages."""
     rng = style.rng
-    if style.form == "lines" or style.pascal:
+    if (style.form == "lines" or style.pascal) and records:  # an empty file is no source: a page
         lines = list(records)
         if style.shuffle:
             rng.shuffle(lines)
