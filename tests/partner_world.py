@@ -1111,3 +1111,180 @@ def world_events(world: World) -> list[Json]:
                 delegation_id=did,
             )
     return [e for _, _, e in sorted(events, key=lambda item: (item[0], item[1]))]
+
+
+# --- the README's sample files (samples/partner-center/) -----------------------------------
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def sample_world() -> World:
+    """The README's story ("From Partner Center"): Fabrikam, an indirect provider with one
+    reseller (Adatum), and its customer Contoso; an Azure plan sold through Adatum and
+    transferred to Northwind, a Microsoft 365 E3 licence Fabrikam sold and cancelled, a DAP
+    Microsoft removed, a GDAP still active and one that expired."""
+    fabrikam = Tenant("1f2e3d4c-5b6a-4978-8a1b-2c3d4e5f6a7b", "Fabrikam CSP", "1234567")
+    northwind = Tenant("9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", "Northwind Cloud", "2345678")
+    adatum = Tenant("5c4b3a29-1807-4f6e-8d5c-4b3a29180706", "Adatum Reseller", "4649012")
+    contoso = Customer(
+        "c0a7e1d2-3b4c-4d5e-8f60-718293a4b5c6",
+        "Contoso",
+        "contoso.onmicrosoft.com",
+        _at("2022-03-01T09:00:00Z"),
+    )
+    cid = contoso.tenant_id
+    azure = Subscription(
+        "a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a5b",
+        cid,
+        "usage",
+        *OFFERS["usage"][0],
+        "b7f1c2d3e4a5968778695a4b",
+        1,
+        _at("2022-04-01T10:00:00Z"),
+        seller=fabrikam.tenant_id,
+        reseller=adatum.tenant_id,
+        transfer=Transfer(
+            "e5d4c3b2-a190-4877-9665-544332211000",
+            _at("2024-11-10T08:00:00Z"),
+            _at("2024-11-15T12:00:00Z"),
+            fabrikam.tenant_id,
+            northwind.tenant_id,
+            None,
+        ),
+    )
+    e3 = Subscription(
+        "a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a5b",
+        cid,
+        "license",
+        *OFFERS["license"][1],
+        "c8e2d3f4a5b6c7d8e9f0a1b2",
+        25,
+        _at("2022-04-01T10:05:00Z"),
+        seller=fabrikam.tenant_id,
+        reseller=None,
+        cancelled_at=_at("2025-02-01T16:30:00Z"),
+    )
+    roles = ("729827e3-9c14-49f7-bb1b-9608f156bbb8", "fe930be7-5e62-47db-91af-98c3a49a38b1")
+    helpdesk = Gdap(
+        "7d1e2f3a-4b5c-4d6e-8f7a-9b0c1d2e3f4a-c0a7e1d2-3b4c-4d5e-8f60-718293a4b5c6",
+        cid,
+        "Contoso helpdesk",
+        roles,
+        "P730D",
+        True,
+        _at("2023-09-01T08:00:00Z"),
+        _at("2023-09-05T14:00:00Z"),
+        None,
+    )
+    project = Gdap(
+        "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f-c0a7e1d2-3b4c-4d5e-8f60-718293a4b5c6",
+        cid,
+        "Contoso migration project",
+        ("29232cdf-9323-42fd-ade2-1d097af3e4de",),
+        "P180D",
+        False,
+        _at("2024-01-08T09:00:00Z"),
+        _at("2024-01-10T11:00:00Z"),
+        None,
+    )
+    dap = Dap(cid, _at("2022-03-02T09:30:00Z"), _at("2024-01-15T00:00:00Z"))
+    return World(
+        fabrikam,
+        "csp-indirect-provider",
+        northwind,
+        [adatum],
+        [contoso],
+        [azure, e3],
+        [dap],
+        [helpdesk, project],
+        user="admin@fabrikam.example",
+    )
+
+
+def write_samples(folder: str) -> None:
+    """``samples/partner-center/``: the sample world saved as an operator would (REST pages,
+    and one audit window from PowerShell as JSON Lines); ``python tests/partner_world.py
+    samples/partner-center`` writes them again, the same bytes each time."""
+    from pathlib import Path
+
+    rng = random.Random(15)
+    world = sample_world()
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    records = sorted(audit_records(world, rng), key=lambda r: str(r["operationDate"]))
+    early = [r for r in records if str(r["operationDate"]) < "2024"]
+    late = [r for r in records if str(r["operationDate"]) >= "2024"]
+    page = Style(form="pages", page_size=2, rng=rng)
+    files = [
+        _save("pc-audit", "audit-2022-2023", _pc_pages(early, 3, "/auditrecords", rng), early, page),
+        _save(
+            "pc-audit",
+            "audit-2024-2025",
+            [],
+            [ps_audit_record(r, rng) for r in late],
+            Style(pascal=True, rng=rng),
+        ),
+        _save(
+            "graph-gdap",
+            "gdap",
+            _graph_pages([relationship_json(world, g, NOW) for g in world.gdaps], 1, rng),
+            [],
+            page,
+        ),
+        _save(
+            "pc-customers",
+            "customers",
+            _pc_pages([_customer_json(c) for c in world.customers], 10, "/customers", rng),
+            [],
+            Style(rng=rng),
+        ),
+    ]
+    cid = world.customers[0].tenant_id
+    subs = [
+        subscription_json(world, s, "deleted" if s.cancelled_at else "active")
+        for s in world.subscriptions
+        if _billed_by_partner_at_now(world, s)
+    ]
+    files.append(
+        _save(
+            "pc-subscriptions",
+            "subscriptions-contoso",
+            _pc_pages(subs, 10, f"/customers/{cid}/subscriptions", rng),
+            [],
+            Style(rng=rng),
+        )
+    )
+    transfers = [transfer_json(world, s) for s in world.subscriptions if s.transfer]
+    files.append(
+        _save(
+            "pc-transfers",
+            "transfers-contoso",
+            _pc_pages(transfers, 10, f"/customers/{cid}/transfers", rng),
+            [],
+            Style(rng=rng),
+        )
+    )
+    resellers = [
+        {
+            "id": r.tenant_id,
+            "name": r.name,
+            "relationshipType": "IsIndirectCloudSolutionProviderOf",
+            "state": "Active",
+            "mpnId": r.mpn_id,
+            "location": "US",
+            "attributes": {"objectType": "PartnerRelationship"},
+        }
+        for r in world.resellers
+    ]
+    uri = "/relationships?relationship_type=IsIndirectCloudSolutionProviderOf"
+    files.append(_save("pc-resellers", "resellers", _pc_pages(resellers, 10, uri, rng), [], Style(rng=rng)))
+    for file in files:
+        (out / file.name).write_bytes(file.content)
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_samples(sys.argv[1])

@@ -28,7 +28,17 @@ from ledger._ingest import _engine as engine
 from projections import to_us
 
 from conftest import _pg_schema
-from partner_world import NOW, Rendered, World, render, split_pages, world_events, worlds
+from partner_world import (
+    NOW,
+    Rendered,
+    World,
+    render,
+    sample_world,
+    split_pages,
+    world_events,
+    worlds,
+    write_samples,
+)
 
 SECOND = timedelta(seconds=1)
 _SETTINGS = {
@@ -231,3 +241,41 @@ def test_a_subset_first_then_everything_answers_the_same(
         ingest(store, world, later)
         with Ledger(store) as ledger:
             assert mismatches(ledger, world, moments(world)) == []
+
+
+# --- the README's sample files ------------------------------------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "partner-center"
+
+
+def test_the_samples_are_the_sample_world_saved(tmp_path: Path) -> None:
+    """``samples/partner-center/`` is exactly what ``write_samples`` saves of the README's
+    story, so its files and the world the tests compare them with never drift apart."""
+    write_samples(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in SAMPLES.iterdir())
+    for written in tmp_path.iterdir():
+        assert written.read_bytes() == (SAMPLES / written.name).read_bytes(), written.name
+
+
+def test_the_sample_world_is_valid(url: str) -> None:
+    world = sample_world()
+    events = [parse_event(e) for e in world_events(world)]
+    with Ledger(url) as ledger:
+        ledger.record_many((0, e) for e in events)
+        assert mismatches(ledger, world, moments(world)) == []
+
+
+def test_the_samples_ingested_answer_as_the_sample_world(url: str) -> None:
+    """Every sample file ingested (the README's order), on both stores: the README's story."""
+    world = sample_world()
+    order = ["pc-resellers", "pc-customers", "pc-subscriptions", "pc-transfers", "graph-gdap", "pc-audit"]
+    files = sorted(SAMPLES.iterdir(), key=lambda p: (order.index(_source_of(p.name)), p.name))
+    rendered = [Rendered(_source_of(p.name), p.name, p.read_bytes()) for p in files]
+    ingest(url, world, rendered)
+    with Ledger(url) as ledger:
+        assert mismatches(ledger, world, moments(world)) == []
+
+
+def _source_of(name: str) -> str:
+    prefix = name.split("-", 1)[0].split(".", 1)[0]
+    return {"gdap": "graph-gdap", "audit": "pc-audit"}.get(prefix, f"pc-{prefix}")
