@@ -1,8 +1,9 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
-The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_audit`` (report, verify, rebuild), ``_evidence`` (keygen, checkpoint,
-prove, check), ``_demo`` (demo), ``_rulebook`` (rules) and ``_record`` (record), and a command
+The commands are defined in ``_transfer`` (import, export), ``_ingest`` (ingest),
+``_queries`` (por, delegations, customer, history), ``_audit`` (report, verify, rebuild),
+``_evidence`` (keygen, checkpoint, prove, check), ``_demo`` (demo), ``_rulebook`` (rules)
+and ``_record`` (record), and a command
 line loads the one module that defines the command it names (``_app_for``).
 """
 
@@ -42,6 +43,7 @@ _APP_SETTINGS: dict[str, Any] = {
 # ``record``'s group, the first).
 _COMMANDS = {
     "import": "_transfer",
+    "ingest": "_ingest",
     "export": "_transfer",
     "por": "_queries",
     "delegations": "_queries",

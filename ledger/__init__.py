@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from ._chain import GENESIS, chain_hash, parse_digest
     from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field
     from ._files import check_output, output_file, store_files, write_output, writing
+    from ._ingest._engine import IngestResult, ingest
+    from ._ingest._model import SOURCES as INGEST_SOURCES
+    from ._ingest._model import Context as IngestContext
     from ._json import load_json
     from ._lines import event_lines, read_event, spooled
     from ._parse import parse_event, parse_event_json
@@ -61,6 +64,11 @@ _MODULES = {
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
     "Receipt": ("_append", "Receipt"),
+    # ``ledger ingest`` (issue 15): the engine, its context and answer, the sources it reads.
+    "INGEST_SOURCES": ("_ingest._model", "SOURCES"),
+    "IngestContext": ("_ingest._model", "Context"),
+    "IngestResult": ("_ingest._engine", "IngestResult"),
+    "ingest": ("_ingest._engine", "ingest"),
     # Used by the other packages (cli, bench): the package's insides stay private to it.
     "BULK_CACHE": ("_sqlite", "BULK_CACHE"),
     "CHAIN": ("_sql", "CHAIN"),
@@ -107,6 +115,7 @@ __all__ = [
     "DEFAULT_WAIT",
     "EVENT_TYPES",
     "GENESIS",
+    "INGEST_SOURCES",
     "MAX_WAIT",
     "ROLES",
     "RULEBOOK",
@@ -116,6 +125,8 @@ __all__ = [
     "Event",
     "EventType",
     "Field",
+    "IngestContext",
+    "IngestResult",
     "IntegrityFailure",
     "Ledger",
     "LedgerError",
@@ -128,6 +139,7 @@ __all__ = [
     "chain_hash",
     "check_output",
     "event_lines",
+    "ingest",
     "keys",
     "load_json",
     "narration",

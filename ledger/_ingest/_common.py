@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from ._model import Context, Proposal, Record, Skip, event_id
 
 # Registrations (``customer.registered``, ``partner.registered``) and a pc-customers reseller
@@ -35,6 +37,28 @@ DAP_ROLES = ("admin-agent",)  # what a DAP gave: the partner's admin agents, as 
 _TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?(Z|z|[+-]\d{2}:?\d{2})?")
 _MS_DATE = re.compile(r"/Date\((-?\d+)(?:[+-]\d{4})?\)/")  # Windows PowerShell 5.1's DateTime
 _PASCAL_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_LEADING_CAPS = re.compile(r"[A-Z]+")
+
+
+def camel(key: str) -> str:
+    """A PascalCase key in camelCase (``OperationType`` -> ``operationType``, ``MPNId`` ->
+    ``mpnId``, ``ID`` -> ``id``); camelCase and ``@odata.*`` keys unchanged."""
+    m = _LEADING_CAPS.match(key)
+    if m is None:
+        return key
+    run = len(m.group())
+    if run == 1 or run == len(key) or not key[run].isalpha():
+        return key[:run].lower() + key[run:]
+    return key[: run - 1].lower() + key[run - 1 :]
+
+
+def fold(value: Any) -> Any:
+    """``value`` with every object key, nested ones too, in camelCase."""
+    if isinstance(value, dict):
+        return {camel(k): fold(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fold(v) for v in value]
+    return value
 
 
 class Unreadable(Exception):
@@ -306,3 +330,28 @@ def each_record(map_one: RecordMapper) -> Callable[[Sequence[Record], Context], 
         return out
 
     return mapper
+
+
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def norm_id(value: str) -> str:
+    """A GUID in lowercase (Partner Center writes some upper, some lower: an audit record's
+    ``SubscriptionId-0`` and the subscription's ``id`` name the same subscription)."""
+    return value.lower() if _GUID.fullmatch(value) else value
+
+
+def embedded(data: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+    """The JSON an audit record carries as a string (``resourceNewValue``), keys folded to
+    camelCase (its keys are PascalCase: the service's own serialisation), or None."""
+    value = data.get(field)
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+        folded: dict[str, Any] | None = fold(parsed) if isinstance(parsed, dict) else None
+        return folded
+    if isinstance(value, dict):
+        return dict(fold(value))
+    return None

@@ -268,6 +268,7 @@ def ingest_sources(
     for name, _ in sources:
         if name not in SOURCES:
             raise BadInput("source", f"{name[:64]!r} is not a source (one of {', '.join(SOURCES)})")
+    _check_context(context)
     reader = reader or _own_reader()
     mappers = mappers if mappers is not None else _own_mappers()
     read: list[tuple[str, list[Record]]] = []
@@ -316,7 +317,7 @@ def ingest_sources(
             pending.append(_Pending(out, parsed, len(pending), file, where))
     expected = len(items) + len(pending)
 
-    own = _own_registration(context, pending, sources[0][0] if sources else SOURCES[0])
+    own = _own_registration(ledger, context, pending, sources[0][0] if sources else SOURCES[0])
     if own is not None:
         pending.insert(0, own)
         expected += 1
@@ -330,6 +331,47 @@ def ingest_sources(
     with ledger.held(commit=not dry_run):
         items += _record(ledger, pending, progress)
     return IngestResult(items, n_records, n_files, dry_run, expected)
+
+
+_OPTIONS = {
+    "data.partner_id": "--partner",
+    "actor.tenant_id": "--partner",
+    "data.program": "--program",
+    "data.cloud": "--cloud",
+}
+
+
+def _check_context(context: Context) -> None:
+    """Bad input naming the option (``--partner``, ``--program``, ``--cloud``) whose value
+    the partner's registration could not carry, before anything is read."""
+    try:
+        _registration(context, "2000-01-01T00:00:00Z", "")
+    except BadInput as bad:
+        named: dict[str, BadInput] = {}
+        for problem in bad.problems:
+            option = _OPTIONS.get(problem.field, problem.field)
+            named.setdefault(option, BadInput(option, problem.reason))
+        raise BadInput.combined(list(named.values())) from None
+
+
+def _registration(context: Context, at: str, note: str) -> Event:
+    """The ingesting partner's registration (program and cloud from the options)."""
+    partner = context.partner_id
+    return parse_event(
+        {
+            "event_id": event_id("partner.registered", partner),
+            "type": "partner.registered",
+            "effective_at": at,
+            "actor": {"id": "ledger-ingest", "role": "global-admin", "tenant_id": partner},
+            "data": {
+                "partner_id": partner,
+                "name": partner,
+                "cloud": context.cloud,
+                "program": context.program,
+            },
+            "note": note,
+        }
+    )
 
 
 def _own_reader() -> Reader:
@@ -389,10 +431,16 @@ def _parsed(proposal: Proposal) -> Event | BadInput:
         return bad
 
 
-def _own_registration(context: Context, pending: list[_Pending], source: str) -> _Pending | None:
+def _own_registration(
+    ledger: Ledger, context: Context, pending: list[_Pending], source: str
+) -> _Pending | None:
     """The ingesting partner's registration, effective at the run's earliest time (or now),
-    unless a proposal registers it; ``_on_record`` drops it where it is on record."""
+    unless it is registered already or a proposal of the run registers it (no item then:
+    it is no record's, and a run after the first has nothing to say of it)."""
     partner = context.partner_id
+    with ledger.read() as db:
+        if _present(db, "prj_partners", "partner_id", [partner]):
+            return None
     if any(
         p.event.type == "partner.registered" and p.event.data.get("partner_id") == partner for p in pending
     ):
@@ -405,16 +453,10 @@ def _own_registration(context: Context, pending: list[_Pending], source: str) ->
         else "effective_at: the time of the ingest (inferred)",
         "actor: the ingest on the partner's behalf, role global-admin (default)",
     )
-    body = {
-        "event_id": event_id("partner.registered", partner),
-        "type": "partner.registered",
-        "effective_at": at,
-        "actor": {"id": "ledger-ingest", "role": "global-admin", "tenant_id": partner},
-        "data": {"partner_id": partner, "name": partner, "cloud": context.cloud, "program": context.program},
-        "note": f"ingest --partner {partner} (program and cloud from the options); " + "; ".join(inferred),
-    }
-    proposal = Proposal(source, f"--partner {partner}", body, inferred)
-    return _Pending(proposal, parse_event(body), -1, None, None)
+    note = f"ingest --partner {partner} (program and cloud from the options); " + "; ".join(inferred)
+    event = _registration(context, at, note)
+    proposal = Proposal(source, f"--partner {partner}", event.to_json(), inferred)
+    return _Pending(proposal, event, -1, None, None)
 
 
 def _merge(pending: list[_Pending]) -> tuple[list[_Pending], list[Item]]:

@@ -28,14 +28,13 @@ in it and what was expected.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from .._errors import BadInput
-from ._common import snake
+from ._common import camel, fold, snake
 from ._model import SOURCES, Record
 
 # What each source's record must have (after folding), and how the error names it.
@@ -89,29 +88,7 @@ _OPERATION_NUMBERS: Mapping[int, str] = {
     78: "create_new_commerce_migration",
 }
 
-_LEADING_CAPS = re.compile(r"[A-Z]+")
 _FORMS = "a saved response page, a JSON list of pages or records, or JSON Lines of records"
-
-
-def camel(key: str) -> str:
-    """A PascalCase key in camelCase (``OperationType`` -> ``operationType``, ``MPNId`` ->
-    ``mpnId``, ``ID`` -> ``id``); camelCase and ``@odata.*`` keys unchanged."""
-    m = _LEADING_CAPS.match(key)
-    if m is None:
-        return key
-    run = len(m.group())
-    if run == 1 or run == len(key) or not key[run].isalpha():
-        return key[:run].lower() + key[run:]
-    return key[: run - 1].lower() + key[run - 1 :]
-
-
-def fold(value: Any) -> Any:
-    """``value`` with every object key, nested ones too, in camelCase."""
-    if isinstance(value, dict):
-        return {camel(k): fold(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fold(v) for v in value]
-    return value
 
 
 def _decode(raw: bytes) -> bytes:
