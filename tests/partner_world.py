@@ -1116,7 +1116,7 @@ def world_events(world: World) -> list[Json]:
 # --- the README's sample files (samples/partner-center/) -----------------------------------
 
 
-def _at(text: str) -> datetime:
+def utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -1132,7 +1132,7 @@ def sample_world() -> World:
         "c0a7e1d2-3b4c-4d5e-8f60-718293a4b5c6",
         "Contoso",
         "contoso.onmicrosoft.com",
-        _at("2022-03-01T09:00:00Z"),
+        utc("2022-03-01T09:00:00Z"),
     )
     cid = contoso.tenant_id
     azure = Subscription(
@@ -1142,10 +1142,10 @@ def sample_world() -> World:
         *OFFERS["usage"][0],
         "b7f1c2d3e4a5968778695a4b",
         1,
-        _at("2022-04-01T10:00:00Z"),
+        utc("2022-04-01T10:00:00Z"),
         seller=fabrikam.tenant_id,
         reseller=adatum.tenant_id,
-        cancelled_at=_at("2025-02-01T16:30:00Z"),
+        cancelled_at=utc("2025-02-01T16:30:00Z"),
     )
     e3 = Subscription(
         "a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a5b",
@@ -1154,7 +1154,7 @@ def sample_world() -> World:
         *OFFERS["license"][1],
         "c8e2d3f4a5b6c7d8e9f0a1b2",
         25,
-        _at("2022-04-01T10:05:00Z"),
+        utc("2022-04-01T10:05:00Z"),
         seller=fabrikam.tenant_id,
         reseller=None,
     )
@@ -1166,8 +1166,8 @@ def sample_world() -> World:
         roles,
         "P730D",
         True,
-        _at("2023-09-01T08:00:00Z"),
-        _at("2023-09-05T14:00:00Z"),
+        utc("2023-09-01T08:00:00Z"),
+        utc("2023-09-05T14:00:00Z"),
         None,
     )
     project = Gdap(
@@ -1177,11 +1177,11 @@ def sample_world() -> World:
         ("29232cdf-9323-42fd-ade2-1d097af3e4de",),
         "P180D",
         False,
-        _at("2024-01-08T09:00:00Z"),
-        _at("2024-01-10T11:00:00Z"),
+        utc("2024-01-08T09:00:00Z"),
+        utc("2024-01-10T11:00:00Z"),
         None,
     )
-    dap = Dap(cid, _at("2022-03-02T09:30:00Z"), _at("2024-01-15T00:00:00Z"))
+    dap = Dap(cid, utc("2022-03-02T09:30:00Z"), utc("2024-01-15T00:00:00Z"))
     return World(
         fabrikam,
         "csp-indirect-provider",
