@@ -162,7 +162,7 @@ class Gdap:
 
     def extensions(self) -> list[datetime]:
         """When Microsoft extended it (each at the expiry it moved), up to ``NOW`` or its end."""
-        end, out = self.first_end, []
+        end, out = self.first_end, list[datetime]()
         if end is None or not self.auto_extend:
             return out
         limit = self.terminated_at or NOW
