@@ -160,8 +160,9 @@ def test_first_ingest_registers_the_partner_then_records_in_effective_order(ledg
         "cloud": "commercial",
         "program": "csp-direct",
     }
-    assert registered["effective_at"] == "2019-01-01T00:00:00Z"  # the run's earliest time
-    assert "inferred" in registered["note"]
+    # Effective when the mappings' registrations are, before every ingested event.
+    assert registered["effective_at"] == "2014-01-01T00:00:00Z"
+    assert "effective_at 2014-01-01T00:00:00Z (defaulted" in registered["note"]
     own = next(i for i in result.items if i.type == "partner.registered")
     assert own.inferred and own.inferred[0].startswith("effective_at")
     assert [i.position for i in result.of("recorded")] == [1, 2, 3, 4, 5]

@@ -304,28 +304,39 @@ RecordMapper = Callable[[Record, Context], Iterator[Outcome]]
 
 def each_record(map_one: RecordMapper) -> Callable[[Sequence[Record], Context], list[Outcome]]:
     """A source's mapper from its one-record mapping: a record it cannot read is skipped with
-    the reason (never a crash); a registration proposed by several records is proposed once;
-    a record that yields nothing is reported as skipped (never dropped silently)."""
+    the reason (never a crash); a registration proposed by several records is proposed once,
+    the one of the record with the least id (so the order of records and pages changes no
+    event), where it first appears; a record that yields nothing is reported as skipped
+    (never dropped silently)."""
 
     def mapper(records: Sequence[Record], context: Context) -> list[Outcome]:
-        out: list[Outcome] = []
-        registered: set[str] = set()
+        per_record: list[tuple[Record, list[Outcome]]] = []
+        chosen: dict[str, Proposal] = {}
         for record in records:
-            produced, merged = 0, 0
             try:
                 outcomes = list(map_one(record, context))
             except Unreadable as unreadable:
                 outcomes = [Skip(record.source, record.source_id, str(unreadable))]
-            for outcome in outcomes:
-                if isinstance(outcome, Proposal) and outcome.event["type"].endswith(".registered"):
-                    if outcome.event["event_id"] in registered:
-                        merged += 1
+            per_record.append((record, outcomes))
+            for o in outcomes:
+                if isinstance(o, Proposal) and o.event["type"].endswith(".registered"):
+                    held = chosen.get(o.event["event_id"])
+                    if held is None or o.source_id < held.source_id:
+                        chosen[o.event["event_id"]] = o
+        out: list[Outcome] = []
+        placed: set[str] = set()
+        for record, outcomes in per_record:
+            produced = 0
+            for o in outcomes:
+                if isinstance(o, Proposal) and o.event["type"].endswith(".registered"):
+                    if o.event["event_id"] in placed:
                         continue
-                    registered.add(outcome.event["event_id"])
-                out.append(outcome)
+                    placed.add(o.event["event_id"])
+                    o = chosen[o.event["event_id"]]
+                out.append(o)
                 produced += 1
             if not produced:
-                why = "its registration is proposed by an earlier record" if merged else "implies no event"
+                why = "its registration is proposed by another record" if outcomes else "implies no event"
                 out.append(Skip(record.source, record.source_id, why))
         return out
 

@@ -7,8 +7,9 @@ the proposals into events:
 1. the reseller map (MPN id -> tenant) is this run's ``pc-resellers`` records plus the
    resellers registered by earlier runs, found again in their registrations' notes
    (``mpnId NNN``: ``_model.mpn_note``): it lives in the event log, nowhere else;
-2. the ingesting partner (``--partner``) is registered if it is not yet, effective at the
-   earliest time of the run (said in its note and the report: that time is inferred);
+2. the ingesting partner (``--partner``) is registered if it is not yet, effective when the
+   mappings' registrations are (``_common.REGISTERED_AT``), or earlier where the run's
+   earliest event is (said in its note and the report: that time is defaulted);
 3. proposals sharing an ``event_id`` (one transition seen by two sources or two pages) are
    merged: the one whose ``effective_at`` was read beats one whose time was inferred; a
    tenant's registrations are merged too (the earliest kept), and a registration of a
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import import_module
 from typing import Any, Literal
+
+from projections import to_us
 
 from .._errors import BadInput, RuleViolation
 from .._events import Event
@@ -43,8 +45,12 @@ from .._rebuild import Progress
 from .._sql import CHAIN
 from .._store import Ledger
 from .._stored import decoded_at
-from .._time import now
+from .._time import parse_time
+from ._common import REGISTERED_AT
+from ._mapping import MAPPERS
 from ._model import MPN_IN_NOTE, SOURCES, Context, Mapper, Proposal, Record, Skip, event_id
+from ._pc_resellers import reseller_map
+from ._read import read_source
 
 Reader = Callable[[str, str, bytes], list[Record]]
 Outcome = Literal["recorded", "already_recorded", "skipped"]
@@ -264,13 +270,13 @@ def ingest_sources(
     """Ingest several sources' files in one run: one account, one transaction, every event
     ordered by effective time across sources (``pc-resellers`` mapped first, since the
     others' mappings need its reseller map). ``reader`` and ``mappers`` default to the
-    sources' own (``_read``, ``_mapping``)."""
+    sources' own (``_read.read_source``, ``_mapping.MAPPERS``)."""
     for name, _ in sources:
         if name not in SOURCES:
             raise BadInput("source", f"{name[:64]!r} is not a source (one of {', '.join(SOURCES)})")
     _check_context(context)
-    reader = reader or _own_reader()
-    mappers = mappers if mappers is not None else _own_mappers()
+    reader = reader or read_source
+    mappers = mappers if mappers is not None else MAPPERS
     read: list[tuple[str, list[Record]]] = []
     for name, files in sources:
         records: list[Record] = []
@@ -284,7 +290,7 @@ def ingest_sources(
     resellers = dict(_stored_resellers(ledger))
     for name, records in read:
         if name == "pc-resellers":
-            resellers.update(_read_resellers(records))
+            resellers.update(reseller_map(list(records)))
     context = replace(context, resellers={**resellers, **context.resellers})
 
     items: list[Item] = []
@@ -345,7 +351,7 @@ def _check_context(context: Context) -> None:
     """Bad input naming the option (``--partner``, ``--program``, ``--cloud``) whose value
     the partner's registration could not carry, before anything is read."""
     try:
-        _registration(context, "2000-01-01T00:00:00Z", "")
+        _registration(context, "2000-01-01T00:00:00Z", "the options")
     except BadInput as bad:
         named: dict[str, BadInput] = {}
         for problem in bad.problems:
@@ -374,14 +380,8 @@ def _registration(context: Context, at: str, note: str) -> Event:
     )
 
 
-def _own_reader() -> Reader:
-    reader: Reader = import_module(f"{__package__}._read").read_source
-    return reader
-
-
-def _own_mappers() -> Mapping[str, Mapper]:
-    mappers: Mapping[str, Mapper] = import_module(f"{__package__}._mapping").MAPPERS
-    return mappers
+def parse_event_time(value: str) -> int:
+    return to_us(parse_time(value, "effective_at"))
 
 
 def _text(value: object) -> str | None:
@@ -434,7 +434,8 @@ def _parsed(proposal: Proposal) -> Event | BadInput:
 def _own_registration(
     ledger: Ledger, context: Context, pending: list[_Pending], source: str
 ) -> _Pending | None:
-    """The ingesting partner's registration, effective at the run's earliest time (or now),
+    """The ingesting partner's registration, effective when every ingested registration is
+    (``_common.REGISTERED_AT``) or at the run's earliest time if that is earlier,
     unless it is registered already or a proposal of the run registers it (no item then:
     it is no record's, and a run after the first has nothing to say of it)."""
     partner = context.partner_id
@@ -446,12 +447,12 @@ def _own_registration(
     ):
         return None
     earliest = min((p.event for p in pending), key=lambda e: e.effective_us, default=None)
-    at = earliest.effective_at if earliest is not None else now().isoformat().replace("+00:00", "Z")
+    at = REGISTERED_AT
+    if earliest is not None and earliest.effective_us < parse_event_time(REGISTERED_AT):
+        at = earliest.effective_at
     inferred = (
-        "effective_at: the earliest effective time of this run (inferred)"
-        if earliest is not None
-        else "effective_at: the time of the ingest (inferred)",
-        "actor: the ingest on the partner's behalf, role global-admin (default)",
+        f"effective_at {at} (defaulted: registrations precede every ingested event)",
+        "actor: the ingest on the partner's behalf, role global-admin (defaulted)",
     )
     note = f"ingest --partner {partner} (program and cloud from the options); " + "; ".join(inferred)
     event = _registration(context, at, note)
@@ -555,16 +556,9 @@ def _stored_resellers(ledger: Ledger) -> Iterable[tuple[str, str]]:
     for position in sorted(events):
         event = events[position]
         found = MPN_IN_NOTE.search(str(event.get("note") or ""))
-        if event.get("type") == "partner.registered" and found:
+        registered = event.get("type") == "partner.registered"
+        if registered and event["data"].get("program") == "csp-indirect-reseller" and found:
             yield found.group(1), str(event["data"]["partner_id"])
-
-
-def _read_resellers(records: Sequence[Record]) -> Iterable[tuple[str, str]]:
-    """(MPN id, tenant) of this run's ``pc-resellers`` records."""
-    for record in records:
-        mpn, tenant = record.data.get("mpnId"), record.data.get("id")
-        if mpn not in (None, "") and isinstance(tenant, str) and tenant:
-            yield str(mpn), tenant
 
 
 def _record(ledger: Ledger, pending: list[_Pending], progress: Progress | None) -> list[Item]:

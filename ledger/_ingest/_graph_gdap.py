@@ -36,6 +36,7 @@ from ._common import (
     customer_registered,
     days,
     each_record,
+    norm_id,
     parse_when,
     partner_actor,
     proposal,
@@ -99,7 +100,8 @@ class Gdap:
         if rid is None:
             raise Unreadable("the relationship has no id")
         self.id = rid
-        self.customer = text(rel, "customer", "tenantId")
+        tenant = text(rel, "customer", "tenantId")
+        self.customer = norm_id(tenant) if tenant else None
         self.customer_name = text(rel, "customer", "displayName")
 
     def customer_or_skip(self) -> str:
