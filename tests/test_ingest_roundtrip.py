@@ -379,3 +379,16 @@ def test_the_transfer_worlds_are_valid(url: str, kind: str) -> None:
     with Ledger(url) as ledger:
         ledger.record_many((0, parse_event(e)) for e in world_events(world))
         assert mismatches(ledger, world, moments(world)) == []
+
+
+def test_the_audit_log_alone_records_a_dap_and_its_removal(url: str) -> None:
+    """Only the audit records (a customer no longer listed by ``pc-customers``, say): the
+    customer's ``add_customer`` is the partner creating it as its reseller, and the DAP that
+    followed, granted and removed by Microsoft, is recorded as the world has it. Fails
+    today: ``add_customer`` registers the customer only, so the grant is refused
+    (``delegation-needs-invitation``) and its removal with it (``known-references``)."""
+    world = replace(sample_world(), subscriptions=[])
+    audit = [f for f in render(world, random.Random(3)) if f.source == "pc-audit"]
+    assert refusals([ingest_at_once(url, world, audit)]) == []
+    with Ledger(url) as ledger:
+        assert mismatches(ledger, world, moments(world)) == []
