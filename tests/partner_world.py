@@ -278,6 +278,22 @@ class World:
                 times.add(g.terminated_at or end)
         return sorted(t for t in times if t <= NOW)
 
+    def transition_counts(self) -> dict[str, int]:
+        """How many events of each type the world's transitions are, each recorded once
+        whichever sources describe it (registrations and relationships aside: the ingest
+        infers those)."""
+        gdaps = [g for g in self.gdaps if g.activated_at is not None]
+        return {
+            "subscription.purchased": len(self.subscriptions),
+            "subscription.switched": sum(1 for s in self.subscriptions if s.transfer),
+            "subscription.cancelled": sum(1 for s in self.subscriptions if s.cancelled_at),
+            "delegation.requested": len(self.gdaps),
+            "delegation.granted": len(gdaps) + len(self.daps),
+            "delegation.extended": sum(len(g.extensions()) for g in gdaps),
+            "delegation.revoked": sum(1 for g in gdaps if g.terminated_at)
+            + sum(1 for d in self.daps if d.removed_at),
+        }
+
     def customer_of(self, tenant_id: str) -> Customer:
         return next(c for c in self.customers if c.tenant_id == tenant_id)
 

@@ -204,6 +204,15 @@ def ingest_until_settled(
     return done
 
 
+def recorded_counts(ledger: Ledger, world: World) -> dict[str, int]:
+    """How many events of each of ``World.transition_counts``' types the ledger holds."""
+    counts = dict.fromkeys(world.transition_counts(), 0)
+    for event in ledger.events_at(range(1, ledger.head() + 1)):
+        if event["type"] in counts:
+            counts[event["type"]] += 1
+    return counts
+
+
 def refusals(results: Iterable[IngestResult]) -> list[str]:
     """Every record the rulebook refused in these runs: its source, event type, rule, reason."""
     return [f"{i.source} {i.source_id} {i.type}: {i.reason}" for r in results for i in r.refused]
@@ -235,6 +244,7 @@ def test_the_world_ingested_at_once_answers_as_the_world(
         with Ledger(store) as ledger:
             assert mismatches(ledger, world, moments(world)) == []
             head = ledger.head()
+            assert recorded_counts(ledger, world) == world.transition_counts()  # each once
         again = ingest_at_once(store, world, files)
         assert (again.recorded, refusals([again])) == (0, [])
         with Ledger(store) as ledger:
