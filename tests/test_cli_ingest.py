@@ -180,3 +180,45 @@ def test_the_report_for_people_escapes_what_the_files_say(cli: Cli) -> None:
         "Inferred, not read",
     ):
         assert words in result.stdout, result
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+WORLD_PARTNER = "3b33e682-00c3-41ee-9dd2-a548adf56438"
+# (source, exit code, rules refused) in the order the fixtures' README gives.
+WORLD_RUNS = (
+    ("pc-resellers", 0, set()),
+    ("pc-customers", 0, set()),
+    ("pc-subscriptions", 0, set()),
+    ("pc-audit", 3, {"azure-switch-between-csp-partners"}),
+    ("graph-gdap", 0, set()),
+    ("pc-transfers", 3, {"azure-switch-between-csp-partners"}),
+)
+
+
+def test_every_source_of_the_fixtures_world_from_the_command_line(cli: Cli) -> None:
+    world = ("--partner", WORLD_PARTNER, "--program", "csp-indirect-provider", "--json")
+    for source, code, rules in WORLD_RUNS:
+        page = str(FIXTURES / f"{source}.page.json")
+        done = cli("ingest", source, page, *world).no_traceback()
+        assert done.code == code, done
+        answer = done.json()
+        assert {s["rule"] for s in answer["skipped"] if s["rule"]} == rules, answer
+        assert answer["records"] > 0 and all(s["reason"] for s in answer["skipped"]), answer
+        assert all(s["source"] == source and s["file"] == page for s in answer["skipped"] if s["file"]), (
+            answer
+        )
+    events = cli.export()
+    # Again, the JSON Lines form of every source: nothing new.
+    for source, code, _ in WORLD_RUNS:
+        done = cli("ingest", source, str(FIXTURES / f"{source}.jsonl"), *world).no_traceback()
+        assert done.code == code and done.json()["recorded"] == 0, done
+    assert cli.export() == events
+    por = cli("por", "a7c1e9b3-5d2f-4a8e-b6c4-3e1f9d7b5a20", "--json").json()
+    assert (por["partner_of_record"], por["billing_partner"]) == (
+        "5d8a1b6f-2c4e-4f9a-8b3d-7e6f5a4c3b2a",
+        WORLD_PARTNER,
+    )
+    held = cli(
+        "delegations", "8f4e2a1c-7b3d-4c5e-9f6a-1d2e3f4a5b6c", "--as-of", "2024-03-01", "--json"
+    ).json()
+    assert [d["kind"] for d in held["delegations"]] == ["gdap"]

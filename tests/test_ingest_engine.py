@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import BadInput, Ledger
+from ledger import BadInput, Ledger, RuleViolation, parse_time
+from ledger import read as queries
 from ledger._ingest import SOURCES, Context, Mapper, Proposal, Record, Skip, event_id, mpn_note
 from ledger._ingest._engine import IngestResult, ingest, ingest_sources
+from projections import to_us
 
+import builders
 from builders import SALES_ROLE, raw
 
 PARTNER = "fabrikam"
@@ -399,3 +403,103 @@ def test_every_record_is_accounted_for_exactly_once(
         by_record[item.source_id] = by_record.get(item.source_id, 0) + 1
     expected = {r["id"]: max(1, len(r.get("events", [])) + ("skip" in r)) for r in items}
     assert {k: v for k, v in by_record.items() if not k.startswith("--partner")} == expected
+
+
+# --- the sources' own readers and mappings, on the fixtures' world (tests/fixtures/sources) ---
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+WORLD_PARTNER = "3b33e682-00c3-41ee-9dd2-a548adf56438"
+WORLD = Context(WORLD_PARTNER, program="csp-indirect-provider")
+FIRST = ("pc-resellers", "pc-customers")  # the reseller map and the customers' relationships
+REST = ("pc-subscriptions", "pc-audit", "graph-gdap", "pc-transfers")
+# The world's refusals, each source alone after FIRST: the transfer to a partner whose
+# relationship is in other files; the transfers' subscription is the audit log's purchase.
+REFUSED = {
+    "pc-audit": {("azure-switch-between-csp-partners", "seeds")},
+    "pc-transfers": {("known-references", "seeds")},
+}
+WINGTIP, TAILSPIN = "6b2f1d0e-5a4c-4e3b-9a8d-2c1f0e9d8b7a", "8f4e2a1c-7b3d-4c5e-9f6a-1d2e3f4a5b6c"
+
+
+def fixture_files(source: str) -> list[tuple[str, bytes]]:
+    return [(path.name, path.read_bytes()) for path in sorted(FIXTURES.glob(f"{source}.*"))]
+
+
+def answers(ledger: Ledger) -> dict[str, Any]:
+    """What an auditor asks of the world: the partner of record of its subscriptions, the
+    customers' delegations, at a few times."""
+    found: dict[str, Any] = {}
+    for at in ("2023-10-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-06-01T00:00:00Z"):
+        us = to_us(parse_time(at, "at"))
+        for sub in ("a7c1e9b3-5d2f-4a8e-b6c4-3e1f9d7b5a20", "488745b5-2086-4912-802c-6abb9f7c3638"):
+            answer = queries.por(ledger, sub, us)
+            found[f"por {sub} {at}"] = (
+                answer["status"],
+                answer["partner_of_record"],
+                answer["billing_partner"],
+            )
+        for customer in (WINGTIP, TAILSPIN):
+            held = queries.delegations(ledger, customer, us)["delegations"]
+            found[f"delegations {customer} {at}"] = sorted((d["delegation_id"], d["kind"]) for d in held)
+    return found
+
+
+@pytest.mark.parametrize("source", REST)
+def test_each_source_of_the_fixtures_world_once_in_every_file_form(ledger: Ledger, source: str) -> None:
+    for first in FIRST:
+        assert ingest(ledger, first, fixture_files(first), WORLD).exit_code == 0
+    forms = fixture_files(source)
+    assert len(forms) >= 3
+    first_form, *others = forms
+    result = ingest(ledger, source, [first_form], WORLD)
+    assert result.recorded > 0
+    assert {(i.rule, i.edition) for i in result.refused} == REFUSED.get(source, set())
+    head = ledger.head()
+    # The same records in the other forms (pages, JSON Lines, PowerShell): nothing new.
+    again = ingest(ledger, source, others, WORLD)
+    assert again.recorded == 0 and ledger.head() == head
+    assert again.records == result.records * len(others)
+    assert {(i.source_id, i.rule) for i in again.refused} == {(i.source_id, i.rule) for i in result.refused}
+
+
+def test_the_fixtures_world_in_any_order_answers_the_same(url: str, fresh_url: str) -> None:
+    with Ledger(url) as one_by_one:
+        for source in (*FIRST, *REST):
+            ingest(one_by_one, source, fixture_files(source)[:1], WORLD)
+        expected = answers(one_by_one)
+        ids = {e["event_id"] for e in one_by_one.stored()}
+    assert expected["por a7c1e9b3-5d2f-4a8e-b6c4-3e1f9d7b5a20 2024-03-01T00:00:00Z"] == (
+        "active",
+        "5d8a1b6f-2c4e-4f9a-8b3d-7e6f5a4c3b2a",  # the reseller, through the reseller map
+        WORLD_PARTNER,
+    )
+    assert expected["por 488745b5-2086-4912-802c-6abb9f7c3638 2024-06-01T00:00:00Z"][0] == "cancelled"
+    assert expected[f"delegations {TAILSPIN} 2024-03-01T00:00:00Z"] != []
+    assert expected[f"delegations {TAILSPIN} 2024-06-01T00:00:00Z"] == []
+    with Ledger(fresh_url) as at_once:
+        # Every file of every source in one run, later sources first: one account.
+        everything = [(s, fixture_files(s)) for s in reversed((*FIRST, *REST))]
+        result = ingest_sources(at_once, everything, WORLD)
+        assert result.exit_code == 3 and {i.rule for i in result.refused} == {
+            "azure-switch-between-csp-partners"
+        }
+        assert answers(at_once) == expected
+        assert {e["event_id"] for e in at_once.stored()} == ids
+
+
+def test_held_undoes_a_refused_append_alone_and_a_dry_run_whole(ledger: Ledger) -> None:
+    """``Ledger.held``, which the engine runs in: each append a savepoint of one transaction."""
+    with ledger.held(commit=False):
+        ledger.record_many([(0, builders.partner("fabrikam")), (0, builders.customer("contoso"))])
+        with pytest.raises(RuleViolation):
+            ledger.record(builders.cancel("sub-404", "2019-05-01T00:00:00Z"))
+        # The refused append is undone alone: the next takes the position after the others.
+        assert ledger.record(builders.purchase("sub-1", "contoso", at="2019-03-01T09:00:00Z")).position == 3
+    assert ledger.head() == 0  # a dry run: all of it rolled back
+    with ledger.held():
+        ledger.record_many([(0, builders.partner("fabrikam")), (0, builders.customer("contoso"))])
+        with pytest.raises(RuleViolation):
+            ledger.record(builders.cancel("sub-404", "2019-05-01T00:00:00Z"))
+        ledger.record(builders.purchase("sub-1", "contoso", at="2019-03-01T09:00:00Z"))
+    assert ledger.head() == 3
+    assert ledger.verify() == 3

@@ -8,6 +8,7 @@ actor a default role gives, how a Microsoft time becomes RFC 3339) are written o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,7 @@ _PASCAL_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _LEADING_CAPS = re.compile(r"[A-Z]+")
 
 
+@functools.lru_cache(maxsize=8192)  # a file repeats the same few dozen keys
 def camel(key: str) -> str:
     """A PascalCase key in camelCase (``OperationType`` -> ``operationType``, ``MPNId`` ->
     ``mpnId``, ``ID`` -> ``id``); camelCase and ``@odata.*`` keys unchanged."""
@@ -55,9 +57,9 @@ def camel(key: str) -> str:
 def fold(value: Any) -> Any:
     """``value`` with every object key, nested ones too, in camelCase."""
     if isinstance(value, dict):
-        return {camel(k): fold(v) for k, v in value.items()}
+        return {camel(k): (fold(v) if isinstance(v, dict | list) else v) for k, v in value.items()}
     if isinstance(value, list):
-        return [fold(v) for v in value]
+        return [fold(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 

@@ -16,8 +16,8 @@ the proposals into events:
    tenant already on record, or an event whose ``event_id`` is stored, is already recorded
    (also where its note or actor differ: another source saw it first);
 4. the rest is ordered by ``effective_at`` (late recordings are the rulebook's to judge:
-   ``ledger/_late.py``) and recorded in batches (``record_many``, one transaction each); a
-   batch the rulebook refuses is split in two until the refused events stand alone, each
+   ``ledger/_late.py``) and recorded in batches (``record_many``, each its own savepoint);
+   a batch the rulebook refuses is split in two until the refused events stand alone, each
    then skipped with its rule and edition while every other event is recorded: the same
    outcome as one event at a time, at the cost of a few batches.
 
@@ -277,50 +277,42 @@ def ingest_sources(
     _check_context(context)
     reader = reader or read_source
     mappers = mappers if mappers is not None else MAPPERS
-    read: list[tuple[str, list[Record]]] = []
-    for name, files in sources:
-        records: list[Record] = []
-        for file_name, raw in files:
-            records += reader(name, file_name, raw)
-        read.append((name, records))
+    read = [(name, [r for file, raw in files for r in reader(name, file, raw)]) for name, files in sources]
     read.sort(key=lambda pair: pair[0] != "pc-resellers")
     n_records = sum(len(records) for _, records in read)
     n_files = sum(len(files) for _, files in sources)
 
     resellers = dict(_stored_resellers(ledger))
-    for name, records in read:
-        if name == "pc-resellers":
-            resellers.update(reseller_map(list(records)))
+    resellers.update(reseller_map([r for name, records in read if name == "pc-resellers" for r in records]))
     context = replace(context, resellers={**resellers, **context.resellers})
 
     items: list[Item] = []
     pending: list[_Pending] = []
-    for name, records in read:
-        places: dict[str, tuple[str | None, str | None]] = {r.source_id: (r.file, r.where) for r in records}
-        for out in _mapped(mappers[name], name, records, context):
-            file, where = places.get(out.source_id, (None, None))
-            if isinstance(out, Skip):
-                items.append(
-                    Item(out.source, out.source_id, "skipped", reason=out.reason, file=file, where=where)
+    mapped = _map_all(read, mappers, context)
+    read.clear()  # the records are mapped: what follows needs only where each was read
+    for out, (file, where) in mapped:
+        if isinstance(out, Skip):
+            items.append(
+                Item(out.source, out.source_id, "skipped", reason=out.reason, file=file, where=where)
+            )
+            continue
+        parsed = _parsed(out)
+        if isinstance(parsed, BadInput):
+            items.append(
+                Item(
+                    out.source,
+                    out.source_id,
+                    "skipped",
+                    event_id=_text(out.event.get("event_id")),
+                    type=_text(out.event.get("type")),
+                    reason=f"the mapping made a bad event: {parsed.message}",
+                    inferred=out.inferred,
+                    file=file,
+                    where=where,
                 )
-                continue
-            parsed = _parsed(out)
-            if isinstance(parsed, BadInput):
-                items.append(
-                    Item(
-                        out.source,
-                        out.source_id,
-                        "skipped",
-                        event_id=_text(out.event.get("event_id")),
-                        type=_text(out.event.get("type")),
-                        reason=f"the mapping made a bad event: {parsed.message}",
-                        inferred=out.inferred,
-                        file=file,
-                        where=where,
-                    )
-                )
-                continue
-            pending.append(_Pending(out, parsed, len(pending), file, where))
+            )
+            continue
+        pending.append(_Pending(out, parsed, len(pending), file, where))
     expected = len(items) + len(pending)
 
     own = _own_registration(ledger, context, pending, sources[0][0] if sources else SOURCES[0])
@@ -382,6 +374,21 @@ def _registration(context: Context, at: str, note: str) -> Event:
 
 def parse_event_time(value: str) -> int:
     return to_us(parse_time(value, "effective_at"))
+
+
+Place = tuple[str | None, str | None]  # the file and the place in it a record was read from
+
+
+def _map_all(
+    read: list[tuple[str, list[Record]]], mappers: Mapping[str, Mapper], context: Context
+) -> list[tuple[Proposal | Skip, Place]]:
+    """Every source's proposals and skips, each with where its record was read."""
+    mapped: list[tuple[Proposal | Skip, Place]] = []
+    for name, records in read:
+        places: dict[str, Place] = {r.source_id: (r.file, r.where) for r in records}
+        outs = _mapped(mappers[name], name, records, context)
+        mapped += [(out, places.get(out.source_id, (None, None))) for out in outs]
+    return mapped
 
 
 def _text(value: object) -> str | None:

@@ -125,7 +125,10 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
         return
     customer = customer_of(data)
     if customer is None:
-        raise Unreadable("names no customer (no customerId, no links.self.uri customers/{id}/subscriptions)")
+        raise Unreadable(
+            "names no customer (no customerId, no links.self.uri customers/{id}/subscriptions; "
+            "PowerShell's Get-PartnerCustomerSubscription drops it: add a CustomerId property)"
+        )
     yield customer_registered(
         record, context, customer, None, f"customer named by subscription {record.source_id}"
     )
