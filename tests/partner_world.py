@@ -798,6 +798,74 @@ def ps_reseller(r: Json) -> Json:
     }
 
 
+def ps_subscription(sub: Json, customer_id: str) -> Json:
+    """A subscription as ``Get-PartnerCustomerSubscription -CustomerId $c`` saves it
+    (``PSSubscription``: ``SubscriptionId``, enums as .NET names, no ``links``), with the
+    ``CustomerId`` property the README's script adds (the object names no customer)."""
+    keep = (
+        "offerId",
+        "offerName",
+        "friendlyName",
+        "quantity",
+        "unitType",
+        "hasPurchasableAddons",
+        "creationDate",
+        "effectiveStartDate",
+        "commitmentEndDate",
+        "autoRenewEnabled",
+        "isTrial",
+        "partnerId",
+        "contractType",
+    )
+    out: Json = {"SubscriptionId": sub["id"], **{_pascal(k): sub[k] for k in keep}}
+    out.update(
+        Status=_pascal_enum(sub["status"]),
+        BillingType=_pascal_enum(sub["billingType"]),
+        BillingCycle=_pascal_enum(sub["billingCycle"]),
+        SuspensionReasons=[],
+        CustomerId=customer_id,
+    )
+    return out
+
+
+def _timespan(days: int) -> Json:
+    """A .NET TimeSpan as ``ConvertTo-Json`` writes it (Microsoft.Graph's ``Duration``)."""
+    seconds = days * 86_400
+    return {
+        "Ticks": seconds * 10_000_000,
+        "Days": days,
+        "Hours": 0,
+        "Milliseconds": 0,
+        "Minutes": 0,
+        "Seconds": 0,
+        "TotalDays": float(days),
+        "TotalHours": float(days * 24),
+        "TotalMilliseconds": float(seconds * 1000),
+        "TotalMinutes": float(days * 1440),
+        "TotalSeconds": float(seconds),
+    }
+
+
+def ps_relationship(r: Json) -> Json:
+    """A relationship as Microsoft.Graph PowerShell's
+    ``Get-MgTenantRelationshipDelegatedAdminRelationship`` saves it: PascalCase, durations as
+    TimeSpans, no ``@odata.etag``."""
+    roles = [{"RoleDefinitionId": u["roleDefinitionId"]} for u in r["accessDetails"]["unifiedRoles"]]
+    return {
+        "Id": r["id"],
+        "DisplayName": r["displayName"],
+        "Duration": _timespan(DURATIONS[r["duration"]]),
+        "Customer": {"TenantId": r["customer"]["tenantId"], "DisplayName": r["customer"]["displayName"]},
+        "AccessDetails": {"UnifiedRoles": roles},
+        "Status": r["status"],
+        "AutoExtendDuration": _timespan(180 if r["autoExtendDuration"] == "P180D" else 0),
+        "CreatedDateTime": r["createdDateTime"],
+        "LastModifiedDateTime": r["lastModifiedDateTime"],
+        "ActivatedDateTime": r["activatedDateTime"],
+        "EndDateTime": r["endDateTime"],
+    }
+
+
 def _pc_pages(items: list[Json], size: int, self_uri: str, rng: random.Random) -> list[Json]:
     """Partner Center collection pages: ``links.next`` with ``MS-ContinuationToken`` on all
     but the last (``totalCount`` is the page's count, as the API gives it)."""
@@ -857,15 +925,16 @@ def _save(source: str, name: str, pages: list[Json], records: list[Json], style:
     return Rendered(source, name + ".json", orjson.dumps(pages, option=orjson.OPT_INDENT_2), pages=len(pages))
 
 
-def render(world: World, rng: random.Random, *, split_audit: int = 2) -> list[Rendered]:
+def render(world: World, rng: random.Random, *, split_audit: int = 2, pascal: float = 0.3) -> list[Rendered]:
     """The world as the files an operator saves: audit records (in ``split_audit`` windows),
     Graph's relationships, customers, each customer's subscriptions and transfers, and (for an
-    indirect provider) its resellers; each file in a random form and casing."""
+    indirect provider) its resellers; each file in a random form, and in PowerShell's casing
+    with the probability ``pascal`` where a PowerShell module returns that source."""
 
     def style(pascal_ok: bool) -> Style:
         return Style(
             form=rng.choice(("page", "pages", "lines")),
-            pascal=pascal_ok and rng.random() < 0.3,
+            pascal=pascal_ok and rng.random() < pascal,
             page_size=rng.randint(1, 4),
             shuffle=rng.random() < 0.5,
             rng=rng,
@@ -882,9 +951,10 @@ def render(world: World, rng: random.Random, *, split_audit: int = 2) -> list[Re
         pages = _pc_pages(chunk, st_.page_size, "/auditrecords?startDate=&endDate=", rng)
         out = [ps_audit_record(r, rng) for r in chunk] if st_.pascal else chunk
         files.append(_save("pc-audit", f"audit-{w + 1}", pages, out, st_))
-    st_ = style(pascal_ok=False)
+    st_ = style(pascal_ok=True)
     gdap = [relationship_json(world, g, NOW) for g in world.gdaps]
-    files.append(_save("graph-gdap", "gdap", _graph_pages(gdap, st_.page_size, rng), gdap, st_))
+    out = [ps_relationship(r) for r in gdap] if st_.pascal else gdap
+    files.append(_save("graph-gdap", "gdap", _graph_pages(gdap, st_.page_size, rng), out, st_))
     st_ = style(pascal_ok=True)
     customers = [_customer_json(c) for c in world.customers]
     out = [ps_customer(c) for c in customers] if st_.pascal else customers
@@ -897,17 +967,11 @@ def render(world: World, rng: random.Random, *, split_audit: int = 2) -> list[Re
             for s in world.subscriptions
             if s.customer_id == c.tenant_id and _billed_by_partner_at_now(world, s)
         ]
-        st_ = style(pascal_ok=False)
+        st_ = style(pascal_ok=True)
         uri = f"/customers/{c.tenant_id}/subscriptions"
-        files.append(
-            _save(
-                "pc-subscriptions",
-                f"subscriptions-{n + 1}",
-                _pc_pages(subs, st_.page_size, uri, rng),
-                subs,
-                st_,
-            )
-        )
+        out = [ps_subscription(sub, c.tenant_id) for sub in subs] if st_.pascal else subs
+        pages = _pc_pages(subs, st_.page_size, uri, rng)
+        files.append(_save("pc-subscriptions", f"subscriptions-{n + 1}", pages, out, st_))
         transfers = [
             transfer_json(world, s)
             for s in world.subscriptions

@@ -130,6 +130,8 @@ def test_the_partner_center_section_names_the_real_commands() -> None:
     shell = "\n".join(re.findall(r"```sh\n(.*?)```", partner_center_section(), re.S))
     for name in (
         "Connect-PartnerCenter",
+        "Get-PartnerCustomerSubscription",
+        "Get-MgTenantRelationshipDelegatedAdminRelationship",
         "Get-PartnerAuditRecord",
         "Get-PartnerCustomer",
         "Get-PartnerIndirectReseller",
