@@ -38,7 +38,14 @@ Sources the shapes follow (see ``/work/shared/spec/sources.md``): Partner Center
 "TransferEntity resources", "Relationships resources" pages; the PartnerCenter PowerShell
 module's models (``PSAuditRecord``: ``AuditRecordId``, ``OperationType`` …; ``PSCustomer``:
 ``CustomerId``, ``Name``, ``Domain``, ``RelationshipToPartner`` …; ``PSPartnerRelationship``:
-``PartnerId``, ``MpnId`` …); Microsoft Graph v1.0 ``delegatedAdminRelationship``.
+``PartnerId``, ``MpnId`` …; ``PSSubscription``: ``SubscriptionId`` …, plus the ``CustomerId`` a
+script adds); Microsoft Graph v1.0 ``delegatedAdminRelationship`` and Microsoft.Graph
+PowerShell's ``Get-MgTenantRelationshipDelegatedAdminRelationship`` (durations as TimeSpans).
+Where a page is unsure, this module chose: a subscription transferred in keeps its id and its
+``creationDate`` (the first purchase); a transfer's ``partnerOnRecord`` and its line items'
+``partnerIdOnRecord`` name the target's reseller of record ("" for none); a direct sale's
+``partnerId`` is "" (Partner Center fills it in the indirect model only); a terminated GDAP's
+``endDateTime`` is its end as extended by then and ``lastModifiedDateTime`` its termination.
 """
 
 from __future__ import annotations
