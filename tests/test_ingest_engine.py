@@ -503,3 +503,37 @@ def test_held_undoes_a_refused_append_alone_and_a_dry_run_whole(ledger: Ledger) 
         ledger.record(builders.purchase("sub-1", "contoso", at="2019-03-01T09:00:00Z"))
     assert ledger.head() == 3
     assert ledger.verify() == 3
+
+
+def test_batches_with_refusals_end_as_one_event_at_a_time(
+    url: str, fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dense refusals (an unknown subscription's cancellation every third record, one
+    subscription cancelled twice) in batches of 7: the same account and the same log as
+    batches of one."""
+    from ledger._ingest import _engine
+
+    items = [record("a-0", customer("contoso"))]
+    for n in range(1, 40):
+        if n % 3 == 0:
+            items.append(record(f"a-{n}", cancel(f"sub-x{n}", f"2019-05-{n % 28 + 1:02d}T00:00:00Z")))
+        else:
+            items.append(
+                record(f"a-{n}", purchase(f"sub-{n}", "contoso", f"2019-04-{n % 28 + 1:02d}T00:00:00Z"))
+            )
+    items.append(record("a-end", cancel("sub-1", "2019-09-01T00:00:00Z")))
+    items.append(record("a-late", cancel("sub-1", "2019-06-01T00:00:00Z", key="late")))
+    data = page("pc-audit", *items)
+    answers = []
+    for store, batch in ((url, 7), (fresh_url, 1)):
+        monkeypatch.setattr(_engine, "BATCH", batch)
+        with Ledger(store) as ledger:
+            result = run(ledger, "pc-audit", data)
+            events = [{k: e[k] for k in ("event_id", "type", "data", "position")} for e in ledger.stored()]
+            answers.append((result.to_json(), events))
+    assert answers[0] == answers[1]
+    refused = answers[0][0]["skipped"]
+    # In one run the cancellations are in effective order: the earlier stands, the later names
+    # a cancelled subscription.
+    assert {s["rule"] for s in refused} == {"known-references"}
+    assert {s["source_id"] for s in refused} == {f"a-{n}" for n in range(3, 40, 3)} | {"a-end"}

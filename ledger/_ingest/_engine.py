@@ -17,9 +17,9 @@ the proposals into events:
    (also where its note or actor differ: another source saw it first);
 4. the rest is ordered by ``effective_at`` (late recordings are the rulebook's to judge:
    ``ledger/_late.py``) and recorded in batches (``record_many``, each its own savepoint);
-   a batch the rulebook refuses is split in two until the refused events stand alone, each
-   then skipped with its rule and edition while every other event is recorded: the same
-   outcome as one event at a time, at the cost of a few batches.
+   where the rulebook refuses an event of a batch, the events before it are recorded, it
+   is skipped with its rule and edition, and the rest of the batch goes on: the same
+   outcome as one event at a time, at the cost of an append or two a refusal.
 
 All of it runs inside ``Ledger.held``: one store transaction, each batch a savepoint of it,
 committed at the end, or rolled back for ``--dry-run``, so a dry run is the real run, every
@@ -55,7 +55,7 @@ from ._read import read_source
 Reader = Callable[[str, str, bytes], list[Record]]
 Outcome = Literal["recorded", "already_recorded", "skipped"]
 
-BATCH = 1000  # events per append; a refused batch is split in two until the refused stand alone
+BATCH = 1000  # events per append (a refusal costs the events of its batch before it, again)
 _IN_CHUNK = 500  # ids per IN (...) list
 
 # Same effective time: registrations first, then each thing's lifecycle in its order.
@@ -569,33 +569,48 @@ def _stored_resellers(ledger: Ledger) -> Iterable[tuple[str, str]]:
 
 
 def _record(ledger: Ledger, pending: list[_Pending], progress: Progress | None) -> list[Item]:
-    """Record ``pending`` in order, batch by batch; a refused batch split in two until each
-    refused event stands alone and is skipped (see the module)."""
+    """Record ``pending`` in order, batch by batch. A refusal names the event it refused (its
+    line in the batch): the events before it are recorded again without it (they passed
+    already), it is skipped, and the rest of the batch goes on; a refusal that names none
+    splits the batch in two until each refused event stands alone. Either way the outcome
+    is that of one event at a time, at the cost of an append or two a refusal."""
     items: list[Item] = []
     total, done = len(pending), 0
 
-    def attempt(batch: list[_Pending]) -> None:
+    def told(count: int) -> None:
         nonlocal done
-        try:
-            receipts = ledger.record_many([(0, p.event) for p in batch])
-        except (RuleViolation, BadInput) as refused:
-            if len(batch) > 1:
-                half = len(batch) // 2
-                attempt(batch[:half])
-                attempt(batch[half:])
-                return
-            items.append(_refused(batch[0], refused))
-        else:
-            for p, receipt in zip(batch, receipts, strict=True):
-                if receipt.duplicate:  # stored meanwhile by another writer
-                    items.append(
-                        p.item("already_recorded", reason="already on record (its event_id is stored)")
-                    )
-                else:
-                    items.append(p.item("recorded", position=receipt.position))
-        done += len(batch)
+        done += count
         if progress is not None:
             progress(done, total)
+
+    def attempt(batch: list[_Pending]) -> None:
+        while batch:
+            try:
+                receipts = ledger.record_many([(line, p.event) for line, p in enumerate(batch, start=1)])
+            except (RuleViolation, BadInput) as refused:
+                if len(batch) == 1:
+                    items.append(_refused(batch[0], refused))
+                    told(1)
+                    return
+                at = refused.line
+                if at is None or not 1 <= at <= len(batch):
+                    half = len(batch) // 2
+                    attempt(batch[:half])
+                    attempt(batch[half:])
+                    return
+                attempt(batch[: at - 1])  # as before, without the refused one: they pass
+                items.append(_refused(batch[at - 1], refused))  # after them, refused alike
+                told(1)
+                batch = batch[at:]
+                continue
+            for p, receipt in zip(batch, receipts, strict=True):
+                if receipt.duplicate:  # stored meanwhile by another writer
+                    why = "already on record (its event_id is stored)"
+                    items.append(p.item("already_recorded", reason=why))
+                else:
+                    items.append(p.item("recorded", position=receipt.position))
+            told(len(batch))
+            return
 
     for start in range(0, len(pending), BATCH):
         attempt(pending[start : start + BATCH])
