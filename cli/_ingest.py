@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
     app.command()(ingest)
 
 
+INFERRED_SHOWN = 20  # events whose inferred values the report lists (--json: every one)
 SOURCES_HELP = "graph-gdap, pc-audit, pc-customers, pc-subscriptions, pc-transfers or pc-resellers"
 
 
@@ -147,6 +148,9 @@ def _report(source: str, result: IngestResult) -> None:
             out.print(f"  {item.source} {item.source_id}{where}: {item.reason}")
     inferred = [i for i in recorded if i.inferred]
     if inferred:
-        out.print("Inferred, not read:")
-        for item in inferred:
+        out.print(f"Inferred or defaulted, not read ({len(inferred)} events):")
+        for item in inferred[:INFERRED_SHOWN]:
             out.print(f"  {item.source} {item.source_id} ({item.type}): {'; '.join(item.inferred)}")
+        if len(inferred) > INFERRED_SHOWN:
+            more = len(inferred) - INFERRED_SHOWN
+            out.print(f"  and {more} more (--json lists every one; each event's note says it)")

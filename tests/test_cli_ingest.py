@@ -167,7 +167,11 @@ def test_a_file_that_is_not_such_a_source_stores_nothing_of_the_run(cli: Cli) ->
 
 def test_the_report_for_people_escapes_what_the_files_say(cli: Cli) -> None:
     evil = customer(CONTOSO, "Contoso", relationship="advisor\x1b[2J")
-    names = write(cli.cwd, "customers.json", customers_page(evil, customer(WINGTIP, "Wingtip")))
+    many = [customer(f"tenant-{n:02d}", f"Customer {n}") for n in range(25)]
+    names = write(cli.cwd, "customers.json", customers_page(evil, customer(WINGTIP, "Wingtip"), *many))
+    dry = cli("ingest", "pc-customers", names, "--partner", "fabrikam", "--dry-run", "--json").json()
+    inferred = len(dry["inferred"])
+    assert inferred > 20
     result = cli("ingest", "pc-customers", names, "--partner", "fabrikam").no_traceback()
     assert result.code == 0, result
     assert "\x1b" not in result.stdout
@@ -177,7 +181,8 @@ def test_the_report_for_people_escapes_what_the_files_say(cli: Cli) -> None:
         "already recorded: 0",
         "skipped: 1",
         "customer.registered",
-        "Inferred, not read",
+        f"Inferred or defaulted, not read ({inferred} events):",
+        f"and {inferred - 20} more (--json lists every one",
     ):
         assert words in result.stdout, result
 

@@ -18,8 +18,8 @@ the proposals into events:
 4. the rest is ordered by ``effective_at`` (late recordings are the rulebook's to judge:
    ``ledger/_late.py``) and recorded in batches (``record_many``, each its own savepoint);
    where the rulebook refuses an event of a batch, the events before it are recorded, it
-   is skipped with its rule and edition, and the rest of the batch goes on: the same
-   outcome as one event at a time, at the cost of an append or two a refusal.
+   is skipped with its rule and edition, and the rest goes on, in batches small at first:
+   the same outcome as one event at a time, at the cost of an append or two a refusal.
 
 All of it runs inside ``Ledger.held``: one store transaction, each batch a savepoint of it,
 committed at the end, or rolled back for ``--dry-run``, so a dry run is the real run, every
@@ -56,7 +56,7 @@ from ._read import read_source
 Reader = Callable[[str, str, bytes], list[Record]]
 Outcome = Literal["recorded", "already_recorded", "skipped"]
 
-BATCH = 1000  # events per append (a refusal costs the events of its batch before it, again)
+BATCH = 5000  # events per append, at most (a refusal costs the events of its batch before it, again)
 _IN_CHUNK = 500  # ids per IN (...) list
 
 # Same effective time: registrations first, then each thing's lifecycle in its order.
@@ -572,50 +572,38 @@ def _stored_resellers(ledger: Ledger) -> Iterable[tuple[str, str]]:
 
 def _record(ledger: Ledger, pending: list[_Pending], progress: Progress | None) -> list[Item]:
     """Record ``pending`` in order, batch by batch. A refusal names the event it refused (its
-    line in the batch): the events before it are recorded again without it (they passed
-    already), it is skipped, and the rest of the batch goes on; a refusal that names none
-    splits the batch in two until each refused event stands alone. Either way the outcome
-    is that of one event at a time, at the cost of an append or two a refusal."""
+    line in the batch): the batch is tried again up to it (those passed already); the
+    refused event, then first in its batch, is skipped (judged against exactly what it would
+    be judged against alone); batches grow again after each success (doubling, up to
+    ``BATCH``). The outcome is that of one event at a time, at the cost of an append or two
+    a refusal, and of a few small batches after it."""
     items: list[Item] = []
-    total, done = len(pending), 0
-
-    def told(count: int) -> None:
-        nonlocal done
-        done += count
-        if progress is not None:
-            progress(done, total)
-
-    def attempt(batch: list[_Pending]) -> None:
-        while batch:
-            try:
-                receipts = ledger.record_many([(line, p.event) for line, p in enumerate(batch, start=1)])
-            except (RuleViolation, BadInput) as refused:
-                if len(batch) == 1:
-                    items.append(_refused(batch[0], refused))
-                    told(1)
-                    return
-                at = refused.line
-                if at is None or not 1 <= at <= len(batch):
-                    half = len(batch) // 2
-                    attempt(batch[:half])
-                    attempt(batch[half:])
-                    return
-                attempt(batch[: at - 1])  # as before, without the refused one: they pass
-                items.append(_refused(batch[at - 1], refused))  # after them, refused alike
-                told(1)
-                batch = batch[at:]
+    total, done, start, size = len(pending), 0, 0, BATCH
+    while start < total:
+        batch = pending[start : start + size]
+        try:
+            receipts = ledger.record_many([(line, p.event) for line, p in enumerate(batch, start=1)])
+        except (RuleViolation, BadInput) as refused:
+            at = refused.line
+            if at == 1 or len(batch) == 1:
+                items.append(_refused(batch[0], refused))
+                start, done = start + 1, done + 1
+            elif at is not None and 1 < at <= len(batch):
+                size = at - 1  # the events before the refused one: they passed
                 continue
+            else:  # a refusal that names no line of the batch (none does today): smaller batches
+                size = max(1, len(batch) // 2)
+                continue
+        else:
             for p, receipt in zip(batch, receipts, strict=True):
                 if receipt.duplicate:  # stored meanwhile by another writer
                     why = "already on record (its event_id is stored)"
                     items.append(p.item("already_recorded", reason=why))
                 else:
                     items.append(p.item("recorded", position=receipt.position))
-            told(len(batch))
-            return
-
-    for start in range(0, len(pending), BATCH):
-        attempt(pending[start : start + BATCH])
+            start, done, size = start + len(batch), done + len(batch), min(BATCH, size * 2)
+        if progress is not None:
+            progress(done, total)
     return items
 
 
