@@ -13,9 +13,10 @@ purchase was the source partner's. So the engine gathers both from this run's re
 the partners of record from the ledger) into ``Context`` before any mapping runs, the way it
 gathers the reseller map; mappings stay pure.
 
-Limit: a subscription list ingested in a run before any run holding its transfer-in is read as
+Limit: a subscription list ingested in a run without its transfer-in is read as
 the partner's own sale (nothing in it says otherwise), and the ledger cannot correct a
-recorded purchase: ingest the transfers with, or before, the subscriptions.
+recorded purchase: ingest the transfers in one run with the subscriptions
+(``ingest_sources``; ``ledger ingest`` takes one source a run, so not yet from the command).
 """
 
 from __future__ import annotations
