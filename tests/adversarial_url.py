@@ -43,7 +43,6 @@ from urllib.parse import quote
 import orjson
 import psycopg
 import pytest
-from conftest import PG_DSN
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +52,7 @@ from ledger._url import StoreUrl, redact, store_url
 
 from builders import customer, partner
 from clitools import ledger_command
+from conftest import PG_DSN
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 PASSWORD = "Sup3r-S3cret+pw"  # with a character a URL must encode (+ stays +)

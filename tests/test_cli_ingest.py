@@ -194,9 +194,9 @@ WORLD_RUNS = (
     ("pc-resellers", 0, set()),
     ("pc-customers", 0, set()),
     ("pc-subscriptions", 0, set()),
-    ("pc-audit", 3, {"azure-switch-between-csp-partners"}),
+    ("pc-audit", 0, set()),  # the transfer to Adatum too: its relationship inferred from it
     ("graph-gdap", 0, set()),
-    ("pc-transfers", 3, {"azure-switch-between-csp-partners"}),
+    ("pc-transfers", 0, set()),
 )
 
 

@@ -609,6 +609,80 @@ def test_completed_transfer_switches_each_line_item() -> None:
     assert "status Active: not completed" in skips(outcomes)["2b4d6f8a-0c1e-4a3b-9d5f-7e9a1c3b5d7f"]
 
 
+def test_a_transfer_to_another_partner_implies_its_reseller_relationship() -> None:
+    """Adatum's accepted reseller relationship with the customer, which the switch needs and
+    only Adatum's records show: proposed at the transfer's createdTime, inferred and noted,
+    with the same ids from the audit log's record of the same transfer."""
+    outcomes = mapped("pc-transfers")
+    requested = the(outcomes, "relationship.requested", partner_id=ADATUM)
+    switched = the(outcomes, "subscription.switched", subscription_id=SUB_AZURE)
+    request_id = requested.event["data"]["request_id"]
+    accepted = the(outcomes, "relationship.accepted", request_id=request_id)
+    assert requested.event["data"]["customer_id"] == RELECLOUD  # the transfer's customerTenantId
+    assert requested.event["actor"]["tenant_id"] == ADATUM
+    assert accepted.event["actor"]["tenant_id"] == requested.event["data"]["customer_id"]
+    assert requested.event["effective_at"] <= switched.event["effective_at"]
+    assert requested.event["effective_at"] == accepted.event["effective_at"]
+    assert any(v.startswith("effective_at") and "implies" in v for v in requested.inferred)
+    assert "implies the target's accepted reseller relationship" in requested.event["note"]
+    transfer = json.loads((FIXTURES / "pc-transfers.page.json").read_text())["items"]
+    completed = next(t for t in transfer if t["status"] == "Completed")
+    record = audit_record("add_customer")
+    record.update(operationType="update_transfer", resourceNewValue=json.dumps(completed))
+    from_audit = the(map_raw("pc-audit", [record]), "relationship.requested", partner_id=ADATUM)
+    assert from_audit.event["event_id"] == requested.event["event_id"]
+    assert from_audit.event["data"] == requested.event["data"]
+
+
+def test_a_transfer_out_switches_from_the_reseller_of_record_of_the_sale() -> None:
+    """The transfer names the provider; the partner of record is the reseller its sale names
+    (``Context.partners_of_record``); without it, the provider, noted as defaulted."""
+    bare = the(mapped("pc-transfers"), "subscription.switched", subscription_id=SUB_AZURE)
+    assert bare.event["data"]["from_partner_id"] == PARTNER
+    assert any("from_partner_id the source partner (defaulted" in v for v in bare.inferred)
+    ctx = context(partners_of_record={SUB_AZURE: RESELLER})
+    switched = the(mapped("pc-transfers", ctx=ctx), "subscription.switched", subscription_id=SUB_AZURE)
+    assert switched.event["data"]["from_partner_id"] == RESELLER
+    assert switched.event["event_id"] == bare.event["event_id"]
+    assert f"from_partner_id {RESELLER}: the reseller of record" in switched.event["note"]
+
+
+def test_a_subscription_received_by_transfer_was_bought_through_the_source_partner() -> None:
+    """Listed like the partner's own sale; the transfer of the same run says it was the
+    source partner's: seller the source, no reseller, the same event id, noted."""
+    own = the(mapped("pc-subscriptions"), "subscription.purchased", subscription_id=SUB_WINGTIP)
+    ctx = context(transferred_in={SUB_WINGTIP: (ADATUM, "transfer-1")})
+    received = the(mapped("pc-subscriptions", ctx=ctx), "subscription.purchased", subscription_id=SUB_WINGTIP)
+    assert received.event["event_id"] == own.event["event_id"]
+    assert received.event["data"]["seller_id"] == ADATUM and "reseller_id" not in received.event["data"]
+    assert received.event["actor"]["tenant_id"] == ADATUM
+    assert received.event["effective_at"] == own.event["effective_at"]
+    assert "received the subscription by transfer transfer-1" in received.event["note"]
+
+
+def test_add_customer_and_pc_customers_propose_one_reseller_relationship() -> None:
+    """``add_customer`` creates the partner's reseller relationship (effective at its
+    operationDate, inferred): the same request id and event ids as pc-customers', so the
+    two sources record it once."""
+    audit = map_raw("pc-audit", [audit_record("add_customer")])
+    requested = the(audit, "relationship.requested", customer_id=TAILSPIN)
+    accepted = the(audit, "relationship.accepted", request_id=requested.event["data"]["request_id"])
+    assert requested.event["data"]["partner_id"] == PARTNER
+    assert requested.event["effective_at"] == accepted.event["effective_at"] == "2021-04-20T13:14:12.8069Z"
+    assert "relationship inferred from add_customer" in requested.event["note"]
+    customer = {
+        "id": TAILSPIN,
+        "companyProfile": {"tenantId": TAILSPIN, "companyName": "Tailspin Traders"},
+        "relationshipToPartner": "reseller",
+    }
+    listed = map_raw("pc-customers", [customer])
+    assert (
+        the(listed, "relationship.requested", customer_id=TAILSPIN).event["event_id"]
+        == (requested.event["event_id"])
+    )
+    assert the(listed, "relationship.accepted").event["event_id"] == accepted.event["event_id"]
+
+
 def test_resellers_registered_under_the_provider_with_their_mpn_id() -> None:
     (reseller,) = proposals(mapped("pc-resellers"))
     assert reseller.event["data"] == {
@@ -668,8 +742,9 @@ def test_two_sources_of_one_transition_propose_one_event_id(
 
 
 def test_the_fixtures_world_is_recorded_on_both_stores(ledger: Ledger) -> None:
-    """Every proposal of the six sources, each once, in the files' order: all are recorded
-    but the switch to Adatum, whose reseller relationship with the customer no file shows."""
+    """Every proposal of the six sources, each once, in the files' order: all are recorded,
+    the switch to Adatum too, since the completed transfer implies Adatum's accepted reseller
+    relationship with the customer, which no file of Fabrikam shows (proposed as inferred)."""
     ctx = context()
     ledger.record(
         parse_event(
@@ -704,7 +779,13 @@ def test_the_fixtures_world_is_recorded_on_both_stores(ledger: Ledger) -> None:
                 ledger.record(parse_event(dict(p.event)))
             except RuleViolation as error:
                 refused.append((p.event["type"], error.rule))
-    assert refused == [("subscription.switched", "azure-switch-between-csp-partners")]
+    assert refused == []
+    inferred = [
+        e
+        for e in ledger.stored()
+        if e["type"] == "relationship.requested" and e["data"]["partner_id"] != PARTNER
+    ]
+    assert len(inferred) == 1 and "a completed transfer implies" in inferred[0]["note"]
     stored = Counter(e["type"] for e in ledger.stored())
     assert stored["delegation.extended"] == 1 and stored["subscription.purchased"] == 3
     assert len(seen) == sum(stored.values()) - 1 + len(refused)  # the provider's own registration

@@ -34,6 +34,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli.app import app
+from ledger import Ledger
 
 from clitools import ledger_command
 
@@ -499,3 +500,76 @@ def test_the_commands_and_options_the_pages_name_in_passing_exist() -> None:
                 if "TYPE" in words:
                     allowed.add("--field")
         assert options <= allowed, f"{span}: {sorted(options - allowed)} not among its options"
+
+
+def partner_center_section() -> str:
+    return README.read_text().split("## From Partner Center", 1)[1].split("\n## ", 1)[0]
+
+
+def partner_center_commands() -> list[str]:
+    """The section's ``ledger`` lines (its console block), comments dropped: run by the tests.
+    Its ``sh`` blocks are what is run against Microsoft, never here."""
+    blocks = re.findall(r"```console\n(.*?)```", partner_center_section(), re.S)
+    assert len(blocks) == 1, "the section has one console block"
+    return [
+        re.sub(r"\s+#.*$", "", line[2:]).strip() for line in blocks[0].splitlines() if line.startswith("$ ")
+    ]
+
+
+def test_the_partner_center_section_names_the_real_commands() -> None:
+    """What is run against Microsoft is shown as such (sh blocks), with the real names."""
+    shell = "\n".join(re.findall(r"```sh\n(.*?)```", partner_center_section(), re.S))
+    for name in (
+        "Connect-PartnerCenter",
+        "Get-PartnerCustomerSubscription",
+        "Get-MgTenantRelationshipDelegatedAdminRelationship",
+        "Get-PartnerAuditRecord",
+        "Get-PartnerCustomer",
+        "Get-PartnerIndirectReseller",
+        "az rest",
+        "Invoke-RestMethod",
+        "https://graph.microsoft.com/v1.0/tenantRelationships/delegatedAdminRelationships",
+    ):
+        assert name in shell, name
+    assert "$ ledger" not in shell
+
+
+def test_the_partner_center_section_runs_as_written(tmp_path: Path) -> None:
+    """On a fresh ledger, from the repository's folder (where the sample paths lead), every
+    ``ledger`` line exits 0, prints JSON where it says --json, and the dry run stores nothing."""
+    commands = partner_center_commands()
+    assert sum(c.startswith("ledger ingest ") for c in commands) >= 6
+    sources = {shlex.split(c)[2] for c in commands if c.startswith("ledger ingest ")}
+    assert sources == {
+        "pc-audit",
+        "graph-gdap",
+        "pc-customers",
+        "pc-subscriptions",
+        "pc-transfers",
+        "pc-resellers",
+    }
+    db = tmp_path / "ledger.db"
+    env = {**os.environ, "LEDGER_DB": f"sqlite:///{db}"}
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "ledger"
+        before = _head(db)
+        done = subprocess.run(
+            [*ledger_command(), *argv[1:]], cwd=README.parent, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{command}: {done.stdout} {done.stderr}"
+        assert "Traceback" not in done.stderr
+        if "--json" in argv:
+            answer = orjson.loads(done.stdout)
+            if argv[1] == "ingest" and argv[2] == "pc-audit":  # the second time: nothing new
+                assert answer["recorded"] == 0 and answer["already_recorded"] > 0, answer
+        if "--dry-run" in argv:
+            assert _head(db) == before, f"{command} stored something"
+
+
+def _head(db: Path) -> int:
+    """The number of events stored (0 before the store exists)."""
+    if not db.exists():
+        return 0
+    with Ledger(f"sqlite:///{db}") as ledger:
+        return ledger.head()

@@ -46,7 +46,6 @@ from typing import Any, ClassVar, Literal
 
 import psycopg
 import pytest
-from conftest import PG_DSN
 from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
@@ -60,6 +59,8 @@ import projections
 from ledger._postgres_recorder import PostgresLedgerRecorder
 from ledger._sql import APPEND_ONLY_MESSAGE
 from ledger._sqlite_recorder import SQLiteLedgerRecorder
+
+from conftest import PG_DSN
 
 # The library's Postgres tests use a maximally long (63 character) events table name.
 PG_EVENTS_TABLE_NAME = "s" * 50 + "stored_events"

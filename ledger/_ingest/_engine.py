@@ -47,6 +47,7 @@ from .._store import Ledger
 from .._stored import decoded_at
 from .._time import parse_time
 from ._common import REGISTERED_AT
+from ._facts import transfer_facts
 from ._mapping import MAPPERS
 from ._model import MPN_IN_NOTE, SOURCES, Context, Mapper, Proposal, Record, Skip, event_id
 from ._pc_resellers import reseller_map
@@ -285,6 +286,7 @@ def ingest_sources(
     resellers = dict(_stored_resellers(ledger))
     resellers.update(reseller_map([r for name, records in read if name == "pc-resellers" for r in records]))
     context = replace(context, resellers={**resellers, **context.resellers})
+    context = transfer_facts(ledger, read, context)  # what transfers and sales say of each other
 
     items: list[Item] = []
     pending: list[_Pending] = []

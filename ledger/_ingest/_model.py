@@ -88,13 +88,20 @@ class Skip:
 @dataclass(frozen=True)
 class Context:
     """What a mapping may know besides its records: whose data it is (``--partner``), the
-    cloud and program to register tenants first seen in, and the reseller map (MPN id to
-    tenant id) from ``pc-resellers`` files, this run's and earlier runs'."""
+    cloud and program to register tenants first seen in, the reseller map (MPN id to
+    tenant id) from ``pc-resellers`` files, this run's and earlier runs', and what the
+    other sources say of transferred subscriptions."""
 
     partner_id: str
     cloud: str = "commercial"
     program: str = "csp-direct"
     resellers: Mapping[str, str] = field(default_factory=dict)  # MPN id -> tenant id
+    # What a transfer's mapping needs of the subscription's sale and a subscription's mapping
+    # of its transfer, which other sources hold (``_facts.transfer_facts``: this run's records
+    # and the ledger): the partner of record before a transfer out of the ingesting partner,
+    # and the source partner and transfer id of a transfer into it.
+    partners_of_record: Mapping[str, str] = field(default_factory=dict)  # subscription -> tenant
+    transferred_in: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # sub -> (source, transfer)
 
 
 Mapper = Callable[[Sequence[Record], Context], list[Proposal | Skip]]

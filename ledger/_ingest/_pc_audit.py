@@ -45,6 +45,7 @@ from ._common import (
 )
 from ._graph_gdap import Gdap
 from ._model import Context, Record, Skip
+from ._pc_customers import reseller_relationship
 from ._pc_subscriptions import purchase
 from ._pc_transfers import switches
 
@@ -167,8 +168,25 @@ def _update_subscription(record: Record, context: Context) -> Iterator[Outcome]:
 
 
 def _add_customer(record: Record, context: Context) -> Iterator[Outcome]:
+    """The customer's registration and the partner's reseller relationship with it: a CSP
+    partner adds a customer by creating it (which makes Partner Center's relationship a
+    reseller one) or by the customer accepting its reseller invitation, so the relationship
+    exists from ``operationDate`` on (inferred, noted), with the ids pc-customers gives it."""
+    customer = _customer(record)
     at = text(record.data, "operationDate")
     yield _register(record, context, f"add_customer at {at} (that time kept here)")
+    new = embedded(record.data, "resourceNewValue") or {}
+    noted: list[str] = []
+    effective = when(record.data, "operationDate", noted)
+    yield from reseller_relationship(
+        record,
+        context,
+        customer,
+        effective,
+        noted,
+        text(new, "associatedPartnerId"),
+        "relationship inferred from add_customer (a customer a CSP partner adds is its reseller customer)",
+    )
 
 
 def _remove_relationship(record: Record, context: Context) -> Iterator[Outcome]:

@@ -48,18 +48,43 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
             f"relationshipToPartner {relation}: not a reseller relationship, none recorded",
         )
         return
+    yield from reseller_relationship(
+        record,
+        context,
+        customer,
+        REGISTERED_AT,
+        [f"effective_at {REGISTERED_AT} (defaulted: the customer resource carries no date)"],
+        text(data, "associatedPartnerId"),
+        "relationship read from relationshipToPartner reseller",
+    )
+
+
+def reseller_relationship(
+    record: Record,
+    context: Context,
+    customer: str,
+    effective_at: str,
+    when_noted: list[str],
+    associated: str | None,
+    why: str,
+) -> Iterator[Outcome]:
+    """The ingesting partner's accepted reseller relationship with ``customer``
+    (``relationship.requested`` and ``relationship.accepted``), one per (partner, customer):
+    its ``request_id`` is ``reseller:PARTNER:CUSTOMER`` whichever source proposes it
+    (pc-customers' ``relationshipToPartner``, pc-audit's ``add_customer``), so the two agree
+    on its event ids and the engine records it once (a read time beating the defaulted one).
+    ``associated``: an indirect provider's reseller of the customer (MPN id or tenant)."""
     request_id = f"reseller:{context.partner_id}:{customer}"
     inferred = [
-        f"effective_at {REGISTERED_AT} (defaulted: the customer resource carries no date)",
+        *when_noted,
         f"request_id {request_id} (defaulted: Partner Center gives the relationship no id)",
-        "relationship read from relationshipToPartner reseller",
+        why,
     ]
     requested: dict[str, Any] = {
         "request_id": request_id,
         "partner_id": context.partner_id,
         "customer_id": customer,
     }
-    associated = text(data, "associatedPartnerId")
     if associated is not None:
         reseller = context.resellers.get(associated) or (
             associated if associated in context.resellers.values() else None
@@ -73,7 +98,7 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
         record,
         "relationship.requested",
         (request_id,),
-        REGISTERED_AT,
+        effective_at,
         partner_actor(record, context),
         requested,
         [*inferred, "actor role admin-agent (defaulted)"],
@@ -82,7 +107,7 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
         record,
         "relationship.accepted",
         (request_id,),
-        REGISTERED_AT,
+        effective_at,
         actor(f"customer admin of {customer}", DAP_CUSTOMER_ROLE, customer),
         {"request_id": request_id},
         [*inferred, f"actor role {DAP_CUSTOMER_ROLE} of the customer tenant (defaulted)"],

@@ -26,8 +26,10 @@ from typing import Any
 
 from .._events import parse_duration
 from ._common import (
+    PARTNER_ROLE,
     Outcome,
     Unreadable,
+    actor,
     customer_registered,
     each_record,
     lower,
@@ -64,12 +66,25 @@ def purchase(
 ) -> Proposal:
     """``subscription.purchased`` through ``csp`` by the ingesting partner (the seller), its
     reseller of record through the reseller map (Unreadable for an unknown MPN id of an
-    indirect provider's sale)."""
+    indirect provider's sale). A subscription the partner received by a completed transfer
+    (``Context.transferred_in``) was bought through the transfer's source partner: sold by it,
+    with no reseller (its records, which would name one, are not ours), recorded by it; the
+    MPN id names the reseller of record after the transfer (the switch's ``to_reseller_id``)."""
     inferred: list[str] = [
         "channel csp (defaulted: Partner Center sales are CSP)",
         "actor role admin-agent (defaulted)",
     ]
     sub = norm_id(subscription_id)
+    transferred = context.transferred_in.get(sub)
+    seller, who = context.partner_id, partner_actor(record, context)
+    if transferred is not None:
+        seller, transfer_id = transferred
+        inferred.append(
+            f"seller_id {seller}, no reseller_id (inferred: the partner received the subscription by "
+            f"transfer {transfer_id}; the purchase was the source partner's)"
+        )
+        who = actor(f"admin agent of {seller}", PARTNER_ROLE, seller)
+        mpn_id = None
     service = service_from_offer(offer_id, billing_type, inferred)
     data: dict[str, Any] = {
         "subscription_id": sub,
@@ -77,7 +92,7 @@ def purchase(
         "offer": (offer or offer_id or "unknown offer")[:1024],
         "service": service,
         "channel": "csp",
-        "seller_id": context.partner_id,
+        "seller_id": seller,
     }
     if not offer and not offer_id:
         inferred.append("offer 'unknown offer' (defaulted: the record names none)")
@@ -101,7 +116,7 @@ def purchase(
         "subscription.purchased",
         (sub,),
         effective_at,
-        partner_actor(record, context),
+        who,
         data,
         inferred,
     )
