@@ -44,7 +44,8 @@ def ingest(
         typer.Argument(
             help=(
                 "Saved files of that source: a response page, a JSON list of pages, or JSON Lines "
-                "of records; - reads standard input."
+                "of records; - reads standard input. A source's name starts the next source's files: "
+                "several sources in one run, e.g. subscriptions with their transfers."
             ),
             metavar="FILE...",
             show_default=False,
@@ -91,26 +92,47 @@ def ingest(
 
         ledger ingest pc-audit audit-2024-06.json --partner fabrikam
         ledger ingest graph-gdap relationships.json --partner fabrikam --dry-run
+        ledger ingest pc-subscriptions subs.json pc-transfers transfers.json --partner fabrikam
     """
-    from ledger import INGEST_SOURCES, IngestContext
+    from ledger import INGEST_SOURCES, IngestContext, ingest_sources
     from ledger import ingest as run_ingest
 
     with reporting(as_json):
-        if source not in INGEST_SOURCES:
-            raise BadInput("SOURCE", f"{source[:64]!r} is not a source (one of {', '.join(INGEST_SOURCES)})")
-        read = [(file, _read(file)) for file in files]
+        groups = _groups(source, files, INGEST_SOURCES)
+        read = [(name, [(file, _read(file)) for file in names]) for name, names in groups]
         context = IngestContext(partner, cloud=cloud, program=program)
         with said_warnings() as warned, open_ledger(ctx) as ledger, progress_bar("ingesting") as progress:
-            result = run_ingest(ledger, source, read, context, dry_run=dry_run, progress=progress)
+            if len(read) == 1:
+                result = run_ingest(ledger, source, read[0][1], context, dry_run=dry_run, progress=progress)
+            else:
+                result = ingest_sources(ledger, read, context, dry_run=dry_run, progress=progress)
         answer = result.to_json()
         if warned:
             answer["warnings"] = warned
         if as_json:
             emit_json(answer)
         else:
-            _report(source, result)
+            _report(", ".join(name for name, _ in groups), result)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+def _groups(source: str, words: list[str], sources: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """SOURCE FILE... [SOURCE FILE...]...: a word that names a source starts the next source's
+    files (a file called like a source is written ./pc-audit), so that several sources are
+    ingested in one run: one transaction, one account, every event in effective-time order."""
+    groups: list[tuple[str, list[str]]] = []
+    for word in [source, *words]:
+        if word in sources:
+            groups.append((word, []))
+        elif not groups:
+            raise BadInput("SOURCE", f"{word[:64]!r} is not a source (one of {', '.join(sources)})")
+        else:
+            groups[-1][1].append(word)
+    for name, files in groups:
+        if not files:
+            raise BadInput("FILE", f"no file is given for {name}")
+    return groups
 
 
 def _read(file: str) -> bytes:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._chain import GENESIS, chain_hash, parse_digest
     from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field
     from ._files import check_output, output_file, store_files, write_output, writing
-    from ._ingest._engine import IngestResult, ingest
+    from ._ingest._engine import IngestResult, ingest, ingest_sources
     from ._ingest._model import SOURCES as INGEST_SOURCES
     from ._ingest._model import Context as IngestContext
     from ._json import load_json
@@ -71,6 +71,7 @@ _MODULES = {
     "IngestContext": ("_ingest._model", "Context"),
     "IngestResult": ("_ingest._engine", "IngestResult"),
     "ingest": ("_ingest._engine", "ingest"),
+    "ingest_sources": ("_ingest._engine", "ingest_sources"),
     # Used by the other packages (cli, bench): the package's insides stay private to it.
     "BULK_CACHE": ("_sqlite", "BULK_CACHE"),
     "CHAIN": ("_sql", "CHAIN"),
@@ -143,6 +144,7 @@ __all__ = [
     "check_output",
     "event_lines",
     "ingest",
+    "ingest_sources",
     "is_global_admin",
     "keys",
     "load_json",

@@ -227,3 +227,37 @@ def test_every_source_of_the_fixtures_world_from_the_command_line(cli: Cli) -> N
         "delegations", "8f4e2a1c-7b3d-4c5e-9f6a-1d2e3f4a5b6c", "--as-of", "2024-03-01", "--json"
     ).json()
     assert [d["kind"] for d in held["delegations"]] == ["gdap"]
+
+
+def test_several_sources_in_one_run_record_what_one_run_each_records(
+    cli: Cli, fresh_url: str, tmp_path: Path
+) -> None:
+    """``ledger ingest S1 FILE S2 FILE...``: a source's name starts the next source's files;
+    one run records the same transitions as a run per source (so a subscription list can be
+    read with its transfers), in effective-time order across sources."""
+    world = ("--partner", WORLD_PARTNER, "--program", "csp-indirect-provider", "--json")
+    words = [w for source, _, _ in WORLD_RUNS for w in (source, str(FIXTURES / f"{source}.page.json"))]
+    together = cli("ingest", *words, *world).no_traceback()
+    assert together.code == 0, together
+    answer = together.json()
+    assert answer["files"] == len(WORLD_RUNS), answer
+    assert all(s["rule"] is None for s in answer["skipped"]), answer
+    one_run = cli.export()
+    times = [e["effective_at"] for e in one_run[1:]]  # after the partner's own registration
+    assert times == sorted(times, key=lambda t: t.replace("Z", "+00:00"))
+
+    (tmp_path / "apart").mkdir()
+    apart = Cli(fresh_url, tmp_path / "apart")
+    for source, _, _ in WORLD_RUNS:
+        assert apart("ingest", source, str(FIXTURES / f"{source}.page.json"), *world).code == 0
+    assert {e["event_id"] for e in apart.export()} == {e["event_id"] for e in one_run}
+
+
+def test_a_source_named_without_files_or_a_first_word_that_is_no_source_is_bad_input(cli: Cli) -> None:
+    page = str(FIXTURES / "pc-customers.page.json")
+    empty = cli("ingest", "pc-customers", page, "pc-transfers", "--partner", WORLD_PARTNER)
+    assert_plain_error(empty, 2, "FILE")
+    assert "pc-transfers" in empty.stderr
+    not_a_source = cli("ingest", "customers", page, "--partner", WORLD_PARTNER, "--json")
+    assert_error(not_a_source, "bad-input", 2, "SOURCE")
+    assert cli.export() == []

@@ -16,7 +16,7 @@ gathers the reseller map; mappings stay pure.
 Limit: a subscription list ingested in a run without its transfer-in is read as
 the partner's own sale (nothing in it says otherwise), and the ledger cannot correct a
 recorded purchase: ingest the transfers in one run with the subscriptions
-(``ingest_sources``; ``ledger ingest`` takes one source a run, so not yet from the command).
+(``ingest_sources``; from the command line ``ledger ingest pc-subscriptions FILE pc-transfers FILE``).
 """
 
 from __future__ import annotations
