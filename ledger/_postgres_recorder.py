@@ -137,7 +137,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         for statement in [
             *CHAIN_DDL,
             *NODES_DDL,
-            *projections.schema_statements(),
+            *projections.schema_statements(db.dialect),
             *guards_ddl(self.events_table_name),
         ]:
             db.execute(statement)

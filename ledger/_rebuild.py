@@ -1,6 +1,7 @@
-"""Rebuilding the projections: every stored event folded again, into temporary twins of the
-projection tables (``projections._rebuild``), which then replace the real tables' rows in
-the same transaction. A verification folds into the same twins (``_verify``) and compares.
+"""Rebuilding the projections: every stored event folded again, in one transaction, into
+the emptied projection tables (SQLite) or into temporary twins of them whose rows then
+replace the real tables' (PostgreSQL; see ``projections._rebuild``). A verification folds
+into the twins (``_verify``) and compares.
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ def rebuild(store: Store, waiting: Callable[[], Any], progress: Progress | None)
         with waiting():
             db.take_write_lock(store.events_table)
         to = head(db)
-        with folded_into_twins(db, store.events_table, to, progress):
+        db.bulk()
+        if projections.empty_for_rebuild(db):
+            _fold_all(db, store.events_table, to, progress, None)
+            projections.reindex(db)
+            return to
+        try:
+            _fold_all(db, store.events_table, to, progress, None)
             projections.replace_with_twins(db)
+        finally:
+            projections.drop_twins(db)
     return to
 
 
@@ -46,20 +55,26 @@ def folded_into_twins(
     db.bulk()
     projections.create_twins(db)
     try:
-        session = projections.Session(db, empty=True)
-        position = 0
-        with no_cycle_collection():
-            while position < to:
-                rows = stored_rows(db, events_table, position, to, _stored.CHUNK, chain=fold is not None)
-                if not rows:
-                    break
-                position = _plain_fold(session, events_table, rows) if fold is None else fold(session, rows)
-                session.flush(evict=True)
-                if progress is not None:
-                    progress(position, to)
+        _fold_all(db, events_table, to, progress, fold)
         yield
     finally:
         projections.drop_twins(db)
+
+
+def _fold_all(db: Db, events_table: str, to: int, progress: Progress | None, fold: Fold | None) -> None:
+    """Fold every stored event up to position ``to`` into empty projection tables (or their
+    twins), in batches through one session; with ``fold``, as ``folded_into_twins`` says."""
+    session = projections.Session(db, empty=True)
+    position = 0
+    with no_cycle_collection():
+        while position < to:
+            rows = stored_rows(db, events_table, position, to, _stored.CHUNK, chain=fold is not None)
+            if not rows:
+                break
+            position = _plain_fold(session, events_table, rows) if fold is None else fold(session, rows)
+            session.flush(evict=True)
+            if progress is not None:
+                progress(position, to)
 
 
 def _plain_fold(session: projections.Session, events_table: str, rows: list[Mapping[str, Any]]) -> int:

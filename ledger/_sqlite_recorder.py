@@ -51,7 +51,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         for statement in [
             *CHAIN_DDL,
             *NODES_DDL,
-            *projections.schema_statements(),
+            *projections.schema_statements(db.dialect),
             *(ddl for _, _, ddl in guards(self.events_table_name)),
         ]:
             db.execute(statement)

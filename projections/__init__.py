@@ -34,7 +34,14 @@ if TYPE_CHECKING:
         por_answer,
         por_statement,
     )
-    from ._rebuild import create_twins, drop_twins, first_difference, replace_with_twins
+    from ._rebuild import (
+        create_twins,
+        drop_twins,
+        empty_for_rebuild,
+        first_difference,
+        reindex,
+        replace_with_twins,
+    )
     from ._session import Session
     from ._tables import EVENT_REFS, EVENT_REFS_KEY, TABLES, Db, schema_statements
     from ._time import DAY_US, canonical_time, canonical_to_us, format_time, format_us, from_us, to_us
@@ -72,6 +79,8 @@ _MODULES = {
     "partner_of_record": "_queries",
     "create_twins": "_rebuild",
     "drop_twins": "_rebuild",
+    "empty_for_rebuild": "_rebuild",
+    "reindex": "_rebuild",
     "first_difference": "_rebuild",
     "replace_with_twins": "_rebuild",
     "Session": "_session",
@@ -154,6 +163,7 @@ __all__ = [
     "customers",
     "delegations",
     "drop_twins",
+    "empty_for_rebuild",
     "first_difference",
     "format_time",
     "format_us",
@@ -163,6 +173,7 @@ __all__ = [
     "partners",
     "por_answer",
     "por_statement",
+    "reindex",
     "replace_with_twins",
     "schema_statements",
     "subscriptions",

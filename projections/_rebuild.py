@@ -1,14 +1,21 @@
-"""Rebuilding and checking the projections: the same fold, into temporary twins of the tables.
+"""Rebuilding and checking the projections: the same fold, into emptied tables or temporary twins.
 
-A rebuild or a verification creates temporary tables with the projection tables' names:
-they shadow the real ones (SQLite and PostgreSQL both search the temporary schema first),
-so ``apply`` folds into them unchanged. Then the real tables are compared with them
-(``verify``) or replaced by them in the same transaction (``rebuild``).
+A verification creates temporary tables with the projection tables' names: they shadow
+the real ones (SQLite and PostgreSQL both search the temporary schema first), so ``apply``
+folds into them unchanged, and the real tables are compared with them.
+
+A rebuild on SQLite folds into the real tables themselves, emptied in its transaction,
+with only the indexes the fold searches; the others are built once after the last row
+(``empty_for_rebuild``, ``reindex``). Each row is written once, not into a twin and then
+copied, and an index built from sorted rows is cheaper than one kept up row by row. A
+reader (WAL) sees the old rows and indexes until the rebuild commits. On PostgreSQL,
+dropping an index would lock its table against readers for the whole rebuild, so there a
+rebuild folds into twins and copies them in (``replace_with_twins``), readers unblocked.
 """
 
 from __future__ import annotations
 
-from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_DDL, EVENT_REFS_KEY, TABLES, Db
+from ._tables import EVENT_REFS, EVENT_REFS_COLUMNS, EVENT_REFS_KEY, TABLES, Db, event_refs_ddl
 
 # The secondary indexes the fold alone (a rebuild) searches: a relationship's end finds
 # the customer's relationships, and a late recording (``Session.rewind``) the customer's
@@ -27,7 +34,7 @@ def create_twins(db: Db) -> None:
     statements: list[str] = []
     for table in TABLES:
         statements += table.ddl()
-    statements += EVENT_REFS_DDL
+    statements += event_refs_ddl(db.dialect)
     for statement in statements:
         if statement.startswith("CREATE TABLE IF NOT EXISTS "):
             db.create_temp_table(statement)
@@ -35,6 +42,45 @@ def create_twins(db: Db) -> None:
             name = statement.split(" ")[5]
             if name in _SEARCHED_BY_THE_FOLD:
                 db.create_temp_index(statement, name)
+
+
+def _folds_into_real_tables(db: Db) -> bool:
+    """Whether a rebuild on ``db`` folds into the real tables (see the module's docstring)."""
+    return db.dialect == "sqlite"
+
+
+def _unsearched_indexes() -> list[tuple[str, str]]:
+    """Each projection index the fold does not search: its name and its DDL."""
+    out: list[tuple[str, str]] = []
+    for table in TABLES:
+        for statement in table.ddl():
+            if statement.startswith("CREATE INDEX IF NOT EXISTS "):
+                name = statement.split(" ")[5]
+                if name not in _SEARCHED_BY_THE_FOLD:
+                    out.append((name, statement))
+    return out
+
+
+def empty_for_rebuild(db: Db) -> bool:
+    """Make ready for a rebuild's fold: on SQLite, empty the real projection tables and drop
+    the indexes the fold does not search (``reindex`` builds them again), and answer True;
+    elsewhere create the twins (``create_twins``) and answer False. All inside the
+    rebuild's transaction: a failure rolls every part of it back."""
+    if not _folds_into_real_tables(db):
+        create_twins(db)
+        return False
+    for name, _ in _unsearched_indexes():
+        db.execute(f"DROP INDEX IF EXISTS {db.real_schema}.{name}")
+    for name in _names():
+        db.execute(f"DELETE FROM {db.real_schema}.{name}")
+    return True
+
+
+def reindex(db: Db) -> None:
+    """After a rebuild's fold into the real tables: build the indexes it dropped again
+    (a store made before the refs table's present form keeps its index on it throughout)."""
+    for _, statement in _unsearched_indexes():
+        db.execute(statement)
 
 
 def drop_twins(db: Db) -> None:

@@ -26,6 +26,9 @@ class Db(Protocol):
 
     real_schema: str  # the schema of the real tables, as SQL names it beside their twins
 
+    @property
+    def dialect(self) -> str: ...  # "sqlite" or "postgresql"
+
     def execute(self, sql: str, params: Sequence[object] = ()) -> None: ...
 
     def fetchone(self) -> Mapping[str, Any] | None: ...
@@ -171,21 +174,31 @@ TABLES: tuple[Table, ...] = (
 )
 
 # Which events concern which customer, subscription or partner (history filters, and each
-# customer's newest effective time).
+# customer's newest effective time). Nearly half of all projection rows, so one B-tree: its
+# key serves every query of it (a ref's events by effective time for ``Session.newest`` and
+# ``later_positions``, by position for the timeline, a ref's prefix for the lists), and on
+# SQLite the table is that key alone (WITHOUT ROWID). A position has one effective time, so
+# the key is unique exactly where (ref, position) is. A store made before (a rowid table
+# keyed by (ref, position), and an index on (ref, effective_us)) answers the same queries
+# with the same rows, and a rebuild gives it this form.
 EVENT_REFS = "prj_event_refs"
 EVENT_REFS_COLUMNS = ("ref", "position", "effective_us")
-EVENT_REFS_KEY = ("ref", "position")
-EVENT_REFS_DDL = [
-    f"CREATE TABLE IF NOT EXISTS {EVENT_REFS} ("
-    "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
-    "PRIMARY KEY (ref, position))",
-    f"CREATE INDEX IF NOT EXISTS {EVENT_REFS}_effective ON {EVENT_REFS} (ref, effective_us)",
-]
+EVENT_REFS_KEY = ("ref", "effective_us", "position")
 
 
-def schema_statements() -> list[str]:
-    """Every statement that creates the projection tables (idempotent)."""
+def event_refs_ddl(dialect: str) -> list[str]:
+    """The event refs table's DDL on ``dialect`` ("sqlite": without a rowid)."""
+    rowid = " WITHOUT ROWID" if dialect == "sqlite" else ""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {EVENT_REFS} ("
+        "ref TEXT NOT NULL, position BIGINT NOT NULL, effective_us BIGINT NOT NULL, "
+        f"PRIMARY KEY ({', '.join(EVENT_REFS_KEY)})){rowid}"
+    ]
+
+
+def schema_statements(dialect: str) -> list[str]:
+    """Every statement that creates the projection tables on ``dialect`` (idempotent)."""
     out: list[str] = []
     for table in TABLES:
         out += table.ddl()
-    return out + EVENT_REFS_DDL
+    return out + event_refs_ddl(dialect)
