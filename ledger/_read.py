@@ -215,7 +215,13 @@ def similar_ids(ledger: Ledger | str | None, thing: str, wanted: str, count: int
             return [str(row["ref"])[len(prefix) :] for row in db.fetchall()]
 
     known = _ask_store(ledger, ask)
-    return [] if wanted in known else get_close_matches(wanted, known, n=count)
+    if wanted in known:
+        return []
+    # The same id in another case first (a GUID copied from Partner Center in upper case;
+    # ingest stores the sources' GUIDs as they meet: lower case), then the closest spellings.
+    folded = [k for k in known if k.casefold() == wanted.casefold()]
+    close = [k for k in get_close_matches(wanted, known, n=count) if k not in folded]
+    return (folded + close)[:count]
 
 
 # --- listing and looking up (``ledger customers``, ``partners``, ``subscriptions``, ``show``) ---

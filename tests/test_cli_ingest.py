@@ -261,3 +261,16 @@ def test_a_source_named_without_files_or_a_first_word_that_is_no_source_is_bad_i
     not_a_source = cli("ingest", "customers", page, "--partner", WORLD_PARTNER, "--json")
     assert_error(not_a_source, "bad-input", 2, "SOURCE")
     assert cli.export() == []
+
+
+def test_a_guid_asked_in_another_case_is_suggested_as_stored(cli: Cli) -> None:
+    """Partner Center shows GUIDs in upper case in places; ingest stores them as the sources
+    meet (lower case): asking with the other case is not found, and the answer names the
+    stored spelling."""
+    page = str(FIXTURES / "pc-subscriptions.page.json")
+    assert cli("ingest", "pc-subscriptions", page, "--partner", WORLD_PARTNER).code == 0
+    stored = "a7c1e9b3-5d2f-4a8e-b6c4-3e1f9d7b5a20"
+    assert cli("por", stored, "--json").code == 0
+    asked = cli("por", stored.upper())
+    assert_plain_error(asked, 1, stored.upper())
+    assert f"did you mean {stored}" in asked.stderr

@@ -193,7 +193,7 @@ def test_unknown_keys_and_enum_values_are_kept_as_text() -> None:
         (
             "pc-audit",
             orjson.dumps({"items": [{"id": "a", "operationType": "x", "operationDate": "d"}, {"id": "b"}]}),
-            "pc-audit: bad.json, page 1, item 2: expected an audit record with id, operationType",
+            "pc-audit: bad.json, page 1, item 2: expected an audit record with operationType, operationDate",
         ),
         (
             "pc-audit",
@@ -789,3 +789,21 @@ def test_the_fixtures_world_is_recorded_on_both_stores(ledger: Ledger) -> None:
     stored = Counter(e["type"] for e in ledger.stored())
     assert stored["delegation.extended"] == 1 and stored["subscription.purchased"] == 3
     assert len(seen) == sum(stored.values()) - 1 + len(refused)  # the provider's own registration
+
+
+def test_an_audit_record_saved_without_id_reads_with_an_id_derived_from_its_content() -> None:
+    """The response example of "Get a record of Partner Center activity" (2017) has no ``id``:
+    such a record is read, its id derived from its content (the same in two files, different
+    for another record), and what it implies says the id was derived."""
+    record = audit_record("create_order")
+    record.pop("id")
+    other = {**record, "operationDate": "2019-05-01T10:00:00.1234567Z"}
+    first = read_source("pc-audit", "a.json", orjson.dumps({"items": [record, other]}))
+    again = read_source("pc-audit", "b.jsonl", orjson.dumps(record) + b"\n")
+    assert first[0].source_id == again[0].source_id != first[1].source_id
+    assert first[0].source_id.startswith("derived-")
+    purchases = proposals(MAPPERS["pc-audit"](first[:1], context()), "subscription.purchased")
+    assert purchases, "the record still implies its purchase"
+    for p in purchases:
+        assert p.event["note"].startswith(f"pc-audit {first[0].source_id}")
+        assert any("derived" in phrase for phrase in p.inferred)

@@ -167,6 +167,8 @@ def proposal(
 ) -> Proposal:
     """One proposed event: its id from the transition ``key``; its note names the source,
     the record and every value inferred or defaulted (the same phrases as ``inferred``)."""
+    if record.source_id.startswith("derived-"):  # _read.derived_audit_id: the record had no id
+        inferred = (*inferred, "record id derived from its content (the record has no id)")
     phrases = tuple(dict.fromkeys(inferred))
     note = f"{record.source} {record.source_id}"
     if phrases:
