@@ -72,6 +72,18 @@ def ingest(
             "--cloud", help="The cloud of the partner and of the customers first seen, if not registered yet."
         ),
     ] = "commercial",
+    customer: Annotated[
+        str | None,
+        typer.Option(
+            "--customer",
+            metavar="TENANT",
+            help=(
+                "The customer whose subscriptions the pc-subscriptions files hold, where a record "
+                "names none (the API names it in the URL: /v1/customers/TENANT/subscriptions)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -100,7 +112,7 @@ def ingest(
     with reporting(as_json):
         groups = _groups(source, files, INGEST_SOURCES)
         read = [(name, [(file, _read(file)) for file in names]) for name, names in groups]
-        context = IngestContext(partner, cloud=cloud, program=program)
+        context = IngestContext(partner, cloud=cloud, program=program, customer_id=customer)
         with said_warnings() as warned, open_ledger(ctx) as ledger, progress_bar("ingesting") as progress:
             if len(read) == 1:
                 result = run_ingest(ledger, source, read[0][1], context, dry_run=dry_run, progress=progress)

@@ -274,3 +274,27 @@ def test_a_guid_asked_in_another_case_is_suggested_as_stored(cli: Cli) -> None:
     asked = cli("por", stored.upper())
     assert_plain_error(asked, 1, stored.upper())
     assert f"did you mean {stored}" in asked.stderr
+
+
+def test_subscriptions_that_name_no_customer_take_the_customer_option(cli: Cli) -> None:
+    """A subscriptions page saved without its links (or by PowerShell) names no customer: it is
+    skipped with the reason saying --customer, and read with --customer (said as given)."""
+    page = json.loads((FIXTURES / "pc-subscriptions.page.json").read_text())
+    item = next(i for i in page["items"] if i["status"] == "active")
+    customer = item["links"]["self"]["uri"].split("/")[2]
+    bare = {k: v for k, v in item.items() if k != "links"}
+    name = write(cli.cwd, "bare.json", json.dumps({"totalCount": 1, "items": [bare]}))
+    without = cli("ingest", "pc-subscriptions", name, "--partner", WORLD_PARTNER, "--json").no_traceback()
+    assert without.code == 0, without
+    assert [s["source_id"] for s in without.json()["skipped"]] == [item["id"]]
+    assert "--customer" in without.json()["skipped"][0]["reason"]
+    bad = cli("ingest", "pc-subscriptions", name, "--partner", WORLD_PARTNER, "--customer", "a b", "--json")
+    assert_error(bad, "bad-input", 2, "--customer")
+    given = cli(
+        "ingest", "pc-subscriptions", name, "--partner", WORLD_PARTNER, "--customer", customer, "--json"
+    ).no_traceback()
+    assert given.code == 0 and given.json()["skipped"] == [], given
+    por = cli("por", item["id"].lower(), "--json").json()
+    assert por["customer_id"] == customer
+    purchase = next(e for e in cli.export() if e["type"] == "subscription.purchased")
+    assert "customer_id from --customer" in purchase["note"]

@@ -342,16 +342,29 @@ _OPTIONS = {
 
 
 def _check_context(context: Context) -> None:
-    """Bad input naming the option (``--partner``, ``--program``, ``--cloud``) whose value
-    the partner's registration could not carry, before anything is read."""
+    """Bad input naming the option (``--partner``, ``--program``, ``--cloud``, ``--customer``)
+    whose value the events could not carry, before anything is read."""
+    named: dict[str, BadInput] = {}
     try:
         _registration(context, "2000-01-01T00:00:00Z", "the options")
     except BadInput as bad:
-        named: dict[str, BadInput] = {}
         for problem in bad.problems:
             option = _OPTIONS.get(problem.field, problem.field)
             named.setdefault(option, BadInput(option, problem.reason))
-        raise BadInput.combined(list(named.values())) from None
+    if context.customer_id is not None:
+        try:
+            parse_event(
+                {
+                    "type": "relationship.removed",
+                    "effective_at": "2000-01-01T00:00:00Z",
+                    "actor": {"id": "ledger-ingest", "role": "global-admin", "tenant_id": "ledger-ingest"},
+                    "data": {"partner_id": "ledger-ingest", "customer_id": context.customer_id},
+                }
+            )
+        except BadInput as bad:
+            named["--customer"] = BadInput("--customer", bad.problems[0].reason)
+    if named:
+        raise BadInput.combined(list(named.values()))
 
 
 def _registration(context: Context, at: str, note: str) -> Event:

@@ -102,6 +102,9 @@ class Context:
     # and the source partner and transfer id of a transfer into it.
     partners_of_record: Mapping[str, str] = field(default_factory=dict)  # subscription -> tenant
     transferred_in: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # sub -> (source, transfer)
+    # ``--customer``: whose subscriptions a file holds where its records name no customer (the
+    # API's ``/v1/customers/{customer-id}/subscriptions`` names it in the URL, not the records).
+    customer_id: str | None = None
 
 
 Mapper = Callable[[Sequence[Record], Context], list[Proposal | Skip]]

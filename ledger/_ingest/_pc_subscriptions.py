@@ -20,7 +20,7 @@ The subscription resource names no customer: its customer is the one in ``links.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -63,6 +63,7 @@ def purchase(
     effective_at: str,
     mpn_id: str | None,
     mpn_field: str,
+    also_inferred: Sequence[str] = (),
 ) -> Proposal:
     """``subscription.purchased`` through ``csp`` by the ingesting partner (the seller), its
     reseller of record through the reseller map (Unreadable for an unknown MPN id of an
@@ -73,6 +74,7 @@ def purchase(
     inferred: list[str] = [
         "channel csp (defaulted: Partner Center sales are CSP)",
         "actor role admin-agent (defaulted)",
+        *also_inferred,
     ]
     sub = norm_id(subscription_id)
     transferred = context.transferred_in.get(sub)
@@ -139,10 +141,15 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
         yield Skip(record.source, record.source_id, f"status {status}: not (yet) bought, nothing to record")
         return
     customer = customer_of(data)
+    given: tuple[str, ...] = ()
+    if customer is None and context.customer_id:
+        customer = norm_id(context.customer_id)
+        given = ("customer_id from --customer (the record names none)",)
     if customer is None:
         raise Unreadable(
             "names no customer (no customerId, no links.self.uri customers/{id}/subscriptions; "
-            "PowerShell's Get-PartnerCustomerSubscription drops it: add a CustomerId property)"
+            "give --customer, or add a CustomerId property to what PowerShell's "
+            "Get-PartnerCustomerSubscription wrote)"
         )
     yield customer_registered(
         record, context, customer, None, f"customer named by subscription {record.source_id}"
@@ -165,6 +172,7 @@ def _map(record: Record, context: Context) -> Iterator[Outcome]:
         effective_at=when(data, "creationDate", []),
         mpn_id=text(data, "partnerId"),
         mpn_field="partnerId",
+        also_inferred=given,
     )
     if lower(status) == "deleted":
         yield Skip(
