@@ -5,14 +5,11 @@ Every cell and title is a plain string: the console shows it as it is (``_output
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ledger import narration
 
-from ._output import out, styled
-
-if TYPE_CHECKING:
-    from rich.table import Table
+from ._output import FittedTable, out, styled, table
 
 
 def _dash(value: object) -> str:
@@ -23,15 +20,9 @@ def _dash(value: object) -> str:
     return str(value)
 
 
-def _table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> Table:
-    from rich.table import Table  # loaded by what prints for people only
-
-    table = Table(title=title, title_justify="left", header_style="bold", show_lines=False)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(_dash(v) for v in row))
-    return table
+def _table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[object]]) -> FittedTable:
+    """A table that fits the terminal (``_output.table``), each value as ``_dash`` shows it."""
+    return table(title, list(columns), [[_dash(v) for v in row] for row in rows])
 
 
 POR_COLUMNS = (
@@ -46,13 +37,25 @@ POR_COLUMNS = (
 )
 
 
+def status(p: Mapping[str, Any]) -> str:
+    """A subscription's status with what an auditor asks next: when it was cancelled, and
+    whether its licence term had ended by the time asked about ("active, term ended
+    2020-03-01T00:00:00Z"): each time whole, as every other time is shown."""
+    said = str(p["status"])
+    if p.get("cancelled_at") is not None:
+        said += f" {p['cancelled_at']}"
+    if p.get("term_ended"):
+        said += f", term ended {p['term_end']}"
+    return said
+
+
 def por_row(p: Mapping[str, Any]) -> list[object]:
     return [
         p["subscription_id"],
         p["offer"],
         p["service"],
         p["channel"],
-        p["status"],
+        status(p),
         p["partner_of_record"],
         p["billing_partner"],
         p["since"],
@@ -113,13 +116,17 @@ def _request_rows(requests: Iterable[Mapping[str, Any]]) -> list[list[object]]:
     ]
 
 
-def show_delegations(answer: Mapping[str, Any]) -> None:
-    rows = _delegation_rows(answer["delegations"])
-    title = f"Delegations of {answer['customer_id']} as of {answer['as_of']}"
-    if rows:
-        out.print(_table(title, DELEGATION_COLUMNS, rows))
+def _show_delegations(title: str, delegations: Sequence[Mapping[str, Any]]) -> None:
+    if delegations:
+        out.print(_table(title, DELEGATION_COLUMNS, _delegation_rows(delegations)))
     else:
         out.print(f"{title}: none active.")
+
+
+def show_delegations(answer: Mapping[str, Any]) -> None:
+    _show_delegations(
+        f"Delegations of {answer['customer_id']} as of {answer['as_of']}", answer["delegations"]
+    )
 
 
 def show_customer(c: Mapping[str, Any]) -> None:
@@ -135,7 +142,7 @@ def show_customer(c: Mapping[str, Any]) -> None:
             ],
         )
     )
-    out.print(_table("Delegations", DELEGATION_COLUMNS, _delegation_rows(c["delegations"])))
+    _show_delegations("Delegations", c["delegations"])
     if c.get("requests"):
         out.print(_table("GDAP requests pending approval", REQUEST_COLUMNS, _request_rows(c["requests"])))
 
@@ -145,19 +152,27 @@ def summary(event: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={_dash(v)}" for k, v in event["data"].items())
 
 
-def show_history(events: Sequence[Mapping[str, Any]]) -> None:
-    rows = [
-        [
-            e["position"],
-            e["effective_at"],
-            e["type"],
-            f"{e['actor']['id']} ({e['actor']['role']})",
-            summary(e),
-            e["hash"][:12],
-        ]
-        for e in events
+HISTORY_COLUMNS = ("pos", "effective", "recorded", "type", "actor", "data", "note", "hash")
+
+
+def history_row(e: Mapping[str, Any]) -> list[object]:
+    """One stored event as ``history`` shows it: when it happened and when the ledger
+    recorded it (a late recording shows as such), who recorded it, its data and its note."""
+    return [
+        e["position"],
+        e["effective_at"],
+        e["recorded_at"],
+        e["type"],
+        f"{e['actor']['id']} ({e['actor']['role']})",
+        summary(e),
+        e.get("note"),
+        e["hash"][:12],
     ]
-    out.print(_table(None, ("pos", "effective", "type", "actor", "data", "hash"), rows))
+
+
+def show_history(events: Sequence[Mapping[str, Any]]) -> None:
+    rows = [history_row(e) for e in events]
+    out.print(_table(None, HISTORY_COLUMNS, rows))
     out.print(f"{len(rows)} events.")
 
 
