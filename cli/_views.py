@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger import narration
 
-from ._output import FittedTable, out, styled, table
+from ._output import FittedTable, emit_csv, out, styled, table
 
 
 def _dash(value: object) -> str:
@@ -207,3 +207,118 @@ def show_rules(answer: Mapping[str, Any]) -> None:
             )
     columns = ("rule", "edition", "in force", "clouds", "what it says", "source")
     out.print(_table("The rulebook", columns, rows))
+
+
+# ``--csv``: the JSON answer's own names as the columns, a list's items joined by ``;``.
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return ";".join(str(v) for v in value) if isinstance(value, list) else value
+
+
+HISTORY_CSV = (
+    "position",
+    "event_id",
+    "type",
+    "effective_at",
+    "recorded_at",
+    "actor_id",
+    "actor_role",
+    "actor_tenant_id",
+    "data",
+    "note",
+    "hash",
+    "prev_hash",
+)
+
+
+def history_csv(events: Iterable[Mapping[str, Any]]) -> None:
+    """``history --csv``: one line per event, its data as the JSON ``export`` writes."""
+    import orjson
+
+    emit_csv(
+        HISTORY_CSV,
+        (
+            [
+                e["position"],
+                e["event_id"],
+                e["type"],
+                e["effective_at"],
+                e["recorded_at"],
+                e["actor"]["id"],
+                e["actor"]["role"],
+                e["actor"].get("tenant_id"),
+                orjson.dumps(e["data"]).decode(),
+                e.get("note"),
+                e["hash"],
+                e["prev_hash"],
+            ]
+            for e in events
+        ),
+    )
+
+
+DELEGATION_CSV = ("delegation_id", "partner_id", "kind", "roles", "granted_at", "expires_at", "auto_extend")
+
+
+def delegations_csv(answer: Mapping[str, Any]) -> None:
+    """``delegations --csv``: one line per active delegation, with its customer."""
+    emit_csv(
+        ("customer_id", *DELEGATION_CSV),
+        ([answer["customer_id"], *(_csv_value(d[k]) for k in DELEGATION_CSV)] for d in answer["delegations"]),
+    )
+
+
+# ``customer --csv``: each thing of the answer's lists on a line, named by its section, under
+# the same columns whatever the customer holds: every key of the four lists (a thing leaves
+# the others' empty).
+CUSTOMER_SECTIONS = (
+    ("subscriptions", "subscription"),
+    ("relationships", "relationship"),
+    ("delegations", "delegation"),
+    ("requests", "request"),
+)
+CUSTOMER_CSV = (
+    "subscription_id",
+    "offer",
+    "service",
+    "channel",
+    "status",
+    "cancelled_at",
+    "term_end",
+    "term_ended",
+    "partner_of_record",
+    "billing_partner",
+    "seller_id",
+    "since",
+    "migrated_from",
+    "request_id",
+    "delegation_id",
+    "partner_id",
+    "reseller_id",
+    "accepted_at",
+    "kind",
+    "name",
+    "roles",
+    "duration",
+    "auto_extend",
+    "requested_at",
+    "lapses_at",
+    "granted_at",
+    "expires_at",
+)
+
+
+def customer_csv(c: Mapping[str, Any]) -> None:
+    """``customer --csv``: its subscriptions, relationships, delegations and pending GDAP
+    requests, one line each (``CUSTOMER_CSV``), as of the answer's time."""
+    things = [(name, thing) for key, name in CUSTOMER_SECTIONS for thing in c.get(key, [])]
+    emit_csv(
+        ("section", "customer_id", "as_of", *CUSTOMER_CSV),
+        (
+            [name, c["customer_id"], c["as_of"], *(_csv_value(thing.get(k)) for k in CUSTOMER_CSV)]
+            for name, thing in things
+        ),
+    )
