@@ -16,6 +16,15 @@ if TYPE_CHECKING:
     from ledger import Ledger
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result (or the error) as JSON.")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print nothing when it succeeds, for scripts and cron: an error is still printed, "
+        "and the exit code is the same.",
+    ),
+]
 CsvOption = Annotated[
     bool,
     typer.Option(

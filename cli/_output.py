@@ -232,9 +232,9 @@ def guarded(as_json: bool, body: Callable[[], T]) -> T:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar on a terminal (standard error); nothing otherwise."""
-    if not sys.stderr.isatty():
+def progress_bar(label: str, *, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (standard error); nothing otherwise, nor under ``--quiet``."""
+    if quiet or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

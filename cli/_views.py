@@ -39,13 +39,13 @@ POR_COLUMNS = (
 
 def status(p: Mapping[str, Any]) -> str:
     """A subscription's status with what an auditor asks next: when it was cancelled, and
-    whether its licence term had ended by the time asked about ("active, term ended
+    its licence's term, ended or not by the time asked about ("active, term ended
     2020-03-01T00:00:00Z"): each time whole, as every other time is shown."""
     said = str(p["status"])
     if p.get("cancelled_at") is not None:
         said += f" {p['cancelled_at']}"
-    if p.get("term_ended"):
-        said += f", term ended {p['term_end']}"
+    if p.get("term_end") is not None:
+        said += f", term {'ended' if p.get('term_ended') else 'ends'} {p['term_end']}"
     return said
 
 
@@ -129,18 +129,18 @@ def show_delegations(answer: Mapping[str, Any]) -> None:
     )
 
 
+def _show_or_none(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A section of ``customer``: its table, or "none" where it has no rows (not an empty table)."""
+    out.print(_table(title, columns, rows) if rows else f"{title}: none.")
+
+
 def show_customer(c: Mapping[str, Any]) -> None:
     out.print(styled((c["name"], "bold"), f" ({c['customer_id']}, cloud {c['cloud']}) as of {c['as_of']}"))
-    out.print(_table("Subscriptions", POR_COLUMNS, [por_row(p) for p in c["subscriptions"]]))
-    out.print(
-        _table(
-            "Reseller relationships",
-            ("partner", "request", "reseller", "accepted"),
-            [
-                [r["partner_id"], r["request_id"], r["reseller_id"], r["accepted_at"]]
-                for r in c["relationships"]
-            ],
-        )
+    _show_or_none("Subscriptions", POR_COLUMNS, [por_row(p) for p in c["subscriptions"]])
+    _show_or_none(
+        "Reseller relationships",
+        ("partner", "request", "reseller", "accepted"),
+        [[r["partner_id"], r["request_id"], r["reseller_id"], r["accepted_at"]] for r in c["relationships"]],
     )
     _show_delegations("Delegations", c["delegations"])
     if c.get("requests"):
