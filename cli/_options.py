@@ -19,8 +19,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result (or t
 QuietOption = Annotated[
     bool,
     typer.Option(
-        "--quiet",
-        "-q",
+        "--quiet",  # no -q: a short option's column would cut long role names in record's help
         help="Print nothing when it succeeds, for scripts and cron: an error is still printed, "
         "and the exit code is the same.",
     ),

@@ -140,14 +140,14 @@ class FittedTable:
         room = width - 3 * len(self.columns) - 1
         if sum(least) > room:
             return None
-        given = list(least)
-        spare = room - sum(given)
-        while spare > 0:  # one column at a time: the one furthest from its whole text
-            short = max(range(len(given)), key=lambda i: most[i] - given[i])
-            if most[short] <= given[short]:
-                break
-            given[short] += 1
-            spare -= 1
+        # From each column's whole text, the widest column gives way first, down to its
+        # longest word: short phrases ("before 2020-03-20") stay on one line, long text wraps.
+        given = list(most)
+        excess = sum(given) - room
+        while excess > 0:
+            wide = max((i for i in range(len(given)) if given[i] > least[i]), key=lambda i: given[i])
+            given[wide] -= 1
+            excess -= 1
         return given
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
