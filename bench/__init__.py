@@ -1,1 +1,1 @@
-"""Benchmarks of the ledger against the raw database, measured in one run (see README)."""
+"""Benchmarks of the ledger against the raw database, measured in one run (see docs/benchmark.md)."""

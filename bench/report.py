@@ -1,4 +1,4 @@
-"""The README's speed table from a benchmark's JSON: ``python -m bench.report bench/results.json``."""
+"""docs/benchmark.md's speed table from a benchmark's JSON: ``python -m bench.report bench/results.json``."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Print a benchmark's figures as the README's table.")
+    parser = argparse.ArgumentParser(description="Print a benchmark's figures as docs/benchmark.md's table.")
     parser.add_argument("results", type=Path, help="the JSON that bench.run wrote")
     args = parser.parse_args()
     results = orjson.loads(args.results.read_bytes())

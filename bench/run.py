@@ -8,7 +8,7 @@ sqlite3 / psycopg doing the least work that stores or reads the same rows. The t
 printed ratios first and written as JSON (``--out``, default bench/results.json).
 
 PostgreSQL: ``LEDGER_BENCH_PG``, a database the run may fill and empty (default
-``postgresql://postgres@127.0.0.1:5432/test``, the test suite's; see bench/README.md).
+``postgresql://postgres@127.0.0.1:5432/test``, the test suite's; see docs/benchmark.md).
 """
 
 from __future__ import annotations

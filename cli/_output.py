@@ -119,8 +119,9 @@ class FittedTable:
     A cell wraps at its spaces only, and each column is at least as wide as its longest
     word, so an id, a time or a type (none holds a space) is always shown whole; free text
     (a name, a note, roles) wraps onto more lines. Where even those widths do not fit, the
-    table folds: one block per row, a ``column: value`` line per cell (a line longer than
-    the terminal is left to the terminal to wrap, never cut). The title is a line of its
+    table folds: one block per row, a ``column: value`` line per cell (a table of two
+    columns, names and their values: a ``name: value`` line per row). A line longer than
+    the terminal is left to the terminal to wrap, never cut. The title is a line of its
     own above, never cut either."""
 
     def __init__(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -157,6 +158,10 @@ class FittedTable:
         if self.title is not None:
             yield Text(self.title, style="italic", no_wrap=True, overflow="ignore")
         widths = self.widths(options.max_width)
+        if widths is None and len(self.columns) == 2:  # a table of names and values: one line each
+            for name, value in self.rows:
+                yield Text(f"{name}: {value}", no_wrap=True, overflow="ignore")
+            return
         if widths is None:
             for n, row in enumerate(self.rows):
                 if n:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger import narration
 
-from ._output import FittedTable, emit_csv, out, styled, table
+from ._output import FittedTable, emit_csv, out, styled, table, visible
 
 
 def _dash(value: object) -> str:
@@ -187,6 +187,28 @@ def _period(since: str | None, until: str | None) -> str:
     if since is None:
         return f"before {until}"
     return f"from {since} until {until}"
+
+
+def _cell(value: str) -> str:
+    """``value`` as one Markdown table cell: shown as ``visible`` shows it, a bar escaped."""
+    return visible(value).replace("|", "\\|")
+
+
+def rules_markdown(answer: Mapping[str, Any]) -> str:
+    """The rulebook as Markdown: for each rule a heading with its id and summary, and a table
+    of its editions with the same columns as ``show_rules``."""
+    parts = []
+    for rule in answer["rules"]:
+        rows = [
+            "| edition | in force | clouds | what it says | source |",
+            "|---|---|---|---|---|",
+        ]
+        for e in rule["editions"]:
+            clouds = "all" if len(e["clouds"]) == ALL_CLOUDS else ", ".join(e["clouds"])
+            cells = (e["name"], _period(e["since"], e["until"]), clouds, e["says"], e["source"])
+            rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        parts.append("\n".join([f"### `{visible(rule['id'])}`", "", _cell(rule["summary"]), "", *rows]))
+    return "\n\n".join(parts) + "\n"
 
 
 def show_rules(answer: Mapping[str, Any]) -> None:

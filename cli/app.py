@@ -1,9 +1,10 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
 The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_audit`` (report, verify, rebuild), ``_evidence`` (keygen, checkpoint,
-prove, check), ``_demo`` (demo), ``_rulebook`` (rules) and ``_record`` (record), and a command
-line loads the one module that defines the command it names (``_app_for``).
+customer, history), ``_lists`` (customers, partners, subscriptions, show), ``_audit`` (report,
+verify, rebuild), ``_evidence`` (keygen, checkpoint, prove, check), ``_demo`` (demo),
+``_rulebook`` (rules) and ``_record`` (record), and a command line loads the one module that
+defines the command it names (``_app_for``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ _COMMANDS = {
     "delegations": "_queries",
     "customer": "_queries",
     "history": "_queries",
+    "customers": "_lists",
+    "partners": "_lists",
+    "subscriptions": "_lists",
+    "show": "_lists",
     "report": "_audit",
     "verify": "_audit",
     "rebuild": "_audit",

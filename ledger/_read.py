@@ -16,7 +16,7 @@ through a ``Ledger`` only where that cannot serve (a store not created yet, a dr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import projections
@@ -216,3 +216,126 @@ def similar_ids(ledger: Ledger | str | None, thing: str, wanted: str, count: int
 
     known = _ask_store(ledger, ask)
     return [] if wanted in known else get_close_matches(wanted, known, n=count)
+
+
+# --- listing and looking up (``ledger customers``, ``partners``, ``subscriptions``, ``show``) ---
+
+
+def customers(
+    ledger: Ledger | str | None, as_of: int | None = None, known_at: int | None = None
+) -> dict[str, Any]:
+    """Every customer registered by ``as_of``, by id, with its counts of live subscriptions
+    and active delegations (``ledger``: a ``Ledger`` or a URL, see ``_ask_store``)."""
+
+    def ask(store: Ledger | ReadStore) -> dict[str, Any]:
+        at = _now_or(as_of)
+        with store.read() as db:
+            found = projections.customers(db, at, known_position(db, known_at))
+        return {"customers": found, "as_of": _show(at)}
+
+    return _ask_store(ledger, ask)
+
+
+def partners(
+    ledger: Ledger | str | None, as_of: int | None = None, known_at: int | None = None
+) -> dict[str, Any]:
+    """Every partner registered by ``as_of``, by id, with its program as of then."""
+
+    def ask(store: Ledger | ReadStore) -> dict[str, Any]:
+        at = _now_or(as_of)
+        with store.read() as db:
+            found = projections.partners(db, at, known_position(db, known_at))
+        return {"partners": found, "as_of": _show(at)}
+
+    return _ask_store(ledger, ask)
+
+
+def subscriptions(
+    ledger: Ledger | str | None,
+    customer_id: str | None = None,
+    as_of: int | None = None,
+    known_at: int | None = None,
+) -> dict[str, Any]:
+    """Every subscription bought by ``as_of`` (of ``customer_id``, or of every customer), by
+    id, each as ``por`` answers; ``NotFound`` for a customer not on record then."""
+
+    def ask(db: projections.Db, at: int, known: int) -> dict[str, Any] | None:
+        if customer_id is not None and projections.customer_state(db, customer_id, at, known) is None:
+            return None
+        found = projections.subscriptions(db, at, known, customer_id)
+        return {"subscriptions": found, "customer_id": customer_id, "as_of": _show(at)}
+
+    what = f"customer {customer_id}"
+    return _ask_store(ledger, lambda store: _answer_or_not_found(store, what, as_of, known_at, ask))
+
+
+def event(ledger: Ledger, ref: str, as_of: int | None = None, known_at: int | None = None) -> dict[str, Any]:
+    """One stored event, as ``export`` writes it, named by its position (``ref`` all ASCII
+    digits: an event id is a UUID, never all digits) or its event id (any case). As
+    ``history`` would list it: ``NotFound`` where it was not effective by ``as_of`` or not
+    recorded by ``known_at``; an unknown event id's error names the stored ids spelled like it."""
+    from ._sql import CHAIN
+    from ._stored import head
+
+    asked = ref.strip()
+    named = f"the event at position {asked}" if asked.isdigit() and asked.isascii() else f"event {asked}"
+    with ledger.read() as db:
+        if asked.isdigit() and asked.isascii():
+            position, last = int(asked), head(db)
+            if not 1 <= position <= last:
+                held = f"the ledger holds positions 1 to {last}" if last else "the ledger is empty"
+                raise NotFound(f"no event at position {asked}: {held}")
+        else:
+            asked = asked.lower()  # event ids are stored in lower case
+            db.execute(f"SELECT position FROM {CHAIN} WHERE event_id = ?", [asked])
+            row = db.fetchone()
+            if row is None:
+                near = _nearby_event_ids(db, asked)
+                hint = f"; did you mean {' or '.join(near)}?" if near else ""
+                raise NotFound(f"no event {asked} is stored{hint}")
+            position = int(row["position"])
+        known = known_position(db, known_at)
+    (found,) = ledger.events_at([position])
+    if position > known or (as_of is not None and projections.canonical_to_us(found["effective_at"]) > as_of):
+        when = "" if as_of is None else f" as of {_show(as_of)}"
+        raise NotFound(
+            f"{named} is not on record{when}{_known(known_at)}: it is effective at "
+            f"{found['effective_at']}, recorded at {found['recorded_at']}"
+        )
+    return found
+
+
+_LIKE = 0.6  # as ``difflib.get_close_matches`` judges spellings alike (``similar_ids``)
+
+
+def _nearby_event_ids(db: projections.Db, wanted: str, count: int = 3) -> list[str]:
+    """Stored event ids spelled like ``wanted``: those beside it in the id index (so sharing
+    the longest beginning with it: a mistyped or cut-short id), the closest first. Two index
+    lookups, whatever the size of the log."""
+    from difflib import SequenceMatcher
+
+    from ._sql import CHAIN
+
+    ids: list[str] = []
+    for compare, order in ((">=", "ASC"), ("<", "DESC")):
+        db.execute(
+            f"SELECT event_id FROM {CHAIN} WHERE event_id {compare} ? ORDER BY event_id {order} LIMIT ?",
+            [wanted, count],
+        )
+        ids += [str(r["event_id"]) for r in db.fetchall()]
+
+    def likeness(candidate: str) -> float:
+        return SequenceMatcher(None, wanted, candidate).ratio()
+
+    near = [i for i in ids if i.startswith(wanted) or likeness(i) >= _LIKE]
+    return sorted(near, key=likeness, reverse=True)[:count]
+
+
+def told(ledger: Ledger, stored: Mapping[str, Any]) -> str:
+    """A stored event's sentence (``narration``), naming partners, the customer and what the
+    event names by id as the projections had them when it was recorded."""
+    from ._narration import sentence
+
+    with ledger.read() as db:
+        names = projections.EventNames(db, stored, projections.canonical_to_us(stored["effective_at"]))
+        return sentence(stored, names)

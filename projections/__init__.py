@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._fold import GDAP_REQUEST_LAPSES_US, apply
+    from ._lists import EventNames, customers, partners, subscriptions
     from ._model import (
         CustomerState,
         DelegationState,
@@ -52,6 +53,10 @@ if TYPE_CHECKING:
 # Where each public name lives.
 _MODULES = {
     "apply": "_fold",
+    "EventNames": "_lists",
+    "customers": "_lists",
+    "partners": "_lists",
+    "subscriptions": "_lists",
     "CustomerState": "_model",
     "GdapRequestState": "_model",
     "DelegationState": "_model",
@@ -123,6 +128,7 @@ __all__ = [
     "Db",
     "DelegationLine",
     "DelegationState",
+    "EventNames",
     "GdapRequestLine",
     "GdapRequestState",
     "PartnerInfo",
@@ -142,6 +148,7 @@ __all__ = [
     "create_twins",
     "customer",
     "customer_state",
+    "customers",
     "delegations",
     "drop_twins",
     "first_difference",
@@ -150,10 +157,12 @@ __all__ = [
     "from_us",
     "history_positions",
     "partner_of_record",
+    "partners",
     "por_answer",
     "por_statement",
     "replace_with_twins",
     "schema_statements",
+    "subscriptions",
     "timeline",
     "to_us",
 ]

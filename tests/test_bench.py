@@ -202,7 +202,7 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     # A floor for each throughput that has a target, and whether the target is above it
     with_floor = {f["name"] for f in figures if f["floor"] > 0 and f["reachable"] is not None}
     assert with_floor == {"bulk import", "rebuild", "verify", "single record (library)"}
-    # The README's table, from that JSON: a row per figure, both stores side by side.
+    # docs/benchmark.md's table, from that JSON: a row per figure, both stores side by side.
     shown = subprocess.run(
         [sys.executable, "-m", "bench.report", str(out)],
         capture_output=True,

@@ -455,3 +455,16 @@ def test_quiet_prints_nothing_on_success_and_errors_still(url: str, tmp_path: Pa
     rawdb.execute(url, "UPDATE prj_customers SET name = 'Tampered' WHERE customer_id = 'tailspin'")
     broken = people("--db", url, "verify", "--quiet")
     assert broken.returncode == 4 and broken.stdout == b"" and b"position 4" in broken.stderr
+
+
+def test_a_table_of_names_and_values_folds_to_one_line_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    digest = "ab" * 32  # a hash: wider than 40 columns leave it
+    rows = [["position", "6"], ["hash", digest]]
+    folded = _rendered(
+        monkeypatch, 40, lambda: _output.out.print(_output.table(None, ("field", "value"), rows))
+    )
+    assert folded == f"position: 6\nhash: {digest}\n"
+    wide = _rendered(
+        monkeypatch, 200, lambda: _output.out.print(_output.table(None, ("field", "value"), rows))
+    )
+    assert f"│ {digest} │" in wide

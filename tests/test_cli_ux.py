@@ -496,5 +496,5 @@ def test_compose_uses_another_host_port_and_the_bench_database_is_documented() -
     assert f"127.0.0.1:{ports[0]}/ledger" in (ROOT / "README.md").read_text()
     default = re.search(r'LEDGER_BENCH_PG", "([^"]+)"', (ROOT / "bench" / "run.py").read_text())
     assert default
-    bench_doc = (ROOT / "bench" / "README.md").read_text()
+    bench_doc = (ROOT / "docs" / "benchmark.md").read_text()
     assert "LEDGER_BENCH_PG" in bench_doc and f"`{default.group(1)}`" in bench_doc
