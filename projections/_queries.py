@@ -44,7 +44,7 @@ def _time(us: int | None) -> str | None:
 
 
 # ``ledger por``'s one statement: the columns its answer shows, in ``por_answer``'s order,
-# then its cancellation time (``CANCELLED_AT``).
+# then its cancellation time (``_CANCELLED_SQL``).
 POR_COLUMNS = (
     "subscription_id",
     "customer_id",
@@ -63,16 +63,29 @@ POR_COLUMNS = (
 # the versions believed then (a cancellation is final: every later version is cancelled too).
 # Read from the versions the fold writes, not kept in a column of its own, so a store
 # written before it was asked answers it too, and a rebuild and ``verify`` agree by
-# construction. Asked only of a cancelled one: an active subscription's answer costs nothing more.
+# construction.
 _CANCELLED_SQL = (
     f"SELECT MIN(c.valid_from) FROM {SUBSCRIPTIONS.sql_name} AS c "
     "WHERE c.subscription_id = s.subscription_id AND c.status = 'cancelled' AND c.valid_from <= ? "
     "AND c.created_pos <= ? AND (c.superseded_pos IS NULL OR c.superseded_pos > ?)"
 )
-CANCELLED_AT = f"CASE WHEN s.status = 'cancelled' THEN ({_CANCELLED_SQL}) END AS cancelled_at"
-_SELECTED = f"{', '.join(f's.{c}' for c in POR_COLUMNS)}, {CANCELLED_AT}"
+# As known now: the live versions only, an index range of the table's ``_current`` index.
+_CANCELLED_NOW_SQL = (
+    f"SELECT MIN(c.valid_from) FROM {SUBSCRIPTIONS.sql_name} AS c "
+    "WHERE c.subscription_id = s.subscription_id AND c.superseded_pos IS NULL AND c.valid_from <= ? "
+    "AND c.status = 'cancelled'"
+)
+
+
+def _selected(cancelled_sql: str) -> str:
+    """``POR_COLUMNS`` of the version ``s``, then ``cancelled_at``: asked only of a cancelled
+    one, so an active subscription's answer costs nothing more."""
+    columns = ", ".join(f"s.{c}" for c in POR_COLUMNS)
+    return f"{columns}, CASE WHEN s.status = 'cancelled' THEN ({cancelled_sql}) END AS cancelled_at"
+
+
 POR_SQL = (
-    f"SELECT {_SELECTED} FROM {SUBSCRIPTIONS.sql_name} AS s "
+    f"SELECT {_selected(_CANCELLED_SQL)} FROM {SUBSCRIPTIONS.sql_name} AS s "
     f"WHERE s.subscription_id = ? AND {BITEMPORAL} "
     "ORDER BY s.valid_from LIMIT 1"
 )
@@ -80,7 +93,7 @@ POR_SQL = (
 # which the table's ``_current`` index holds in effective order: no sort, the first one.
 EVERY_POSITION = 2**62
 POR_NOW_SQL = (
-    f"SELECT {_SELECTED} FROM {SUBSCRIPTIONS.sql_name} AS s "
+    f"SELECT {_selected(_CANCELLED_NOW_SQL)} FROM {SUBSCRIPTIONS.sql_name} AS s "
     "WHERE s.subscription_id = ? AND s.superseded_pos IS NULL AND s.valid_from <= ? "
     "AND (s.valid_to IS NULL OR s.valid_to > ?) ORDER BY s.valid_from LIMIT 1"
 )
@@ -89,10 +102,9 @@ POR_NOW_SQL = (
 def por_statement(subscription_id: str, as_of: int, known: int) -> tuple[str, tuple[object, ...]]:
     """``ledger por``'s one statement (``POR_COLUMNS`` and ``cancelled_at``, no row: not on
     record) and its parameters."""
-    cancelled = (as_of, known, known)
     if known >= EVERY_POSITION:
-        return POR_NOW_SQL, (*cancelled, subscription_id, as_of, as_of)
-    return POR_SQL, (*cancelled, subscription_id, known, known, as_of, as_of)
+        return POR_NOW_SQL, (as_of, subscription_id, as_of, as_of)
+    return POR_SQL, (as_of, known, known, subscription_id, known, known, as_of, as_of)
 
 
 def por_answer(v: Sequence[Any], as_of: int) -> dict[str, Any]:
@@ -124,7 +136,7 @@ def _por(row: Mapping[str, Any], as_of: int, cancelled_at: int | None) -> dict[s
 
 def cancellations(db: Db, where: Mapping[str, object], as_of: int, known: int) -> dict[str, int]:
     """When each cancelled subscription matching ``where`` (none: every one) was cancelled by
-    ``as_of``, as ``CANCELLED_AT`` finds it, in one statement."""
+    ``as_of``, as ``_CANCELLED_SQL`` finds it, in one statement."""
     cond = "".join(f"{k} = ? AND " for k in where)
     db.execute(
         f"SELECT subscription_id, MIN(valid_from) AS cancelled_at FROM {SUBSCRIPTIONS.sql_name} "
