@@ -125,8 +125,8 @@ class FittedTable:
     own above, never cut either."""
 
     def __init__(self, title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.title = title
-        self.columns = list(columns)
+        self.title = None if title is None else visible(title)
+        self.columns = [visible(column) for column in columns]
         self.rows = [[visible(cell) for cell in row] for row in rows]
 
     def widths(self, width: int) -> list[int] | None:
