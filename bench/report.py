@@ -12,6 +12,7 @@ ROWS = (
     ("bulk import, events/s", "bulk import"),
     ("import with the Merkle tree / without, events/s", "import, tree / no tree"),
     ("single record (library), events/s", "single record (library)"),
+    ("ingest of pc-audit records / import of the same events, events/s", "ingest pc-audit / import"),
     ("rebuild, events/s", "rebuild"),
     ("verify, events/s", "verify"),
     ("as-of `por` p50, ms", "as-of por p50"),

@@ -35,6 +35,7 @@ import orjson
 import psycopg
 
 from bench.generate import write as generate
+from bench.ingest import PARTNER, as_import, write_pages
 from ledger import BULK_CACHE, CHAIN, Ledger, NotFound, parse_event, parse_time, read
 from projections import EVENT_REFS, EVENT_REFS_KEY, TABLES, to_us
 
@@ -407,6 +408,25 @@ def tree_cost(kind: str, folder: Path, lines: list[bytes]) -> tuple[float, float
     return with_tree, without
 
 
+def ingest_cost(kind: str, folder: Path, records: int) -> tuple[int, float, float]:
+    """``ledger ingest pc-audit`` of ``records`` generated audit records into an empty store,
+    then ``ledger import`` of the very events it recorded (its export, as the ledger's JSON)
+    into another: the events recorded, and the seconds of each process (``bench.ingest``)."""
+    pages = folder / "audit-pages.json"
+    write_pages(pages, records)
+    (folder / "ingest").mkdir()
+    (folder / "ingest-import").mkdir()
+    with store(kind, folder / "ingest") as url, store(kind, folder / "ingest-import") as again:
+        ingest_s, _ = run_process(
+            [LEDGER, "--db", url, "ingest", "pc-audit", str(pages), "--partner", PARTNER]
+        )
+        export = subprocess.run([LEDGER, "--db", url, "export"], capture_output=True, check=True).stdout
+        events = folder / "ingested.jsonl"
+        events.write_bytes(as_import(export))
+        import_s, _ = run_process([LEDGER, "--db", again, "import", str(events)])
+    return export.count(b"\n"), ingest_s, import_s
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -449,7 +469,9 @@ def late_recordings(ledger: Ledger, raw: Raw, later: int, events: int) -> tuple[
     return statistics.median(ours) * 1e3, statistics.median(base) * 1e3
 
 
-def bench_store(kind: str, history: Path, events: int, singles: int, queries: int) -> list[Figure]:
+def bench_store(
+    kind: str, history: Path, events: int, singles: int, queries: int, ingest: int
+) -> list[Figure]:
     figures: list[Figure] = []
 
     def add(figure: Figure) -> None:
@@ -484,6 +506,18 @@ def bench_store(kind: str, history: Path, events: int, singles: int, queries: in
             # without the tree (same run, same machine)
             with_s, without_s = tree_cost(kind, Path(tmp), lines)
             add(Figure(kind, "import, tree / no tree", events / with_s, events / without_s, "events/s", "-"))
+            # ingest of Partner Center audit records / import of the same events as JSON
+            recorded, ingest_s, import_s = ingest_cost(kind, Path(tmp), ingest)
+            add(
+                Figure(
+                    kind,
+                    "ingest pc-audit / import",
+                    recorded / ingest_s,
+                    recorded / import_s,
+                    "events/s",
+                    "-",
+                )
+            )
             # rebuild and verify
             raw_s = raw.scan(orjson.loads)
             ours_s, rebuild_rss = run_process([LEDGER, "--db", url, "rebuild"])
@@ -660,19 +694,23 @@ def main() -> None:
     parser.add_argument("--singles", type=int, help="single records per store (default 1000; quick 200)")
     parser.add_argument("--queries", type=int, help="as-of queries per store (default 10000; quick 1000)")
     parser.add_argument(
+        "--ingest", type=int, help="audit records ingested per store (default: the events, at most 100,000)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path("bench/results.json"), help="where to write the JSON"
     )
     args = parser.parse_args()
     events = 5_000 if args.quick else args.events
     singles, queries = (200, 1000) if args.quick else (1000, 10_000)
     singles, queries = args.singles or singles, args.queries or queries
+    ingest = args.ingest or min(events, 100_000)
     with tempfile.TemporaryDirectory() as tmp:
         history = Path(tmp) / "history.jsonl"
         print(f"generating a history of {events:,} events...", file=sys.stderr, flush=True)
         events = generate(history, events, seed=2016)
         figures: list[Figure] = []
         for kind in args.stores.split(","):
-            figures += bench_store(kind, history, events, singles, queries)
+            figures += bench_store(kind, history, events, singles, queries, ingest)
     print(
         f"{events} events, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )

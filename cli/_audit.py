@@ -91,6 +91,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write one customer's relationship history as a self-contained HTML page for auditors.
 
+        Findings first, each with the events that prove it: GDAP expiring within 30, 60 or 90
+        days of --as-of, GDAP holding Global Administrator, a DAP without a live reseller
+        relationship, a DAP still active after its retirement, a licence past its term, a
+        partner whose program changed under a live subscription (--json lists them).
+
         A timeline of partners of record, reseller relationships and delegations (DAP, GDAP).
 
         The customer's events in plain language, the chain head verify checked, and what verify
@@ -98,7 +103,8 @@ def register(app: typer.Typer) -> None:
         the log extends a head taken earlier, and with --checkpoint FILE --key PUB whether it holds
         the tree a signed checkpoint describes (without either, a log rewritten whole would pass).
 
-        It opens offline: no script, nothing fetched. Exit 4 when verify fails (the page says so).
+        It opens offline: no script, nothing fetched; it prints on A4 or Letter, landscape, the
+        chain head on every page. Exit 4 when verify fails (the page says so).
 
         Example:
 
@@ -121,11 +127,15 @@ def register(app: typer.Typer) -> None:
                 events = list(
                     read.history(ledger, customer=customer_id, as_of=timeline.as_of, known_at=known)
                 )
+                cited = _report.cited_events(ledger, timeline, known)
                 verification = _verification(ledger, wanted, signed)
                 # What verify checked; after a failure, the stored head (nothing vouches for it).
                 head = verification.head or _report.Head(ledger.head(), ledger.head_hash())
                 known_head = None if known is None else _head_at(ledger, timeline.known)
-            page = _report.render(timeline, events, verification, head, known_head, known, to_us(now()))
+            found = _report.findings(timeline, events, cited)
+            page = _report.render(
+                timeline, events, verification, head, known_head, known, to_us(now()), found, cited
+            )
             write_output(out_file, "--out", protected, page.encode("utf-8"))
             if not verification.ok:
                 raise IntegrityFailure(
@@ -141,6 +151,7 @@ def register(app: typer.Typer) -> None:
                         "as_of": format_us(timeline.as_of),
                         "verified": verification.count,
                         "head": head.hash,
+                        "findings": [f.json() for f in found],
                         **({"extends": wanted} if wanted else {}),
                         **({"checkpoint": checkpoint_json(signed)} if signed else {}),
                     }
@@ -159,6 +170,13 @@ def register(app: typer.Typer) -> None:
                     f"Wrote the report of {timeline.customer_id} ({len(events)} events, as of "
                     f"{format_us(timeline.as_of)}) to {target}; verify passed (the chain, the rulebook "
                     f"and every projection, up to position {head.position}); {extends}."
+                )
+                counts = [(c.title, sum(1 for f in found if f.kind == c.kind)) for c in _report.CHECKS]
+                listed = "; ".join(f"{title}: {n}" for title, n in counts if n)
+                out.print(
+                    f"Findings: {listed} (each with its events, at the report's top)."
+                    if listed
+                    else "Findings: none."
                 )
 
     @app.command()

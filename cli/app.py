@@ -1,10 +1,10 @@
 """The ``ledger`` command: parse, call the ledger, render. No domain logic lives here.
 
-The commands are defined in ``_transfer`` (import, export), ``_queries`` (por, delegations,
-customer, history), ``_lists`` (customers, partners, subscriptions, show), ``_audit`` (report,
-verify, rebuild), ``_evidence`` (keygen, checkpoint, prove, check), ``_demo`` (demo),
-``_rulebook`` (rules) and ``_record`` (record), and a command line loads the one module that
-defines the command it names (``_app_for``).
+The commands are defined in ``_transfer`` (import, export), ``_ingest`` (ingest), ``_queries``
+(por, delegations, customer, history), ``_lists`` (customers, partners, subscriptions, show),
+``_audit`` (report, verify, rebuild), ``_evidence`` (keygen, checkpoint, prove, check), ``_demo``
+(demo), ``_rulebook`` (rules) and ``_record`` (record), and a command line loads the one module
+that defines the command it names (``_app_for``).
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ _APP_SETTINGS: dict[str, Any] = {
 _COMMANDS = {
     "import": "_transfer",
     "export": "_transfer",
+    "ingest": "_ingest",
+    "sync": "_sync",
     "por": "_queries",
     "delegations": "_queries",
     "customer": "_queries",

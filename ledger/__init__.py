@@ -28,10 +28,13 @@ if TYPE_CHECKING:
     from ._chain import GENESIS, chain_hash, parse_digest
     from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field
     from ._files import check_output, output_file, store_files, write_output, writing
+    from ._ingest._engine import IngestResult, ingest
+    from ._ingest._model import SOURCES as INGEST_SOURCES
+    from ._ingest._model import Context as IngestContext
     from ._json import load_json
     from ._lines import event_lines, read_event, spooled
     from ._parse import parse_event, parse_event_json
-    from ._rules import RULE_IDS, RULEBOOK, Rule, rules_json
+    from ._rules import DAP_RETIRED_ON, RULE_IDS, RULEBOOK, Rule, is_global_admin, rules_json
     from ._sql import CHAIN
     from ._sqlite import BULK_CACHE
     from ._store import Ledger
@@ -54,13 +57,20 @@ _MODULES = {
     "Field": ("_events", "Field"),
     "parse_event": ("_parse", "parse_event"),
     "parse_event_json": ("_parse", "parse_event_json"),
+    "DAP_RETIRED_ON": ("_rules", "DAP_RETIRED_ON"),
     "RULE_IDS": ("_rules", "RULE_IDS"),
     "RULEBOOK": ("_rules", "RULEBOOK"),
     "Rule": ("_rules", "Rule"),
     "rules_json": ("_rules", "rules_json"),
+    "is_global_admin": ("_rules", "is_global_admin"),
     "DEFAULT_URL": ("_url", "DEFAULT_URL"),
     "Ledger": ("_store", "Ledger"),
     "Receipt": ("_append", "Receipt"),
+    # ``ledger ingest`` (issue 15): the engine, its context and answer, the sources it reads.
+    "INGEST_SOURCES": ("_ingest._model", "SOURCES"),
+    "IngestContext": ("_ingest._model", "Context"),
+    "IngestResult": ("_ingest._engine", "IngestResult"),
+    "ingest": ("_ingest._engine", "ingest"),
     # Used by the other packages (cli, bench): the package's insides stay private to it.
     "BULK_CACHE": ("_sqlite", "BULK_CACHE"),
     "CHAIN": ("_sql", "CHAIN"),
@@ -103,10 +113,12 @@ def __dir__() -> list[str]:
 __all__ = [
     "BULK_CACHE",
     "CHAIN",
+    "DAP_RETIRED_ON",
     "DEFAULT_URL",
     "DEFAULT_WAIT",
     "EVENT_TYPES",
     "GENESIS",
+    "INGEST_SOURCES",
     "MAX_WAIT",
     "ROLES",
     "RULEBOOK",
@@ -116,6 +128,8 @@ __all__ = [
     "Event",
     "EventType",
     "Field",
+    "IngestContext",
+    "IngestResult",
     "IntegrityFailure",
     "Ledger",
     "LedgerError",
@@ -128,6 +142,8 @@ __all__ = [
     "chain_hash",
     "check_output",
     "event_lines",
+    "ingest",
+    "is_global_admin",
     "keys",
     "load_json",
     "narration",

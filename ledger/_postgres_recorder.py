@@ -76,6 +76,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if isinstance(pool_kwargs, dict):
             pool_kwargs.setdefault("options", search_path_option(datastore.schema))
         _connect_or_say_why(datastore)  # before the library's first connection (its type adapters)
+        self._held: psycopg.Connection[Any] | None = None  # ``held_transaction``'s, while open
         super().__init__(datastore, **kwargs)
 
     def create_table(self) -> None:
@@ -147,11 +148,32 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         check_guards(db, self.datastore.schema, self.events_table_name)
 
     @contextlib.contextmanager
+    def held_transaction(self, *, commit: bool) -> Iterator[None]:
+        """One transaction around every ``ledger_transaction`` opened inside it, each then a
+        savepoint of it (psycopg's nested transaction: undone alone when it fails);
+        committed at the end, or rolled back where ``commit`` is False (a dry run)."""
+        if self._held is not None:
+            raise RuntimeError("a held transaction is open already")
+        with self.datastore.get_connection() as conn, conn.transaction(force_rollback=not commit):
+            self._held = conn
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextlib.contextmanager
     def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
         """``small`` (a few events): in pipeline mode, so that the statements whose answers
         are not needed at once (the lock, the inserts, the projection rows) travel together
-        and the transaction costs a few round trips instead of one per statement."""
-        with self.datastore.transaction(commit=True) as curs:
+        and the transaction costs a few round trips instead of one per statement. Inside a
+        ``held_transaction``: a savepoint of it."""
+        held = self._held
+        with contextlib.ExitStack() as stack:
+            if held is not None:
+                stack.enter_context(held.transaction())
+                curs = stack.enter_context(held.cursor())
+            else:
+                curs = stack.enter_context(self.datastore.transaction(commit=True))
             if not small:
                 yield LedgerTransaction(
                     PostgresDb(curs, self.datastore.schema),

@@ -505,12 +505,14 @@ def _gdap_duration(f: EventContext) -> str | None:
     return None
 
 
-def _is_global_admin(roles: tuple[str, ...] | list[str]) -> bool:
+def is_global_admin(roles: tuple[str, ...] | list[str]) -> bool:
+    """Whether the roles include Global Administrator (by name or role template id); the
+    report's findings ask it too."""
     return any(role.lower() in GLOBAL_ADMINISTRATOR for role in roles)
 
 
 def _gdap_auto_extend_request(f: EventContext) -> str | None:
-    if "auto_extend" in f.data and _is_global_admin(f.data["roles"]):
+    if "auto_extend" in f.data and is_global_admin(f.data["roles"]):
         return "a request with Global Administrator cannot ask for auto-extension"
     return None
 
@@ -522,7 +524,7 @@ def _gdap_auto_extend(f: EventContext) -> str | None:
         return None  # known-references speaks for it
     if g.kind != "gdap" or g.expires_at is None:
         return f"delegation {did} is a {g.kind}: only a GDAP is extended"
-    if _is_global_admin(g.roles):
+    if is_global_admin(g.roles):
         return f"delegation {did} includes Global Administrator: it is never auto-extended"
     r = f.world.gdap_request(did)
     if r is None or r.auto_extend != "P180D":

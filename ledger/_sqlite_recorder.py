@@ -39,6 +39,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name)
+        self._held: SQLiteCursor | None = None  # ``held_transaction``'s, while it is open
         pool = datastore.pool
         if not (pool.is_sqlite_memory_mode or pool.is_journal_mode_wal or wal_file(pool.db_name)):
             # Before the datastore's first connection: it would switch to WAL without waiting.
@@ -60,16 +61,39 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         check_guards(db, self.events_table_name, writing=writing)
 
     @contextmanager
+    def held_transaction(self, *, commit: bool) -> Iterator[None]:
+        """One transaction around every ``ledger_transaction`` opened inside it, each then a
+        savepoint of it (undone alone when it fails); committed at the end, or rolled back
+        where ``commit`` is False (a dry run: everything done inside is seen by what follows
+        it inside, and by nothing else)."""
+        if self._held is not None:
+            raise RuntimeError("a held transaction is open already")
+        with self.datastore.transaction(commit=commit) as c:
+            self._held = c
+            try:
+                yield
+            finally:
+                self._held = None
+
+    @contextmanager
     def ledger_transaction(self, *, small: bool = False) -> Iterator[LedgerTransaction]:
+        held = self._held
+        if held is not None:
+            with _savepoint(held):
+                yield self._transaction(held, small)
+            return
         with self.datastore.transaction(commit=True) as c:
-            db = SqliteDb(c)
-            if not small:
-                db.execute(BULK_CACHE)
-            yield LedgerTransaction(
-                db,
-                lambda events: self._insert_rows(c, events),
-                lambda: db.take_write_lock(self.events_table_name),
-            )
+            yield self._transaction(c, small)
+
+    def _transaction(self, c: SQLiteCursor, small: bool) -> LedgerTransaction:
+        db = SqliteDb(c)
+        if not small:
+            db.execute(BULK_CACHE)
+        return LedgerTransaction(
+            db,
+            lambda events: self._insert_rows(c, events),
+            lambda: db.take_write_lock(self.events_table_name),
+        )
 
     def _insert_rows(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> None:
         """The library's insert of stored events (same statement and values), in one call."""
@@ -77,6 +101,19 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             self.insert_events_statement,
             [(_hex(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
         )
+
+
+@contextmanager
+def _savepoint(c: SQLiteCursor) -> Iterator[None]:
+    """A savepoint on ``c``: released when the block ends, rolled back to when it raises."""
+    c.execute("SAVEPOINT ledger_append")
+    try:
+        yield
+    except BaseException:
+        c.execute("ROLLBACK TO ledger_append")
+        c.execute("RELEASE ledger_append")
+        raise
+    c.execute("RELEASE ledger_append")
 
 
 def _hex(originator_id: object) -> object:

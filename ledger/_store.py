@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import PersistenceError
@@ -317,6 +317,19 @@ class Ledger:
         summary = ImportSummary()
         self._append(restorable(lines, digest, checkpoint), summary.add, progress, total)
         return summary
+
+    @contextmanager
+    def held(self, *, commit: bool = True) -> Iterator[None]:
+        """Every append inside the block (``record``, ``record_many``, ``import_events``) in
+        one transaction of the store, each append a savepoint of it: an append that fails
+        (a rule refuses an event) is undone alone and the block goes on; at the end the
+        whole is committed, or, with ``commit`` False, rolled back: a dry run that did
+        exactly what the real run does and stored nothing. The write lock, once an append
+        inside has kept it, is held to the end (other writers wait, as for a long import).
+        Reads through ``read`` inside the block do not see what it did."""
+        self._writable()
+        with self._store.translated(), self._recorder.held_transaction(commit=commit):
+            yield
 
     def _append(
         self, source: Iterable[Source], emit: Callable[[Receipt], None], progress: Progress | None, total: int

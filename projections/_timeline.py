@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -89,10 +90,24 @@ class GdapRequestLine:
 
 
 @dataclass(frozen=True)
+class ProgramChange:
+    """A partner's move from one program to another, effective ``at``."""
+
+    at: int
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
 class PartnerInfo:
+    """A partner as of then: its name, program and indirect providers, and every change of
+    its program by then (the report's findings look for one under a live subscription)."""
+
     partner_id: str
     name: str
     program: str
+    provider_ids: tuple[str, ...] = ()
+    changes: tuple[ProgramChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,7 +264,13 @@ def _partners(db: Db, ids: Iterable[str], as_of: int, known: int) -> dict[str, P
         versions = _believed(db, PARTNERS, {"partner_id": partner_id}, as_of, known)
         if versions:
             v = versions[-1]
-            out[partner_id] = PartnerInfo(partner_id, v["name"], v["program"])
+            changes = tuple(
+                ProgramChange(new["valid_from"], old["program"], new["program"])
+                for old, new in pairwise(versions)
+                if old["program"] != new["program"]
+            )
+            providers = tuple(orjson.loads(v["provider_ids"] or "[]"))
+            out[partner_id] = PartnerInfo(partner_id, v["name"], v["program"], providers, changes)
         else:  # named by an event but not (yet) registered as known then: the id is all there is
             out[partner_id] = PartnerInfo(partner_id, partner_id, "unknown")
     return out

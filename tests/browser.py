@@ -4,8 +4,10 @@ Debian's ``chromium`` (``./test.sh`` installs it where it is missing) runs with
 ``--remote-debugging-pipe``: commands go in on its file descriptor 3 and answers and events
 come out on 4, each a JSON text ended by a NUL byte. So the standard library is enough to load
 a page, ask the rendered DOM questions (``evaluate``), see every request the page makes (the
-``Network`` domain reports even the ones the page's Content-Security-Policy blocks) and take a
-screenshot. The browser also gets a proxy on a closed local port and a resolver that resolves
+``Network`` domain reports even the ones the page's Content-Security-Policy blocks), take a
+screenshot, print it to PDF as a person would on A4 or Letter (``Page.pdf``: the page's own
+print style sheet decides orientation and margins) or lay it out for print at a given width
+(``Page.emulate_print``). The browser also gets a proxy on a closed local port and a resolver that resolves
 nothing, so a page that tried to reach the network could not reach anything.
 
 Also a command: ``python tests/browser.py PAGE.html SHOT.png`` screenshots a page (the README's
@@ -45,6 +47,10 @@ FLAGS = (
     "--proxy-server=127.0.0.1:9",
     "--host-resolver-rules=MAP * ~NOTFOUND",
 )
+
+
+A4 = (8.27, 11.69)  # paper sizes, in inches
+LETTER = (8.5, 11.0)
 
 
 class BrowserError(RuntimeError):
@@ -253,6 +259,24 @@ class Page:
         data = base64.b64decode(self.browser.call("Page.captureScreenshot", params, self.session)["data"])
         path.write_bytes(data)
         return data
+
+    def pdf(self, paper: tuple[float, float]) -> bytes:
+        """The page printed to PDF as a person would print it on ``paper`` (width, height in
+        inches: ``A4``, ``LETTER``), with its backgrounds, the page's own print style sheet
+        deciding the orientation and margins (``@page``)."""
+        params = {
+            "paperWidth": paper[0],
+            "paperHeight": paper[1],
+            "preferCSSPageSize": True,
+            "printBackground": True,
+        }
+        return base64.b64decode(self.browser.call("Page.printToPDF", params, self.session)["data"])
+
+    def emulate_print(self, width: int) -> None:
+        """Lay the page out as for print (``@media print``), ``width`` CSS pixels wide."""
+        self.browser.call("Emulation.setEmulatedMedia", {"media": "print"}, self.session)
+        metrics = {"width": width, "height": self.browser.height, "deviceScaleFactor": 1, "mobile": False}
+        self.browser.call("Emulation.setDeviceMetricsOverride", metrics, self.session)
 
     def close(self) -> None:
         self.browser.call("Target.closeTarget", {"targetId": self.target})

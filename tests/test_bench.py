@@ -196,6 +196,8 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
         # one late recording before a customer's 1,000 later events, and before 10
         assert {(store, "late record, 1,000 later"), (store, "late record, 10 later")} <= names
         assert (store, "import, tree / no tree") in names and (store, "inclusion proof p50") in names
+        # ingest of audit records beside import of the same events (issue 15 item 6)
+        assert (store, "ingest pc-audit / import") in names
     assert all(f["ours"] > 0 for f in figures)
     header = done.stdout.splitlines()[1]
     assert "ratio" in header and "floor" in header
@@ -216,7 +218,8 @@ def test_the_benchmark_runs_and_writes_its_table(tmp_path: Path) -> None:
     bulk = next(row for row in rows if row.startswith("| bulk import"))
     sqlite_import = next(f for f in figures if f["store"] == "sqlite" and f["name"] == "bulk import")
     assert f"{sqlite_import['ratio']:.3f}" in bulk
-    assert len(rows) == 1 + 14  # the header and one row a figure
+    assert len(rows) == 1 + 15  # the header and one row a figure
+    assert any(row.startswith("| ingest of pc-audit records / import") for row in rows)
     assert any(row.startswith("| import with the Merkle tree / without") for row in rows)
     # and the run said each figure as it went
     assert "sqlite: bulk import:" in done.stderr and "postgresql: verify:" in done.stderr

@@ -252,16 +252,17 @@ LAYOUT = """(() => {
         if (overlap(items[i][1], items[j][1])) hits.push([name(items[i][0]), name(items[j][0])]);
     return hits;
   };
-  const lanes = [...document.querySelectorAll('#timeline .lane-bg')].map(box).sort((a, b) => a.top - b.top);
-  const svg = box(document.querySelector('#timeline'));
+  const lanes = [...document.querySelectorAll('svg.timeline .lane-bg')].map(box)
+    .sort((a, b) => a.top - b.top);
+  const svg = box(document.querySelector('#timeline-figure'));
   return {
     width,
     scrollWidth: document.documentElement.scrollWidth,
     svgRight: svg.right,
     outside: [...document.body.querySelectorAll('*')].filter(seen)
       .filter(e => box(e).right > width + 0.5 || box(e).left < -0.5).map(name),
-    textOverlaps: pairs('#timeline text'),
-    markOverlaps: pairs('#timeline .mark'),
+    textOverlaps: pairs('svg.timeline text'),
+    markOverlaps: pairs('svg.timeline .mark'),
     laneOverlaps: lanes.slice(1).filter((r, i) => r.top < lanes[i].bottom - 0.5).length,
     lanes: lanes.length,
   };
@@ -270,7 +271,7 @@ LAYOUT = """(() => {
 # What the timeline shows: lanes with their spans and marks, the legend, the header, the table.
 CONTENT = """(() => {
   const data = e => Object.assign({}, e.dataset);
-  const lanes = [...document.querySelectorAll('#timeline .lane-content')].map(g => ({
+  const lanes = [...document.querySelectorAll('svg.timeline .lane-content')].map(g => ({
     kind: ['subscription', 'partner', 'note'].find(c => g.classList.contains(c)),
     key: g.dataset.key,
     spans: [...g.querySelectorAll('.span')].map(s => ({
@@ -283,9 +284,9 @@ CONTENT = """(() => {
     title: document.title,
     lanes,
     legend: [...document.querySelectorAll('#legend li.partner')].map(data),
-    laneColours: Object.fromEntries([...document.querySelectorAll('#timeline .lane.partner')]
+    laneColours: Object.fromEntries([...document.querySelectorAll('svg.timeline .lane.partner')]
       .map(g => [g.dataset.key, g.dataset.colour])),
-    ticks: [...document.querySelectorAll('#timeline .tick text')].map(t => t.textContent),
+    ticks: [...document.querySelectorAll('svg.timeline .tick text')].map(t => t.textContent),
     header: Object.fromEntries(
       ['customer', 'cloud', 'period', 'known-at', 'event-count', 'head', 'verification']
         .map(id => [id, document.getElementById(id).textContent.replace(/\\s+/g, ' ').trim()])),

@@ -1,4 +1,5 @@
-"""The timeline's axis: calendar ticks (years, months, days or hours), as many as fit."""
+"""The timeline's axis: calendar ticks (years, months, days or hours), as many as fit; months
+where the span is short enough for them, named ("Apr") with the year at each January."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from ._geometry import X0, X1, Scale, text_width
 from ._model import Tick
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def axis_ticks(scale: Scale) -> list[Tick]:
@@ -22,9 +25,9 @@ def axis_ticks(scale: Scale) -> list[Tick]:
         ("day", 1, "%Y-%m-%d"),
         ("day", 2, "%Y-%m-%d"),
         ("day", 7, "%Y-%m-%d"),
-        ("month", 1, "%Y-%m"),
-        ("month", 3, "%Y-%m"),
-        ("month", 6, "%Y-%m"),
+        ("month", 1, "%Y"),  # "2020" at January, else the month's name ("Apr")
+        ("month", 3, "%Y"),
+        ("month", 6, "%Y"),
         ("year", 1, "%Y"),
         ("year", 2, "%Y"),
         ("year", 5, "%Y"),
@@ -53,8 +56,21 @@ def axis_ticks(scale: Scale) -> list[Tick]:
             "day": moment.day == 1,
             "hour": moment.hour == 0,
         }[unit]
-        ticks.append(Tick(scale.x(us), moment.strftime(fmt), major))
+        label = moment.strftime(fmt) if unit != "month" or moment.month == 1 else MONTHS[moment.month - 1]
+        ticks.append(Tick(scale.x(us), label, major))
+    if unit == "month" and ticks and ticks[0].label in MONTHS:
+        _year_on_first(ticks, moments[0].year)
     return ticks
+
+
+def _year_on_first(ticks: list[Tick], year: int) -> None:
+    """The first month tick names its year too ("Feb 2019"), so a span without a January
+    still says which year it is; the next tick's label gives way where they would touch."""
+    ticks[0].label = f"{ticks[0].label} {year}"
+    if len(ticks) > 1:
+        room = (text_width(ticks[0].label, 11) + text_width(ticks[1].label, 11)) / 2 + 6
+        if ticks[1].x - ticks[0].x < room:
+            ticks[1].label = ""
 
 
 def _calendar(start: datetime, end: datetime, unit: str, n: int) -> Iterable[datetime]:

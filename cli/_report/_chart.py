@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from projections import DelegationLine, GdapRequestLine, RelationshipLine, Timeline, format_us
 
 from ._axis import axis_ticks
-from ._geometry import AXIS_H, NOTE_ROW, ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
-from ._model import Chart, Lane, Text
+from ._geometry import AXIS_H, NOTE_ROW, SECTION_H, WIDTH, X0, X1, Scale, thin_marks
+from ._model import Chart, Lane, Part, Text
 from ._names import TimelineNames
 from ._partner_lane import MAX_ROWS_PER_PARTNER, partner_lane
 from ._subscription_lane import subscription_lane
@@ -41,26 +41,33 @@ def chart(t: Timeline) -> Chart:
     lanes: list[Lane] = []
     y = float(AXIS_H)
     sections.append(Text(8, y + 17, "Subscriptions: partner of record over time", "section"))
-    y = _subscriptions(lanes, t, y + SECTION_H, scale, names) + 8
+    below = _subscriptions(lanes, t, y + SECTION_H, scale, names) + 4
+    subscriptions = Part("subscriptions", y, below, _many(lanes, y, below))
+    # the partners' own axis, below the subscriptions' (and their bottom axis)
+    y = subscriptions.view_top(AXIS_H) + subscriptions.view_height(AXIS_H) + AXIS_H
     sections.append(Text(8, y + 17, "Partners: reseller relationships and delegated admin rights", "section"))
-    y = _partners(lanes, t, y + SECTION_H, scale, names)
+    below = _partners(lanes, t, y + SECTION_H, scale, names) + 4
+    partners = Part("partners", y, below, _many(lanes, y, below))
     for lane in lanes:
         lane.marks = thin_marks(lane.marks)
-    bottom = y + 4
-    many = len(lanes) > 10
     return Chart(
         width=WIDTH,
-        height=bottom + (AXIS_H if many else 8),
+        height=partners.y1 + (AXIS_H if partners.bottom_axis else 8),
         top=AXIS_H,
-        bottom=bottom,
+        bottom=partners.y1,
         ticks=axis_ticks(scale),
         lanes=lanes,
         sections=sections,
         as_of_label=f"as of {format_us(t.as_of)}",
         x0=X0,
         x1=X1,
-        bottom_axis=many,
+        parts=[subscriptions, partners],
     )
+
+
+def _many(lanes: list[Lane], y0: float, y1: float) -> bool:
+    """Whether a part has lanes enough to want its axis repeated below them."""
+    return sum(1 for lane in lanes if y0 <= lane.y < y1) > 10
 
 
 def _subscriptions(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names: TimelineNames) -> float:
@@ -76,7 +83,7 @@ def _subscriptions(lanes: list[Lane], t: Timeline, y: float, scale: Scale, names
         y += NOTE_ROW
     for sid in shown:
         lanes.append(subscription_lane(subs[sid], y, scale, names))
-        y += ROW
+        y += lanes[-1].height
     if more:
         lanes.append(
             _note(

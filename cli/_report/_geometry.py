@@ -3,12 +3,13 @@ room they have and never overlapping, and marks thinned where two would touch.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from projections import format_us
 
-from ._model import Mark
+from ._model import Mark, Text
 
 # The SVG's coordinate system (it scales down to the page width, never overflows it).
 WIDTH = 1160
@@ -37,6 +38,66 @@ def fit(text: str, room: float, size: float = LABEL_SIZE) -> str:
         return text
     chars = int(room / (size * CHAR_EM)) - 1
     return text[:chars].rstrip() + "…" if chars >= 4 else ""
+
+
+def wrap(text: str, room: float, size: float, most: int) -> list[str]:
+    """``text`` in lines that fit ``room`` pixels, at most ``most`` of them (the last shortened
+    with an ellipsis only when even they do not hold it all): broken between its " · " parts,
+    then, in a part longer than a line, between words, and only a word longer than a line (an
+    id) after a hyphen or, failing that, anywhere."""
+    per_line = max(int(room / (size * CHAR_EM)), 4)
+    lines: list[str] = []
+    parts = text.split(" · ")
+    for i, part in enumerate(parts):
+        part += " · " if i + 1 < len(parts) else ""
+        if lines and len(lines[-1]) + len(part.rstrip()) <= per_line:
+            lines[-1] += part
+        elif len(part.rstrip()) <= per_line:
+            lines.append(part)
+        else:
+            lines += _words(part, per_line, lines)
+    lines = [line.rstrip() for line in lines]
+    if len(lines) > most:
+        rest = " ".join(lines[most - 1 :])
+        lines = [*lines[: most - 1], fit(rest, room, size)]
+    return lines
+
+
+def _words(part: str, per_line: int, lines: list[str]) -> list[str]:
+    """A part too long for a line, in lines broken between words (the first may join the
+    last line so far, which it then replaces); a word longer than a line after a hyphen, or
+    anywhere."""
+    out = [lines.pop()] if lines else []
+    for word in re.findall(r"[^ ]+ *", part):
+        while len(word.rstrip()) > per_line:
+            hyphen = word.rfind("-", 0, per_line)
+            cut = hyphen + 1 if hyphen > 0 else per_line
+            out.append(word[:cut])
+            word = word[cut:]
+        if out and len(out[-1]) + len(word.rstrip()) <= per_line:
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
+
+
+TITLE_SIZE, DETAIL_SIZE = 12, 10  # a lane's title (its subscription or partner) and detail
+
+
+def titles(x: float, y: float, title: str, detail: str, room: float) -> tuple[list[Text], float]:
+    """A lane's title and detail in the gutter, wrapped to ``room`` (never cut short but past
+    two lines of title and three of detail), and the height they need (``ROW`` when each
+    fits one line)."""
+    out = [
+        Text(x, y + 13 + 14 * i, line, "lane-title", title=title)
+        for i, line in enumerate(wrap(title, room, TITLE_SIZE, 2))
+    ]
+    top = out[-1].y + 13
+    out += [
+        Text(x, top + 12 * i, line, "lane-detail", title=detail)
+        for i, line in enumerate(wrap(detail, room, DETAIL_SIZE, 3))
+    ]
+    return out, max(out[-1].y - y + 4, ROW)
 
 
 def day(us: int | None) -> str:

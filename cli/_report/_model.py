@@ -58,6 +58,25 @@ class Tick:
 
 
 @dataclass
+class Part:
+    """One of the timeline's figures (subscriptions, partners), from ``y0`` (its section's
+    title) to ``y1`` (its last lane), under an axis of its own, so that each can go to a page
+    of its own in print and neither is cut between pages; with ``bottom_axis`` the axis is
+    repeated below (a long part)."""
+
+    key: str
+    y0: float
+    y1: float
+    bottom_axis: bool
+
+    def view_top(self, axis_h: float) -> float:
+        return self.y0 - axis_h
+
+    def view_height(self, axis_h: float) -> float:
+        return self.y1 - self.y0 + axis_h + (axis_h if self.bottom_axis else 8)
+
+
+@dataclass
 class Chart:
     width: int
     height: float
@@ -69,4 +88,4 @@ class Chart:
     as_of_label: str
     x0: float
     x1: float
-    bottom_axis: bool
+    parts: list[Part]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from projections import Timeline
 
+from ._colours import NO_PARTNER, partner_colours
+
 
 class TimelineNames:
     """Partner and subscription names for labels and sentences: the narration's
-    ``Directory`` for one customer's timeline."""
+    ``Directory`` for one customer's timeline; and each partner's colour in its report."""
 
     def __init__(self, t: Timeline) -> None:
         self.t = t
+        self.colours = partner_colours(t.partner_ids())
         self.subscriptions = {s.subscription_id: s for s in t.subscriptions}
         self.requests = {r.request_id: r for r in t.relationships}
         self.delegations = {d.delegation_id: d for d in t.delegations}
@@ -18,6 +21,12 @@ class TimelineNames:
     @property
     def customer(self) -> str:
         return self.t.name
+
+    def colour(self, partner_id: str | None) -> str:
+        """The partner's colour in this report (grey for none: no CSP partner of record)."""
+        if partner_id is None:
+            return NO_PARTNER
+        return self.colours.get(partner_id) or partner_colours([partner_id])[partner_id]
 
     def partner(self, partner_id: str | None) -> str:
         if partner_id is None:

@@ -16,8 +16,9 @@ from projections import Timeline, format_us
 
 from .._output import visible
 from ._chart import chart
-from ._colours import NO_PARTNER, partner_colour
+from ._colours import NO_PARTNER
 from ._event_list import event_rows
+from ._findings import CHECKS, Finding
 from ._names import TimelineNames
 
 
@@ -78,8 +79,11 @@ def render(
     known_head: Head | None,
     known_at: int | None,
     generated_at: int,
+    found: Sequence[Finding] = (),
+    cited: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The report as one HTML document."""
+    """The report as one HTML document; ``found``: its findings (``_findings.findings``),
+    ``cited``: the events they cite besides the customer's (a partner's program change)."""
     names = TimelineNames(t)
     channels = sorted({s.channel for s in t.subscriptions if s.channel != "csp"})
     page: str = _ENV.get_template("report.html.j2").render(
@@ -87,7 +91,14 @@ def render(
         chart=chart(t),
         legend=_legend(t, names),
         channels=[narration.channel_name(c) for c in channels],
-        rows=event_rows(events, names, verification.position),
+        rows=_citing(event_rows(events, names, verification.position), found),
+        checks=[(c, [f for f in found if f.kind == c.kind]) for c in CHECKS],
+        found=found,
+        cited=_citing(event_rows(cited, names, verification.position), found),
+        running=_css_string(
+            f"{t.customer_id} · chain head: position {head.position}, hash {head.hash}"
+            + ("" if verification.ok else " (not verified)")
+        ),
         verification=verification,
         head=head,
         known_head=known_head,
@@ -99,6 +110,29 @@ def render(
     return page
 
 
+def _citing(rows: list[dict[str, Any]], found: Sequence[Finding]) -> list[dict[str, Any]]:
+    """Each row with the kinds of finding that cite its event (``cites``: (kind, title)), so
+    the events list leads back to the findings it proves."""
+    titles = {c.kind: c.title for c in CHECKS}
+    by_position: dict[int, list[str]] = {}
+    for f in found:
+        for p in f.proofs:
+            kinds = by_position.setdefault(p.position, [])
+            if f.kind not in kinds:
+                kinds.append(f.kind)
+    for row in rows:
+        row["cites"] = [(kind, titles[kind]) for kind in by_position.get(row["position"], [])]
+    return rows
+
+
+def _css_string(text: str) -> str:
+    """``text`` as the body of a CSS string (the page's running footer): every character but
+    a letter, digit, space and a few plain signs as a CSS escape, so nothing in it can end the
+    string or the style sheet, and autoescaping leaves it as it is."""
+    plain = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.:-_()")
+    return "".join(c if c in plain else f"\\{ord(c):x} " for c in text)
+
+
 def _legend(t: Timeline, names: TimelineNames) -> list[dict[str, str]]:
     """Each partner the timeline names, by name: its colour and program."""
     return [
@@ -106,7 +140,7 @@ def _legend(t: Timeline, names: TimelineNames) -> list[dict[str, str]]:
             "id": pid,
             "name": names.partner(pid),
             "program": t.partners[pid].program if pid in t.partners else "unknown",
-            "colour": partner_colour(pid),
+            "colour": names.colour(pid),
         }
         for pid in sorted(t.partner_ids(), key=lambda i: names.partner(i).lower())
     ]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from ledger import narration
 from projections import DelegationLine, GdapRequestLine, RelationshipLine, format_us
 
-from ._colours import partner_colour
 from ._geometry import (
     BAR_H,
     BAR_Y,
@@ -24,9 +23,9 @@ from ._geometry import (
     X1,
     Scale,
     day,
-    fit,
     label_extent,
     place_labels,
+    titles,
 )
 from ._model import Bar, Lane, Mark, Text
 from ._names import TimelineNames
@@ -110,7 +109,7 @@ def partner_lane(
     requests: Sequence[GdapRequestLine] = (),
 ) -> tuple[Lane, int]:
     """The partner's lane, and how many of its spans did not fit its rows."""
-    colour = partner_colour(partner_id)
+    colour = names.colour(partner_id)
     lane = Lane("partner", partner_id, y, 0, colour=colour)
     rel_items = [
         _Item(r.requested_at, r.ended_at, _relationship_label(r, names), relationship=r)
@@ -125,7 +124,7 @@ def partner_lane(
         room = max(MAX_ROWS_PER_PARTNER - len(rows), 1)
         hidden += sum(len(r) for r in packed[room:])
         rows += [(r, labelled) for r in packed[:room]]
-    lane.labels = _titles(partner_id, y, names)
+    lane.labels, title_height = _titles(partner_id, y, names)
     for index, (row, labelled) in enumerate(rows):
         row_y = y + index * ROW
         spans = [(scale.x(i.start), scale.x(i.end if i.end is not None else scale.end), i.label) for i in row]
@@ -133,20 +132,16 @@ def partner_lane(
             if label:
                 lane.texts.append(Text(x, row_y + LABEL_Y, label, title=item.label))
             _draw_item(lane, item, row_y, scale, names)
-    lane.height = max(len(rows), 1) * ROW
+    lane.height = max(len(rows) * ROW, title_height)
     return lane, hidden
 
 
-def _titles(partner_id: str, y: float, names: TimelineNames) -> list[Text]:
-    """The lane's title (the partner's name) and detail (its id and program)."""
+def _titles(partner_id: str, y: float, names: TimelineNames) -> tuple[list[Text], float]:
+    """The lane's title (the partner's name) and detail (its id and program), wrapped to the
+    gutter, and the height they need."""
     info = names.t.partners.get(partner_id)
-    name = names.partner(partner_id)
-    room = GUTTER - 28
     detail = f"{partner_id} · {info.program if info else 'unknown'}"
-    return [
-        Text(24, y + 13, fit(name, room, 12), "lane-title", title=name),
-        Text(24, y + 26, fit(detail, room, 10), "lane-detail", title=detail),
-    ]
+    return titles(24, y, names.partner(partner_id), detail, GUTTER - 28)
 
 
 def _draw_item(lane: Lane, item: _Item, row_y: float, scale: Scale, names: TimelineNames) -> None:

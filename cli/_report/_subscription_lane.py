@@ -7,8 +7,7 @@ from __future__ import annotations
 from ledger import narration
 from projections import SubscriptionLine, format_us
 
-from ._colours import NO_PARTNER, partner_colour
-from ._geometry import BAR_H, BAR_Y, GUTTER, LABEL_Y, ROW, X1, Scale, day, fit, place_labels
+from ._geometry import BAR_H, BAR_Y, GUTTER, LABEL_Y, ROW, X1, Scale, day, place_labels, titles
 from ._model import Bar, Lane, Mark, Text
 from ._names import TimelineNames
 
@@ -17,7 +16,7 @@ Span = tuple[float, float, str]  # where a bar starts and ends, and its label
 
 def subscription_lane(s: SubscriptionLine, y: float, scale: Scale, names: TimelineNames) -> Lane:
     lane = Lane("subscription", s.subscription_id, y, ROW)
-    lane.labels = _titles(s, y)
+    lane.labels, lane.height = _titles(s, y)
     centre = y + BAR_Y + BAR_H / 2
     spans = [_period(lane, s, i, scale, names) for i in range(len(s.periods))]
     for (x, label), (_, _, full) in zip(place_labels(spans, overhang=True), spans, strict=True):
@@ -30,17 +29,14 @@ def subscription_lane(s: SubscriptionLine, y: float, scale: Scale, names: Timeli
     return lane
 
 
-def _titles(s: SubscriptionLine, y: float) -> list[Text]:
-    """The lane's title (the subscription id) and detail (offer, service, channel)."""
+def _titles(s: SubscriptionLine, y: float) -> tuple[list[Text], float]:
+    """The lane's title (the subscription id) and detail (offer, service, channel), wrapped
+    to the gutter, and the height they need."""
     service = "licence" if s.service == "license" else "usage"
     detail = f"{s.offer} · {service} · {narration.channel_name(s.channel)}"
     if s.migrated_from:
         detail += f" · from {s.migrated_from}"
-    room = GUTTER - 12
-    return [
-        Text(8, y + 13, fit(s.subscription_id, room, 12), "lane-title", title=s.subscription_id),
-        Text(8, y + 26, fit(detail, room, 10), "lane-detail", title=detail),
-    ]
+    return titles(8, y, s.subscription_id, detail, GUTTER - 12)
 
 
 def _period(lane: Lane, s: SubscriptionLine, i: int, scale: Scale, names: TimelineNames) -> Span:
@@ -58,7 +54,7 @@ def _period(lane: Lane, s: SubscriptionLine, i: int, scale: Scale, names: Timeli
             lane.y + BAR_Y,
             max(x_end - x_start, 2.0),
             BAR_H,
-            partner_colour(p.partner_of_record) if p.partner_of_record else NO_PARTNER,
+            names.colour(p.partner_of_record),
             "por" if csp else "channel",
             f"{s.subscription_id}: {shown}, {day(p.start)} to {until}",
             {

@@ -4,9 +4,21 @@ See ``_model.py`` for how the reader, the mappings and the engine fit together, 
 ``docs/sources.md`` for what each source record becomes.
 """
 
-from ._model import NAMESPACE, SOURCES, Context, Mapper, Proposal, Record, Skip, event_id
+from ._model import (
+    MPN_IN_NOTE,
+    NAMESPACE,
+    SOURCES,
+    Context,
+    Mapper,
+    Proposal,
+    Record,
+    Skip,
+    event_id,
+    mpn_note,
+)
 
 __all__ = [
+    "MPN_IN_NOTE",
     "NAMESPACE",
     "SOURCES",
     "Context",
@@ -15,4 +27,5 @@ __all__ = [
     "Record",
     "Skip",
     "event_id",
+    "mpn_note",
 ]

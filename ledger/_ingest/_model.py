@@ -11,6 +11,7 @@ skipped. Mappings are pure: they read records and the context, never the store.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,17 @@ def event_id(*key: str) -> str:
     ``event_id("delegation.granted", relationship_id)`` or
     ``event_id("subscription.purchased", subscription_id)``."""
     return str(uuid.uuid5(NAMESPACE, "\x1f".join(key)))
+
+
+# The reseller map (MPN id -> tenant) lives in the event log itself: an indirect reseller's
+# ``partner.registered`` from ``pc-resellers`` carries ``mpn_note(mpn_id)`` in its note, and
+# the engine finds the map of earlier runs again in the stored notes (``MPN_IN_NOTE``).
+MPN_IN_NOTE = re.compile(r"\bmpnId ([0-9A-Za-z_.-]+)")
+
+
+def mpn_note(mpn_id: str) -> str:
+    """The phrase a reseller's registration note carries its MPN id in: ``mpnId 4812345``."""
+    return f"mpnId {mpn_id}"
 
 
 @dataclass(frozen=True)
