@@ -11,7 +11,7 @@ from ledger import GENESIS, IntegrityFailure, check_output, now, read, store_fil
 from projections import format_us, to_us
 
 from ._evidence import CheckpointOption, Origin, VerifierKeyOption, checkpoint_json, opened_checkpoint
-from ._options import AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
+from ._options import AsOf, JsonOption, KnownAt, QuietOption, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, out, progress_bar, reporting
 
 if TYPE_CHECKING:  # loaded by the command that uses it: jinja2 costs a start
@@ -186,6 +186,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: CheckpointOption = None,
         key: VerifierKeyOption = None,
         origin: Origin = None,
+        quiet: QuietOption = False,
         as_json: JsonOption = False,
     ) -> None:
         """Recompute the hash chain and the Merkle tree, judge every event again by the
@@ -201,12 +202,15 @@ def register(app: typer.Typer) -> None:
             ledger verify
             ledger verify --digest HEAD_HASH
             ledger verify --checkpoint cp1.txt --key ledger.pub
+            ledger verify --quiet || echo "the ledger is broken"
         """
         with reporting(as_json):
             signed = opened_checkpoint(checkpoint, key, origin)
-            with open_ledger(ctx) as ledger, progress_bar("verifying") as progress:
+            with open_ledger(ctx) as ledger, progress_bar("verifying", quiet=quiet) as progress:
                 verified = ledger.verify(progress, digest=digest, checkpoint=signed)
             head, wanted = verified.head_hash, None if digest is None else digest.lower()
+            if quiet:
+                return
             if as_json:
                 emit_json(
                     {
@@ -233,16 +237,19 @@ def register(app: typer.Typer) -> None:
                 )
 
     @app.command()
-    def rebuild(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    def rebuild(ctx: typer.Context, quiet: QuietOption = False, as_json: JsonOption = False) -> None:
         """Rebuild every projection from position 1, replacing the old state atomically.
 
-        Example:
+        Examples:
 
             ledger rebuild
+            ledger rebuild --quiet
         """
         with reporting(as_json):
-            with open_ledger(ctx) as ledger, progress_bar("rebuilding") as progress:
+            with open_ledger(ctx) as ledger, progress_bar("rebuilding", quiet=quiet) as progress:
                 count = ledger.rebuild(progress)
+            if quiet:
+                return
             if as_json:
                 emit_json({"rebuilt": count})
             else:

@@ -17,7 +17,7 @@ from ledger import read
 
 from ._options import TIME_FORMS, AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
 from ._output import emit_json, out, reporting, styled
-from ._views import _table
+from ._views import _table, status
 
 
 def register(app: typer.Typer) -> None:
@@ -169,7 +169,7 @@ def show_subscriptions(answer: Mapping[str, Any]) -> None:
             s["offer"],
             s["service"],
             s["channel"],
-            s["status"],
+            status(s),
             s["partner_of_record"],
             s["since"],
         ]

@@ -16,6 +16,24 @@ if TYPE_CHECKING:
     from ledger import Ledger
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result (or the error) as JSON.")]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",  # no -q: a short option's column would cut long role names in record's help
+        help="Print nothing when it succeeds, for scripts and cron: an error is still printed, "
+        "and the exit code is the same.",
+    ),
+]
+CsvOption = Annotated[
+    bool,
+    typer.Option(
+        "--csv",
+        help=(
+            "Print the answer as CSV for a spreadsheet: a header line of the JSON answer's names, "
+            "then a line per row; a cell a spreadsheet would read as a formula starts with an apostrophe."
+        ),
+    ),
+]
 # How a time a question is asked at may be written (``ledger.parse_query_time``).
 TIME_FORMS = "a date (2024-06-15: midnight UTC), a date and time (2024-06-15T09:00: UTC) or RFC 3339"
 AsOf = Annotated[
@@ -47,6 +65,14 @@ def as_us(value: str | None, option: str) -> int | None:
 
         err.print(f"{option} {value} is read as {format_time(moment)} ({assumed}).")
     return to_us(moment)
+
+
+def one_format(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` ask for two different answers: bad input, naming ``--csv``."""
+    if as_json and as_csv:
+        from ledger import BadInput
+
+        raise BadInput("--csv", "cannot be given with --json: choose one format")
 
 
 def db_url(ctx: typer.Context) -> str | None:

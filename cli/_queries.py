@@ -15,9 +15,36 @@ import typer
 
 from ledger import read
 
-from ._options import TIME_FORMS, AsOf, JsonOption, KnownAt, as_us, db_url, open_ledger, suggesting
-from ._output import emit_json, reporting
-from ._views import show_customer, show_delegations, show_history, show_por
+from ._options import (
+    TIME_FORMS,
+    AsOf,
+    CsvOption,
+    JsonOption,
+    KnownAt,
+    as_us,
+    db_url,
+    one_format,
+    open_ledger,
+    suggesting,
+)
+from ._output import emit_json, paged, reporting
+from ._views import (
+    customer_csv,
+    delegations_csv,
+    history_csv,
+    show_customer,
+    show_delegations,
+    show_history,
+    show_por,
+)
+
+NoPager = Annotated[
+    bool,
+    typer.Option(
+        "--no-pager",
+        help="Print straight to the terminal: no pager (PAGER, default less) however long the output.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,19 +74,27 @@ def register(app: typer.Typer) -> None:
         customer_id: Annotated[str, typer.Argument(help="The customer.")],
         as_of: AsOf = None,
         known_at: KnownAt = None,
+        as_csv: CsvOption = False,
         as_json: JsonOption = False,
     ) -> None:
         """The customer's active delegated admin privileges (DAP and GDAP).
 
-        Example:
+        Examples:
 
             ledger delegations contoso --as-of 2020-01-01
+            ledger delegations contoso --csv > delegations.csv
         """
         with reporting(as_json):
+            one_format(as_json, as_csv)
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             with suggesting(ctx, "customer", customer_id):
                 answer = read.delegations(db_url(ctx), customer_id, at, known)
-            emit_json(answer) if as_json else show_delegations(answer)
+            if as_json:
+                emit_json(answer)
+            elif as_csv:
+                delegations_csv(answer)
+            else:
+                show_delegations(answer)
 
     @app.command()
     def customer(
@@ -67,22 +102,32 @@ def register(app: typer.Typer) -> None:
         customer_id: Annotated[str, typer.Argument(help="The customer.")],
         as_of: AsOf = None,
         known_at: KnownAt = None,
+        as_csv: CsvOption = False,
         as_json: JsonOption = False,
     ) -> None:
         """One customer: subscriptions with their partner of record, relationships, delegations.
 
-        The subscriptions as `por` shows them, the reseller relationships (with the indirect
-        provider's reseller) and the active delegations, all as of --as-of.
+        The subscriptions as `por` shows them (a cancelled one with its cancellation time, a
+        licence past its term end saying so), the reseller relationships (with the indirect
+        provider's reseller) and the active delegations, all as of --as-of. With --csv, one
+        line for each of them, its section named in the first column.
 
-        Example:
+        Examples:
 
             ledger customer contoso --as-of 2019-06-30
+            ledger customer contoso --csv > contoso.csv
         """
         with reporting(as_json):
+            one_format(as_json, as_csv)
             at, known = as_us(as_of, "--as-of"), as_us(known_at, "--known-at")
             with suggesting(ctx, "customer", customer_id):
                 answer = read.customer(db_url(ctx), customer_id, at, known)
-            emit_json(answer) if as_json else show_customer(answer)
+            if as_json:
+                emit_json(answer)
+            elif as_csv:
+                customer_csv(answer)
+            else:
+                show_customer(answer)
 
     @app.command()
     def history(
@@ -114,15 +159,22 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         known_at: KnownAt = None,
+        as_csv: CsvOption = False,
+        no_pager: NoPager = False,
         as_json: JsonOption = False,
     ) -> None:
         """Stored events in position order, as export writes them, filtered.
 
-        Example:
+        For people: each event's effective and recorded times, type, actor, data and note; on
+        a terminal, through a pager where it is taller than the screen (never when piped).
+
+        Examples:
 
             ledger history --customer contoso --since 2020-01-01 --until 2020-12-31
+            ledger history --subscription o365-1 --csv > o365-1.csv
         """
         with reporting(as_json):
+            one_format(as_json, as_csv)
             times = {
                 "since": as_us(since, "--since"),
                 "until": as_us(until, "--until"),
@@ -140,5 +192,7 @@ def register(app: typer.Typer) -> None:
                 )
             if as_json:
                 sys.stdout.buffer.write(b'{"events":[' + b",".join(orjson.dumps(e) for e in events) + b"]}\n")
+            elif as_csv:
+                history_csv(events)
             else:
-                show_history(events)
+                paged(lambda: show_history(events), pager=not no_pager)

@@ -32,7 +32,7 @@ from ledger import (
 )
 
 from . import _actor
-from ._options import JsonOption, db_url, open_ledger
+from ._options import JsonOption, QuietOption, db_url, open_ledger
 from ._output import emit_json, out, reporting, said_warnings
 
 if TYPE_CHECKING:
@@ -55,7 +55,9 @@ record_app = typer.Typer(
 )
 
 
-def _print_receipt(event_type: str, receipt: Receipt, as_json: bool, warned: list[str]) -> None:
+def _print_receipt(event_type: str, receipt: Receipt, as_json: bool, warned: list[str], quiet: bool) -> None:
+    if quiet:
+        return
     if as_json:
         emit_json({**receipt.to_json(), "warnings": warned} if warned else receipt.to_json())
     elif receipt.duplicate:
@@ -77,9 +79,12 @@ def record(
         str | None,
         typer.Option("--event", "-e", help="The event as JSON text; - reads it from standard input."),
     ] = None,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     if ctx.invoked_subcommand is not None:
+        if quiet:  # ``record --quiet TYPE …``: for the typed command too
+            ctx.ensure_object(dict)["quiet"] = True
         if event is not None:
             with reporting(as_json):
                 raise BadInput("event", "give either --event or a TYPE with its options, not both")
@@ -91,7 +96,7 @@ def record(
         parsed = parse_event_json(text)
         with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
             receipt = ledger.record(parsed)
-        _print_receipt(parsed.type, receipt, as_json, warned)
+        _print_receipt(parsed.type, receipt, as_json, warned, quiet)
 
 
 # What the rule known-references says of an id no event names (``ledger._facts``).
@@ -197,6 +202,7 @@ def _role_help(event_type: EventType, default: str) -> str:
 def _typed_command(event_type: EventType) -> Any:
     def command(ctx: typer.Context, **options: Any) -> None:
         as_json = bool(options.pop("as_json"))
+        quiet = bool(options.pop("quiet")) or bool(ctx.obj and ctx.obj.get("quiet"))
         with reporting(as_json):
             data = {
                 f.name: (list(options[f.name]) if f.kind in ("ids", "texts") else options[f.name])
@@ -215,7 +221,7 @@ def _typed_command(event_type: EventType) -> Any:
                 raise _named_as_typed(error, {f"actor.{f}": g.source for f, g in given.items()}) from None
             with said_warnings() as warned, _near_ids(ctx), open_ledger(ctx) as ledger:
                 receipt = ledger.record(parsed)
-            _print_receipt(parsed.type, receipt, as_json, warned)
+            _print_receipt(parsed.type, receipt, as_json, warned, quiet)
 
     def opt(name: str, help: str, *, many: bool = False) -> inspect.Parameter:
         annotation = list[str] | None if many else str | None
@@ -249,6 +255,7 @@ def _typed_command(event_type: EventType) -> Any:
     params += [
         opt("event_id", "A UUID for the event, its idempotency key (generated when absent)."),
         opt("note", "Free text: a ticket, a Partner Center audit record id."),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOption),
         inspect.Parameter(
             "as_json",
             inspect.Parameter.KEYWORD_ONLY,

@@ -28,7 +28,7 @@ from ledger import (
 )
 
 from ._evidence import Origin, VerifierKeyOption, checkpoint_json, opened_checkpoint
-from ._options import JsonOption, db_url, open_ledger
+from ._options import JsonOption, QuietOption, db_url, open_ledger
 from ._output import emit_json, err, out, progress_bar, reporting, said_warnings
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ def import_(
     ] = None,
     key: VerifierKeyOption = None,
     origin: Origin = None,
+    quiet: QuietOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Record every event of a JSON Lines file in one transaction: all or nothing.
@@ -133,10 +134,11 @@ def import_(
     Examples:
 
         ledger import events.jsonl
+        ledger import --quiet events.jsonl
         ledger import --restore backup.jsonl --digest HEAD_HASH
     """
     if restore:
-        _restore(ctx, file, digest, (checkpoint, key, origin), as_json)
+        _restore(ctx, file, digest, (checkpoint, key, origin), as_json, quiet)
         return
     for option, value in (("--digest", digest), ("--checkpoint", checkpoint), ("--key", key)):
         if value is not None:
@@ -147,7 +149,7 @@ def import_(
             _lines(file) as lines,
             said_warnings() as warned,
             open_ledger(ctx) as ledger,
-            progress_bar("importing") as progress,
+            progress_bar("importing", quiet=quiet) as progress,
         ):
             summary = ledger.import_events(_events(lines), progress, _count_lines(file, progress))
             head = ledger.head()
@@ -160,6 +162,8 @@ def import_(
         }
         if warned:
             answer["warnings"] = warned
+        if quiet:
+            return
         if as_json:
             emit_json(answer)
         elif summary.imported:
@@ -186,18 +190,21 @@ def _restore(
     digest: str | None,
     signed_by: tuple[str | None, str | None, str | None],
     as_json: bool,
+    quiet: bool,
 ) -> None:
     with reporting(as_json):
         signed = opened_checkpoint(*signed_by)
         with (
             _lines(file) as lines,
             open_ledger(ctx) as ledger,
-            progress_bar("restoring") as progress,
+            progress_bar("restoring", quiet=quiet) as progress,
         ):
             summary = ledger.restore(
                 _restorable(lines), progress, _count_lines(file, progress), digest=digest, checkpoint=signed
             )
         extends = {"extends": digest.lower()} if digest is not None else {}
+        if quiet:
+            return
         if as_json:
             emit_json(
                 {

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ._queries import BITEMPORAL, _por, versions
+from ._queries import BITEMPORAL, _por, cancellations, versions
 from ._tables import CUSTOMERS, DELEGATIONS, PARTNERS, REQUESTS, SUBSCRIPTIONS, Db, Table
 from ._time import format_us
 
@@ -82,7 +82,11 @@ def subscriptions(db: Db, as_of: int, known: int, customer_id: str | None = None
     """``ledger subscriptions``: each subscription bought by ``as_of`` (of one customer, or of
     all), cancelled ones too (status ``cancelled``), each the object ``por`` answers with."""
     where = {} if customer_id is None else {"customer_id": customer_id}
-    return [_por(r, as_of) for r in versions(db, SUBSCRIPTIONS, where, as_of, known, "subscription_id")]
+    cancelled_at = cancellations(db, where, as_of, known)
+    return [
+        _por(r, as_of, cancelled_at.get(r["subscription_id"]))
+        for r in versions(db, SUBSCRIPTIONS, where, as_of, known, "subscription_id")
+    ]
 
 
 class EventNames:

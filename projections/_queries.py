@@ -43,7 +43,8 @@ def _time(us: int | None) -> str | None:
     return None if us is None else format_us(us)
 
 
-# ``ledger por``'s one statement: the columns its answer shows, in ``por_answer``'s order.
+# ``ledger por``'s one statement: the columns its answer shows, in ``por_answer``'s order,
+# then its cancellation time (``_CANCELLED_SQL``).
 POR_COLUMNS = (
     "subscription_id",
     "customer_id",
@@ -58,29 +59,58 @@ POR_COLUMNS = (
     "term_end",
     "migrated_from",
 )
+# A cancelled subscription's cancellation time: where its first cancelled version begins, of
+# the versions believed then (a cancellation is final: every later version is cancelled too).
+# Read from the versions the fold writes, not kept in a column of its own, so a store
+# written before it was asked answers it too, and a rebuild and ``verify`` agree by
+# construction.
+_CANCELLED_SQL = (
+    f"SELECT MIN(c.valid_from) FROM {SUBSCRIPTIONS.sql_name} AS c "
+    "WHERE c.subscription_id = s.subscription_id AND c.status = 'cancelled' AND c.valid_from <= ? "
+    "AND c.created_pos <= ? AND (c.superseded_pos IS NULL OR c.superseded_pos > ?)"
+)
+# As known now: the live versions only, an index range of the table's ``_current`` index.
+_CANCELLED_NOW_SQL = (
+    f"SELECT MIN(c.valid_from) FROM {SUBSCRIPTIONS.sql_name} AS c "
+    "WHERE c.subscription_id = s.subscription_id AND c.superseded_pos IS NULL AND c.valid_from <= ? "
+    "AND c.status = 'cancelled'"
+)
+
+
+def _selected(cancelled_sql: str) -> str:
+    """``POR_COLUMNS`` of the version ``s``, then ``cancelled_at``: asked only of a cancelled
+    one, so an active subscription's answer costs nothing more."""
+    columns = ", ".join(f"s.{c}" for c in POR_COLUMNS)
+    return f"{columns}, CASE WHEN s.status = 'cancelled' THEN ({cancelled_sql}) END AS cancelled_at"
+
+
 POR_SQL = (
-    f"SELECT {', '.join(POR_COLUMNS)} FROM {SUBSCRIPTIONS.sql_name} "
-    f"WHERE subscription_id = ? AND {BITEMPORAL} ORDER BY valid_from LIMIT 1"
+    f"SELECT {_selected(_CANCELLED_SQL)} FROM {SUBSCRIPTIONS.sql_name} AS s "
+    f"WHERE s.subscription_id = ? AND {BITEMPORAL} "
+    "ORDER BY s.valid_from LIMIT 1"
 )
 # The same as known now (``known`` past every position): the versions no event superseded,
 # which the table's ``_current`` index holds in effective order: no sort, the first one.
 EVERY_POSITION = 2**62
 POR_NOW_SQL = (
-    f"SELECT {', '.join(POR_COLUMNS)} FROM {SUBSCRIPTIONS.sql_name} "
-    "WHERE subscription_id = ? AND superseded_pos IS NULL AND valid_from <= ? "
-    "AND (valid_to IS NULL OR valid_to > ?) ORDER BY valid_from LIMIT 1"
+    f"SELECT {_selected(_CANCELLED_NOW_SQL)} FROM {SUBSCRIPTIONS.sql_name} AS s "
+    "WHERE s.subscription_id = ? AND s.superseded_pos IS NULL AND s.valid_from <= ? "
+    "AND (s.valid_to IS NULL OR s.valid_to > ?) ORDER BY s.valid_from LIMIT 1"
 )
 
 
 def por_statement(subscription_id: str, as_of: int, known: int) -> tuple[str, tuple[object, ...]]:
-    """``ledger por``'s one statement (``POR_COLUMNS``, no row: not on record) and its parameters."""
+    """``ledger por``'s one statement (``POR_COLUMNS`` and ``cancelled_at``, no row: not on
+    record) and its parameters."""
     if known >= EVERY_POSITION:
-        return POR_NOW_SQL, (subscription_id, as_of, as_of)
-    return POR_SQL, (subscription_id, known, known, as_of, as_of)
+        return POR_NOW_SQL, (as_of, subscription_id, as_of, as_of)
+    return POR_SQL, (as_of, known, known, subscription_id, known, known, as_of, as_of)
 
 
 def por_answer(v: Sequence[Any], as_of: int) -> dict[str, Any]:
-    """The contract's ``por`` answer from a row of ``POR_COLUMNS``."""
+    """The contract's ``por`` answer from a row of ``POR_COLUMNS`` and ``cancelled_at``;
+    ``term_ended``: a licence's term ended by ``as_of`` (null where it has no term)."""
+    term_end = v[10]
     return {
         "subscription_id": v[0],
         "customer_id": v[1],
@@ -93,13 +123,28 @@ def por_answer(v: Sequence[Any], as_of: int) -> dict[str, Any]:
         "as_of": format_us(as_of),
         "offer": v[8],
         "seller_id": v[9],
-        "term_end": None if v[10] is None else format_us(v[10]),
+        "term_end": None if term_end is None else format_us(term_end),
+        "term_ended": None if term_end is None else term_end <= as_of,
         "migrated_from": v[11],
+        "cancelled_at": None if v[12] is None else format_us(v[12]),
     }
 
 
-def _por(row: Mapping[str, Any], as_of: int) -> dict[str, Any]:
-    return por_answer([row[c] for c in POR_COLUMNS], as_of)
+def _por(row: Mapping[str, Any], as_of: int, cancelled_at: int | None) -> dict[str, Any]:
+    return por_answer([*(row[c] for c in POR_COLUMNS), cancelled_at], as_of)
+
+
+def cancellations(db: Db, where: Mapping[str, object], as_of: int, known: int) -> dict[str, int]:
+    """When each cancelled subscription matching ``where`` (none: every one) was cancelled by
+    ``as_of``, as ``_CANCELLED_SQL`` finds it, in one statement."""
+    cond = "".join(f"{k} = ? AND " for k in where)
+    db.execute(
+        f"SELECT subscription_id, MIN(valid_from) AS cancelled_at FROM {SUBSCRIPTIONS.sql_name} "
+        f"WHERE {cond}status = 'cancelled' AND valid_from <= ? "
+        "AND created_pos <= ? AND (superseded_pos IS NULL OR superseded_pos > ?) GROUP BY subscription_id",
+        [*where.values(), as_of, known, known],
+    )
+    return {r["subscription_id"]: int(r["cancelled_at"]) for r in db.fetchall()}
 
 
 def _delegation(row: Mapping[str, Any], auto_extend: Mapping[str, str | None]) -> dict[str, Any]:
@@ -151,7 +196,7 @@ def partner_of_record(db: Db, subscription_id: str, as_of: int, known: int) -> d
     """``ledger por``: None where the subscription did not exist then (or is unknown)."""
     db.execute(*por_statement(subscription_id, as_of, known))
     row = db.fetchone()
-    return None if row is None else _por(row, as_of)
+    return None if row is None else por_answer([row[c] for c in (*POR_COLUMNS, "cancelled_at")], as_of)
 
 
 def customer_state(db: Db, customer_id: str, as_of: int, known: int) -> dict[str, Any] | None:
@@ -175,6 +220,7 @@ def customer(db: Db, customer_id: str, as_of: int, known: int) -> dict[str, Any]
     subscriptions = versions(
         db, SUBSCRIPTIONS, {"customer_id": customer_id}, as_of, known, "since, subscription_id"
     )
+    cancelled_at = cancellations(db, {"customer_id": customer_id}, as_of, known)
     relationships = versions(
         db, RELATIONSHIPS, {"customer_id": customer_id}, as_of, known, "accepted_at, request_id"
     )
@@ -183,7 +229,7 @@ def customer(db: Db, customer_id: str, as_of: int, known: int) -> dict[str, Any]
         "name": found["name"],
         "cloud": found["cloud"],
         "as_of": format_us(as_of),
-        "subscriptions": [_por(r, as_of) for r in subscriptions],
+        "subscriptions": [_por(r, as_of, cancelled_at.get(r["subscription_id"])) for r in subscriptions],
         "relationships": [
             {
                 "partner_id": r["partner_id"],

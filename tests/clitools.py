@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,9 +20,13 @@ def ledger_command() -> list[str]:
 
 
 def run(
-    *args: str, stdin: bytes | None = None, cwd: Path | None = None
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None, columns: int | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([*ledger_command(), *args], input=stdin, capture_output=True, cwd=cwd, timeout=120)
+    """``ledger ARGS``; ``columns``: output that wide (``COLUMNS``), else as the environment says."""
+    env = None if columns is None else {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run(
+        [*ledger_command(), *args], input=stdin, capture_output=True, cwd=cwd, timeout=120, env=env
+    )
 
 
 def run_json(*args: str, expect: int = 0) -> Any:

@@ -130,6 +130,7 @@ class Sub:
     por: str | None
     billing: str | None
     since: int
+    cancelled_at: int | None = None
 
 
 @dataclass
@@ -250,7 +251,8 @@ def fold(events: Iterable[tuple[int, Event]], at: int) -> World:
             s.billing = d["to_partner_id"]
             s.since = when
         elif t == "subscription.cancelled":
-            w.subs[d["subscription_id"]].status = "cancelled"
+            cancelled = w.subs[d["subscription_id"]]
+            cancelled.status, cancelled.cancelled_at = "cancelled", when
         elif t == "relationship.requested":
             w.requests[d["request_id"]] = Request(
                 d["request_id"], d["partner_id"], d["customer_id"], d.get("reseller_id"), "open"
@@ -788,7 +790,9 @@ def _por(s: Sub, at: int) -> dict[str, Any]:
         "offer": s.offer,
         "seller_id": s.seller,
         "term_end": s.term_end,
+        "term_ended": None if s.term_end is None else us(s.term_end) <= at,
         "migrated_from": s.migrated_from,
+        "cancelled_at": None if s.cancelled_at is None else text(s.cancelled_at),
     }
 
 

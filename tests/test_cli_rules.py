@@ -65,7 +65,7 @@ def test_rules_json_lists_every_rule_with_its_editions_in_the_rulebooks_order() 
 
 
 def test_rules_for_people_is_a_table_of_every_edition() -> None:
-    done = run("rules")
+    done = run("rules", columns=200)  # wide enough for a table (narrower, one block per edition)
     assert done.returncode == 0 and done.stderr == b""
     text = done.stdout.decode()
     assert text.startswith("The rulebook")
