@@ -10,7 +10,7 @@ from datetime import datetime
 from difflib import get_close_matches
 from typing import Any, TypeVar
 
-from projections import format_time
+from projections import canonical_to_us, format_time
 
 from ._errors import BadInput
 from ._events import EVENT_TYPES, ROLES, Actor, Event, EventType, Field, Kind
@@ -372,7 +372,10 @@ def _fast(obj: object) -> Event | None:
             note = _fast_note(note)
     except (KeyError, _NotNormal, BadInput):
         return None
-    return Event(event_id, type_name, effective_at, Actor(actor_id, role, tenant_id), parsed, note)
+    event = Event(event_id, type_name, effective_at, Actor(actor_id, role, tenant_id), parsed, note)
+    # Its effective time in microseconds, as ``Event.effective_us`` would parse it again.
+    event.__dict__["effective_us"] = canonical_to_us(effective_at)
+    return event
 
 
 def _fast_note(value: object) -> str:
