@@ -12,6 +12,11 @@ loaded is loaded on first use.
 Memory stays bounded: once the cache holds more than a set number of versions, ``flush``
 may ``evict`` all but what the last batch asked about (a busy customer's things are asked
 about again and again); the database holds all of it, and is asked again for the rest.
+A session that began on empty tables (a first import, a rebuild, a verification) knows
+that a thing it never wrote does not exist; what it forgot is noted in a Bloom filter
+(``Forgotten``, a megabyte), so after an eviction it still asks the database only about
+what it wrote and forgot (or, rarely, what the filter mistakes for that), not about every
+new thing (issue 18: past the first eviction, every batch asked about all it named).
 
 A customer's relationships are looked up by customer. A busy customer may have ended
 thousands over the years, so a batch loads only those still in force at its earliest
@@ -43,6 +48,28 @@ from ._tables import (
 Row = dict[str, Any]
 _CHUNK = 500  # ids per IN (...) list
 EVICT_AFTER = 50_000  # cached versions (a few hundred bytes each) kept past a flush
+FORGOTTEN_BITS = 1 << 23  # the Bloom filter of what an eviction forgot: 1 MiB
+
+
+class Forgotten:
+    """A Bloom filter of what a session forgot: ``in`` is False only for what was never
+    added (then it was never written, in a session that began on empty tables); True may be
+    a mistake (then the database is asked, as it would be without the filter)."""
+
+    def __init__(self, bits: int) -> None:
+        self.mask = max(1 << (bits - 1).bit_length(), 8) - 1  # a power of two, less one
+        self.bits = bytearray((self.mask + 1) // 8)
+
+    def add(self, item: tuple[Any, ...]) -> None:
+        # Two places from one hash: its low and its high 32 bits.
+        h, mask = hash(item), self.mask
+        for place in (h & mask, (h >> 32) & mask):
+            self.bits[place >> 3] |= 1 << (place & 7)
+
+    def __contains__(self, item: tuple[Any, ...]) -> bool:
+        h, mask, bits = hash(item), self.mask, self.bits
+        first, second = h & mask, (h >> 32) & mask
+        return bool(bits[first >> 3] & (1 << (first & 7)) and bits[second >> 3] & (1 << (second & 7)))
 
 
 class Session:
@@ -52,7 +79,10 @@ class Session:
         """``empty``: the projection tables hold nothing yet (a rebuild's twins, a first
         import), so nothing needs looking up until the cache is first evicted."""
         self.db = db
+        # Every thing, index value and ref absent from the cache was never written, unless
+        # ``_forgotten`` (maybe) holds it: a session that began on empty tables.
         self._complete = empty
+        self._forgotten: Forgotten | None = None  # made at the first eviction
         self._rows: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
         # The same versions less the superseded ones: what ``current`` searches.
         self._live: dict[str, dict[str, list[Row]]] = {t.name: {} for t in TABLES}
@@ -101,11 +131,14 @@ class Session:
         cache = self._rows[table.name]
         wanted = sorted({k for k in keys if k not in cache})
         if self._complete:
+            never = [k for k in wanted if not self._forgot(table.name, k)]
             live = self._live[table.name]
-            for key in wanted:
+            for key in never:
                 cache[key], live[key] = [], []
-            self._cached += len(wanted)
-            return
+            self._cached += len(never)
+            if len(never) == len(wanted):
+                return
+            wanted = [k for k in wanted if k not in cache]
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
             self.db.execute(
@@ -150,11 +183,11 @@ class Session:
             return have is None or (after is not None and have <= after)
 
         wanted = sorted({v for v in values if not known(v)})
-        if not wanted:
-            return
         if self._complete:
-            for value in wanted:
+            for value in [v for v in wanted if not self._forgot(table.name, column, v)]:
                 index[value], index_after[value] = set(), None
+            wanted = [v for v in wanted if not known(v)]
+        if not wanted:
             return
         self.flush()  # the database must hold every version before it is searched
         since = "" if after is None else " AND superseded_pos IS NULL AND (valid_to IS NULL OR valid_to > ?)"
@@ -204,8 +237,9 @@ class Session:
         wanted = sorted({r for r in refs if r not in self._newest})
         if self._complete:
             for ref in wanted:
-                self._newest[ref] = None
-            return
+                if not self._forgot(ref):
+                    self._newest[ref] = None
+            wanted = [r for r in wanted if r not in self._newest]
         for i in range(0, len(wanted), _CHUNK):
             chunk = wanted[i : i + _CHUNK]
             self.db.execute(
@@ -319,7 +353,7 @@ class Session:
             if index is not None:
                 if row[column] in index:
                     index[row[column]].add(key)
-                elif self._complete:
+                elif self._complete and not self._forgot(table.name, column, row[column]):
                     index[row[column]] = {key}
                     self._by_after[(table.name, column)][row[column]] = None
         for (column, fields), by_value in self._named.get(table.name, {}).items():
@@ -415,7 +449,7 @@ class Session:
         newest = self._pending_newest.get(ref)
         if newest is None or effective_us > newest:
             self._pending_newest[ref] = effective_us
-        if ref in self._newest or self._complete:
+        if ref in self._newest or (self._complete and not self._forgot(ref)):
             known = self._newest.get(ref)
             if known is None or effective_us > known:
                 self._newest[ref] = effective_us
@@ -467,8 +501,15 @@ class Session:
         kept = sum(len(self._rows[t][k]) + 1 for t, keys in used.items() for k in keys if k in self._rows[t])
         if kept > EVICT_AFTER // 2:
             used = {t.name: set() for t in TABLES}
+        if self._complete and self._forgotten is None:
+            self._forgotten = Forgotten(FORGOTTEN_BITS)
+        forgotten = self._forgotten if self._complete else None
         for table in TABLES:
             keep = used[table.name]
+            if forgotten is not None:  # a thing never written (no version) stays known as such
+                for key, versions in self._rows[table.name].items():
+                    if versions and key not in keep:
+                        forgotten.add((table.name, key))
             for cache in (self._rows[table.name], self._live[table.name]):
                 for key in [k for k in cache if k not in keep]:
                     del cache[key]
@@ -476,6 +517,8 @@ class Session:
         for (name, column), index in self._by.items():
             cached, after = self._rows[name], self._by_after[(name, column)]
             for value in [v for v, keys in index.items() if not all(k in cached for k in keys)]:
+                if forgotten is not None and index[value]:
+                    forgotten.add((name, column, value))
                 del index[value], after[value]
         for name, indexes in self._named.items():
             cached = self._rows[name]
@@ -488,9 +531,15 @@ class Session:
                     del by_value[value]
         customers = {f"customer:{c}" for c in self._used_customers}
         for ref in [r for r in self._newest if r not in customers]:
+            if forgotten is not None and self._newest[ref] is not None:
+                forgotten.add((ref,))
             del self._newest[ref]
         self._cached = sum(len(rows) + 1 for cache in self._rows.values() for rows in cache.values())
-        self._complete = False
+
+    def _forgot(self, *item: Any) -> bool:
+        """Whether an eviction may have forgotten this thing (table, key), index value
+        (table, column, value) or ref (ref,): then the database is asked."""
+        return self._forgotten is not None and item in self._forgotten
 
 
 def as_session(source: Db | Session) -> Session:

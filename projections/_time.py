@@ -10,6 +10,7 @@ uses these too (``ledger/_time.py`` only parses what a user typed, strictly).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
@@ -48,6 +49,10 @@ def canonical_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+@lru_cache(maxsize=8192)
 def canonical_to_us(text: str) -> int:
-    """Microseconds of a time already in the stored, canonical spelling."""
+    """Microseconds of a time already in the stored, canonical spelling. Remembered for the
+    last times asked about (more than an append's batch of events): one event's time is
+    asked for by its parsing, its lateness and its fold (issue 18: times were parsed several
+    times an event)."""
     return to_us(canonical_time(text))
