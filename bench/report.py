@@ -57,7 +57,10 @@ def table(results: dict[str, Any]) -> str:
             met = {True: "yes", False: "**no**", None: ""}[f["met"]]
             floor = ""
             if f.get("floor"):
-                floor = _number(f["floor"]) + ("" if f["reachable"] else " (below the target)")
+                floor = _number(f["floor"])
+                if f.get("floor_ratio"):  # ours / floor: what a target "x floor" is judged by
+                    floor += f" (ours {f['floor_ratio']:.3f}x)"
+                floor += "" if f["reachable"] else " (below the target)"
             cells += [pair, ratio, met, floor]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
     return "\n".join(lines)

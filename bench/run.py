@@ -58,6 +58,7 @@ class Figure:
     # than that.
     floor: float = 0.0
     reachable: bool | None = None
+    floor_ratio: float = 0.0  # ours / floor (0: no floor measured)
 
 
 # Runs one command and says its wall time and peak RSS. A child forked from this process
@@ -498,7 +499,7 @@ def bench_store(
                     events / ours_s,
                     events / raw_s,
                     "events/s",
-                    ">= 0.25x",
+                    ">= 0.2x floor",
                     floor=events / floor_s,
                 )
             )
@@ -529,7 +530,7 @@ def bench_store(
                     events / ours_s,
                     events / raw_s,
                     "events/s",
-                    ">= 0.5x",
+                    ">= 0.35x floor",
                     floor=events / floor_s,
                 )
             )
@@ -543,7 +544,7 @@ def bench_store(
                     events / ours_s,
                     events / raw_s,
                     "events/s",
-                    ">= 0.5x",
+                    ">= 0.35x floor",
                     floor=events / floor_s,
                 )
             )
@@ -615,7 +616,7 @@ def bench_store(
                     singles / ours_s,
                     singles / raw_s,
                     "events/s",
-                    ">= 0.5x",
+                    ">= 0.8x floor",
                     floor=singles / floor_s,
                 )
             )
@@ -653,7 +654,10 @@ def bench_store(
             # CLI start (after one run that compiles what a question loads)
             run_process([LEDGER, "--db", url, "por", subs[0][0]])
             starts = [run_process([LEDGER, "--db", url, "por", subs[0][0]])[0] for _ in range(7)]
-            bare = [run_process([sys.executable, "-c", "pass"])[0] for _ in range(7)]
+            # the baseline: a process that imports the driver, connects and selects one row
+            driver = [sys.executable, "-c", _DRIVER[kind], url]
+            run_process(driver)
+            bare = [run_process(driver)[0] for _ in range(7)]
             add(
                 Figure(
                     kind,
@@ -661,7 +665,7 @@ def bench_store(
                     statistics.median(starts),
                     statistics.median(bare),
                     "s",
-                    "<= 0.25 s median",
+                    "<= 3x",
                 )
             )
             add(Figure(kind, "peak RSS import", import_rss / 1024, 0, "MB", "< 300 MB"))
@@ -671,19 +675,46 @@ def bench_store(
             if floor is not None:
                 floor.close()
     for f in figures:
-        f.ratio = f.ours / f.baseline if f.baseline else 0.0
-        if f.target.startswith(">="):
-            wanted = float(f.target.split()[1].rstrip("x"))
-            f.met = f.ratio >= wanted
-            if f.floor:
-                f.reachable = f.floor >= wanted * f.baseline
-        elif f.target.startswith("<= 5x"):
-            f.met = f.ratio <= 5
-        elif f.target.startswith("<= 0.25 s"):
-            f.met = f.ours <= 0.25
-        elif f.target.startswith("< 300 MB"):
-            f.met = f.ours < 300
+        judge(f)
     return figures
+
+
+# A process that imports the database's driver, connects and selects one row: what
+# ``ledger por``'s process is measured against (argv[1]: the ledger's URL).
+_DRIVER = {
+    "sqlite": (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1].removeprefix('sqlite:///')); "
+        f"c.execute('SELECT * FROM {CHAIN} LIMIT 1').fetchone()"
+    ),
+    "postgresql": (
+        "import sys, psycopg; dsn, _, schema = sys.argv[1].partition('?schema='); "
+        "c = psycopg.connect(dsn); "
+        f"c.execute('SELECT * FROM ' + schema + '.{CHAIN} LIMIT 1').fetchone()"
+    ),
+}
+
+
+def judge(f: Figure) -> None:
+    """The figure's ratios and whether its target is met. A target "x floor" is a ratio to
+    the floor measured in the same run (the database alone storing or reading exactly the
+    rows the ledger stores: this schema's physical limit), so it is always reachable; the
+    others are ratios to the raw baseline (``ratio``) or absolute."""
+    f.ratio = f.ours / f.baseline if f.baseline else 0.0
+    f.floor_ratio = f.ours / f.floor if f.floor else 0.0
+    words = f.target.split()
+    if f.target.startswith(">=") and f.target.endswith("x floor"):
+        wanted = float(words[1].rstrip("x"))
+        f.met = f.floor_ratio >= wanted if f.floor else None
+        f.reachable = wanted <= 1
+    elif f.target.startswith(">="):
+        wanted = float(words[1].rstrip("x"))
+        f.met = f.ratio >= wanted
+        if f.floor:
+            f.reachable = f.floor >= wanted * f.baseline
+    elif f.target.startswith("<=") and words[1].endswith("x"):
+        f.met = f.ratio <= float(words[1].rstrip("x"))
+    elif f.target.startswith("< 300 MB"):
+        f.met = f.ours < 300
 
 
 def main() -> None:
@@ -716,19 +747,21 @@ def main() -> None:
     )
     print(
         f"{'store':<11} {'figure':<26} {'ratio':>7} {'ours':>12} {'baseline':>12} {'floor':>12} "
-        f"{'unit':<9} target   met  reachable"
+        f"{'/floor':>7} {'unit':<9} {'target':<15} met  reachable"
     )
     for f in figures:
         met = "-" if f.met is None else ("yes" if f.met else "NO")
         reachable = "-" if f.reachable is None else ("yes" if f.reachable else "NO")
         floor = f"{f.floor:>12.1f}" if f.floor else f"{'-':>12}"
+        of_floor = f"{f.floor_ratio:>7.3f}" if f.floor else f"{'-':>7}"
         print(
             f"{f.store:<11} {f.name:<26} {f.ratio:>7.3f} {f.ours:>12.1f} {f.baseline:>12.1f} {floor} "
-            f"{f.unit:<9} {f.target:<8} {met:<4} {reachable}"
+            f"{of_floor} {f.unit:<9} {f.target:<15} {met:<4} {reachable}"
         )
     print(
-        "floor: the database alone storing (verify: reading) the very rows the ledger stored, "
-        "copied in SQL; reachable: the target asks for no more than the floor"
+        "ratio: ours / the raw baseline; floor: the database alone storing (verify: reading) the "
+        "very rows the ledger stored, copied in SQL; /floor: ours / floor, what a target "
+        "'x floor' is judged by; reachable: the target asks for no more than the floor"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(

@@ -257,3 +257,21 @@ def test_the_peak_memory_measured_is_the_commands_own() -> None:
     assert small < 100 * 1024 < 120 * 1024 < large  # KiB
     with pytest.raises(SystemExit, match="failed"):
         run_process([sys.executable, "-c", "raise SystemExit(3)"])
+
+
+def test_a_target_against_the_floor_is_judged_by_ours_over_the_floor() -> None:
+    """Issue 18's targets are ratios to the floor measured in the same run, not to the raw
+    baseline: met by ours / floor, whatever the raw baseline did; the process start by its
+    ratio to a process that imports the driver and selects one row."""
+    from bench.run import Figure, judge
+
+    near = Figure("sqlite", "bulk import", 30.0, 1000.0, "events/s", ">= 0.2x floor", floor=100.0)
+    judge(near)
+    assert (near.floor_ratio, near.met, near.reachable) == (0.3, True, True)
+    assert near.ratio == 0.03  # far below the raw baseline, and still met
+    far = Figure("sqlite", "rebuild", 30.0, 40.0, "events/s", ">= 0.35x floor", floor=100.0)
+    judge(far)
+    assert far.met is False and far.floor_ratio == 0.3
+    start = Figure("sqlite", "CLI start, ledger por", 0.5, 0.125, "s", "<= 3x")
+    judge(start)
+    assert start.met is False and start.ratio == 4.0
