@@ -840,7 +840,7 @@ def test_help_for_every_command_and_every_event_type(tmp_path: Path) -> None:
         options = set(re.findall(r"--[a-z][a-z-]*", result.stdout))
         expected = {"--" + f.name.replace("_", "-") for f in EVENT_TYPES[name].fields}
         assert expected | set(common) <= options, (name, expected | set(common) - options)
-        assert options - expected - set(common) == {"--help", "--db"}, (name, options)
+        assert options - expected - set(common) == {"--help", "--db", "--quiet"}, (name, options)
         for choice in {c for f in EVENT_TYPES[name].fields for c in f.choices}:
             assert choice in result.stdout, (name, choice)
     assert not (tmp_path / "ledger.db").exists()
