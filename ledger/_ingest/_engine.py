@@ -40,6 +40,7 @@ from projections import to_us
 
 from .._errors import BadInput, RuleViolation
 from .._events import Event
+from .._parse import _ident as ident
 from .._parse import parse_event
 from .._rebuild import Progress
 from .._sql import CHAIN
@@ -353,16 +354,9 @@ def _check_context(context: Context) -> None:
             named.setdefault(option, BadInput(option, problem.reason))
     if context.customer_id is not None:
         try:
-            parse_event(
-                {
-                    "type": "relationship.removed",
-                    "effective_at": "2000-01-01T00:00:00Z",
-                    "actor": {"id": "ledger-ingest", "role": "global-admin", "tenant_id": "ledger-ingest"},
-                    "data": {"partner_id": "ledger-ingest", "customer_id": context.customer_id},
-                }
-            )
+            ident(context.customer_id, "--customer")
         except BadInput as bad:
-            named["--customer"] = BadInput("--customer", bad.problems[0].reason)
+            named["--customer"] = bad
     if named:
         raise BadInput.combined(list(named.values()))
 
