@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ._model import Context, Proposal, Record, Skip, event_id
+from ._model import DERIVED_ID, Context, Proposal, Record, Skip, event_id
 
 # Registrations (``customer.registered``, ``partner.registered``) and a pc-customers reseller
 # relationship carry no date in any source, and a tenant must be registered before the first
@@ -167,7 +167,7 @@ def proposal(
 ) -> Proposal:
     """One proposed event: its id from the transition ``key``; its note names the source,
     the record and every value inferred or defaulted (the same phrases as ``inferred``)."""
-    if record.source_id.startswith("derived-"):  # _read.derived_audit_id: the record had no id
+    if record.source_id.startswith(DERIVED_ID):  # _read.derived_audit_id: the record had no id
         inferred = (*inferred, "record id derived from its content (the record has no id)")
     phrases = tuple(dict.fromkeys(inferred))
     note = f"{record.source} {record.source_id}"
@@ -204,20 +204,27 @@ def partner_actor(record: Record, context: Context) -> dict[str, str]:
     return actor(_actor_id(record, context), PARTNER_ROLE, context.partner_id)
 
 
+_NAME_DEFAULTED = "name = the tenant id (defaulted: the record names none)"
+
+
+def _registration_defaults(context: Context) -> list[str]:
+    """What every registration a record implies takes by default, said as such."""
+    return [
+        f"effective_at {REGISTERED_AT} (defaulted: registrations precede every ingested event)",
+        f"cloud {context.cloud} (defaulted from --cloud)",
+        "actor role global-admin (defaulted)",
+    ]
+
+
 def customer_registered(
     record: Record, context: Context, tenant: str, name: str | None, why: str
 ) -> Proposal:
     """``customer.registered`` of a customer the record names (the engine drops it when the
     customer is on record already)."""
-    inferred = [
-        f"effective_at {REGISTERED_AT} (defaulted: registrations precede every ingested event)",
-        f"cloud {context.cloud} (defaulted from --cloud)",
-        "actor role global-admin (defaulted)",
-    ]
+    inferred = [*_registration_defaults(context), why]
     if name is None:
         name = tenant
-        inferred.append("name = the tenant id (defaulted: the record names none)")
-    inferred.append(why)
+        inferred.insert(-1, _NAME_DEFAULTED)
     return proposal(
         record,
         "customer.registered",
@@ -240,15 +247,10 @@ def partner_registered(
 ) -> Proposal:
     """``partner.registered`` of a partner the record names first (a reseller, a transfer's
     other partner)."""
-    inferred = [
-        f"effective_at {REGISTERED_AT} (defaulted: registrations precede every ingested event)",
-        f"cloud {context.cloud} (defaulted from --cloud)",
-        "actor role global-admin (defaulted)",
-        *why,
-    ]
+    inferred = [*_registration_defaults(context), *why]
     if name is None:
         name = tenant
-        inferred.append("name = the tenant id (defaulted: the record names none)")
+        inferred.append(_NAME_DEFAULTED)
     data: dict[str, Any] = {
         "partner_id": tenant,
         "name": name[:1024],

@@ -32,6 +32,11 @@ SOURCES = (
 NAMESPACE = uuid.UUID("6b7c3f0e-4a51-5b2e-9d1a-0c3e8f6a2b47")
 
 
+# The prefix of a source id the reader derived from a record's content (an audit record saved
+# without ``id``: ``_read.derived_audit_id``), which the record's events' notes then say.
+DERIVED_ID = "derived-"
+
+
 def event_id(*key: str) -> str:
     """The deterministic id of the transition ``key`` names, e.g.
     ``event_id("delegation.granted", relationship_id)`` or

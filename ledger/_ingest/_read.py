@@ -36,7 +36,7 @@ import orjson
 
 from .._errors import BadInput
 from ._common import camel, fold, snake
-from ._model import SOURCES, Record
+from ._model import DERIVED_ID, SOURCES, Record
 
 # What each source's record must have (after folding), and how the error names it.
 _REQUIRED: Mapping[str, tuple[tuple[str, ...], str]] = {
@@ -204,7 +204,7 @@ def derived_audit_id(data: Mapping[str, Any]) -> str:
     digest of the record as read, so the same record in two files (or two overlapping exports)
     gets the same id, and a record's note says it was derived."""
     digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"derived-{digest[:32]}"
+    return f"{DERIVED_ID}{digest[:32]}"
 
 
 def _present(value: Any) -> bool:
